@@ -1,0 +1,69 @@
+"""The `voicewire` command: serve, bench."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from voicewire.config import Settings
+
+app = typer.Typer(help="Stream a chatbot's reply as text and speech over one WebSocket.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    llm: Annotated[str | None, typer.Option(help="llamacpp | openai | scripted")] = None,
+    tts: Annotated[str | None, typer.Option(help="piper | openai | fake (tests only)")] = None,
+    log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
+) -> None:
+    """Run the server (defaults: the embedded SmolLM2 + Piper, http://127.0.0.1:8000)."""
+    import uvicorn
+
+    from voicewire.engines import EngineError
+    from voicewire.server.app import create_app
+
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"host": host, "port": port, "llm": llm, "tts": tts}.items() if v
+    }
+    settings = Settings(**overrides)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            # Above our own limit, so the Session answers oversize frames with its error first.
+            ws_max_size=4 * settings.max_text_frame_bytes,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+        )
+    except EngineError as exc:
+        typer.echo(f"voicewire: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+bench_app = typer.Typer(help="Benchmarks: print a table, write JSON.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("latency")
+def bench_latency(
+    turns: Annotated[int, typer.Option(help="Turns to run.")] = 5,
+    tps: Annotated[float, typer.Option(help="Scripted LLM tokens per second.")] = 30.0,
+    tts: Annotated[str, typer.Option(help="TTS engine.")] = "piper",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Time to first text, first audio and the floor, over a real socket."""
+    from voicewire.bench.latency import run
+
+    run(turns=turns, tps=tps, tts=tts, json_path=json_path)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,49 @@
+"""Settings, from `VOICEWIRE_*` environment variables and the CLI flags that mirror them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voicewire.llm.scripted import DEFAULT_REPLY
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOICEWIRE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+
+    llm: str = "llamacpp"
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_model: str = "llama3.2"
+    llm_api_key: str | None = None
+    llm_max_tokens: int = 256
+    llm_temperature: float = 0.7
+    system_prompt: str = (
+        "You are a helpful voice assistant. Answer in a few short, plain sentences."
+    )
+    history_messages: int = 12
+
+    scripted_reply: str = DEFAULT_REPLY
+    scripted_tps: float = 30.0
+    scripted_first_token_ms: float = 100.0
+
+    tts: str = "piper"
+    tts_workers: int = 2
+    tts_base_url: str = "http://127.0.0.1:8880/v1"
+    tts_model: str = "tts-1"
+    tts_api_key: str | None = None
+    tts_voice: str = "alloy"
+    tts_sample_rate: int = 24000
+
+    # Audio frames carry this much speech each (ms): big enough that the 20-byte header and the
+    # WebSocket framing stay well under 1% of the bytes, small enough to start playing at once.
+    frame_ms: int = 200
+
+    max_text_frame_bytes: int = 65536
+    max_message_chars: int = 4000
+    max_messages_per_second: int = 20
+    send_queue_frames: int = 512

@@ -1,0 +1,83 @@
+"""Engines chosen by name. Each is imported only when chosen, with an install hint if missing."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from voicewire.config import Settings
+from voicewire.llm.base import LLM
+from voicewire.tts.base import TTS
+
+LLM_NAMES = ("llamacpp", "openai", "scripted")
+TTS_NAMES = ("piper", "openai", "fake")
+_EXTRAS = {"llamacpp": "llamacpp", "piper": "piper"}
+
+
+class EngineError(RuntimeError):
+    """An engine could not be loaded; the message says what to do."""
+
+
+def _load(family: str, name: str, module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        extra = _EXTRAS.get(name)
+        hint = f" Install it with: pip install 'voicewire[{extra}]'" if extra else ""
+        raise EngineError(f"{family} engine {name!r} needs {exc.name!r}.{hint}") from exc
+
+
+def build_llm(settings: Settings) -> LLM:
+    name = settings.llm
+    if name == "scripted":
+        from voicewire.llm.scripted import ScriptedLLM
+
+        return ScriptedLLM(
+            settings.scripted_reply,
+            tokens_per_second=settings.scripted_tps,
+            first_token_ms=settings.scripted_first_token_ms,
+        )
+    if name == "llamacpp":
+        mod = _load("LLM", name, "voicewire.llm.llamacpp")
+        llm: LLM = mod.LlamaCppLLM(
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+            system_prompt=settings.system_prompt,
+        )
+        return llm
+    if name == "openai":
+        mod = _load("LLM", name, "voicewire.llm.openai_compat")
+        llm = mod.OpenAILLM(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+            system_prompt=settings.system_prompt,
+        )
+        return llm
+    raise EngineError(f"unknown LLM engine {name!r}; choose one of {', '.join(LLM_NAMES)}")
+
+
+def build_tts(settings: Settings) -> TTS:
+    name = settings.tts
+    if name == "fake":
+        from voicewire.tts.fake import FakeToneTTS
+
+        return FakeToneTTS()
+    if name == "piper":
+        mod = _load("TTS", name, "voicewire.tts.piper")
+        tts: TTS = mod.PiperTTS(max_workers=settings.tts_workers)
+        return tts
+    if name == "openai":
+        mod = _load("TTS", name, "voicewire.tts.openai_compat")
+        tts = mod.OpenAITTS(
+            settings.tts_base_url,
+            settings.tts_model,
+            settings.tts_api_key,
+            voice=settings.tts_voice,
+            voices=(settings.tts_voice,),
+            sample_rate=settings.tts_sample_rate,
+        )
+        return tts
+    raise EngineError(f"unknown TTS engine {name!r}; choose one of {', '.join(TTS_NAMES)}")

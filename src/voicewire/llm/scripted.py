@@ -1,0 +1,47 @@
+"""A deterministic LLM for tests and benchmarks: streams a fixed reply word by word."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator, Sequence
+
+from voicewire.llm.base import ChatMessage
+
+DEFAULT_REPLY = (
+    "Sure, here is what I found. The apartment on Maple Street has two bedrooms, a bright "
+    "kitchen and a small balcony that faces the park. It costs $1,850 a month, utilities "
+    "included, and it is available from March 1st. Dr. Smith, the owner, lives nearby and "
+    "answers e-mails quickly. The building has an elevator, a bike room and a laundry on the "
+    "ground floor. Would you like me to book a visit for this weekend, or should I look for "
+    "something closer to the station?"
+)
+
+
+class ScriptedLLM:
+    """Streams `reply` at `tokens_per_second` after `first_token_ms` (tests and benchmarks)."""
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        reply: str = DEFAULT_REPLY,
+        *,
+        tokens_per_second: float = 30.0,
+        first_token_ms: float = 100.0,
+    ) -> None:
+        self.reply = reply
+        self.interval = 1.0 / tokens_per_second if tokens_per_second > 0 else 0.0
+        self.first_token_s = first_token_ms / 1000.0
+        # A token is a word with the whitespace before it, as LLM tokenizers usually cut.
+        self.tokens = re.findall(r"\s*\S+", reply) or [reply]
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + self.first_token_s
+        for i, token in enumerate(self.tokens):
+            # Paced against the clock, not by summed sleeps, so slow consumers don't drift.
+            delay = start + i * self.interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield token

@@ -1,0 +1,37 @@
+"""Stable error codes and WebSocket close codes of voicewire.v1 (see PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    # The client's fault: the frame or message is wrong.
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_MESSAGE = "invalid_message"
+    FRAME_TOO_BIG = "frame_too_big"
+    MESSAGE_TOO_LONG = "message_too_long"
+    UNEXPECTED_BINARY = "unexpected_binary"
+    INVALID_FRAME = "invalid_frame"
+    UNKNOWN_TURN = "unknown_turn"
+    UNKNOWN_VOICE = "unknown_voice"
+    UNSUPPORTED_CODEC = "unsupported_codec"
+    RATE_LIMITED = "rate_limited"
+    # The server's side: an engine failed or the server broke.
+    LLM_FAILED = "llm_failed"
+    TTS_FAILED = "tts_failed"
+    INTERNAL = "internal_error"
+
+
+class CloseCode(enum.IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    UNSUPPORTED_DATA = 1003
+    INVALID_DATA = 1007
+    POLICY = 1008
+    TOO_BIG = 1009
+    INTERNAL = 1011
+    # 4000–4999: application codes.
+    RATE_LIMITED = 4008

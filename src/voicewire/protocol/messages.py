@@ -1,0 +1,183 @@
+"""Message models of the voicewire.v1 protocol: every JSON text frame, both directions.
+
+The same frozen models are used to send and to receive (as in h11/wsproto). Unknown fields are
+ignored so that newer peers can add fields without breaking older ones.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = "voicewire.v1"
+
+Codec = Literal["pcm16", "opus", "mp3"]
+TurnStatus = Literal["complete", "interrupted", "failed"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# ---------------------------------------------------------------- client → server
+
+
+class SessionUpdate(_Message):
+    """Change the session's speech settings; fields left out keep their value."""
+
+    type: Literal["session.update"] = "session.update"
+    voice: bool | None = None
+    voice_name: str | None = Field(default=None, max_length=200)
+    rate: float | None = Field(default=None, ge=0.5, le=2.0)
+    codec: Codec | None = None
+    sample_rate: int | None = Field(default=None, ge=8000, le=48000)
+
+
+class UserMessage(_Message):
+    type: Literal["user.message"] = "user.message"
+    id: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1)
+    voice: bool = True
+
+
+class TurnCancel(_Message):
+    type: Literal["turn.cancel"] = "turn.cancel"
+    turn_id: int = Field(ge=1)
+    played_ms: int | None = Field(default=None, ge=0)
+
+
+class Ping(_Message):
+    type: Literal["ping"] = "ping"
+    id: str | None = Field(default=None, max_length=200)
+
+
+ClientMessage = Annotated[
+    SessionUpdate | UserMessage | TurnCancel | Ping, Field(discriminator="type")
+]
+CLIENT_TYPES = frozenset({"session.update", "user.message", "turn.cancel", "ping"})
+client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+# ---------------------------------------------------------------- server → client
+
+
+class AudioFormat(_Message):
+    codec: Codec = "pcm16"
+    sample_rate: int = 22050
+    channels: Literal[1] = 1
+
+
+class Limits(_Message):
+    """Limits the server enforces; advertised in `session.ready`."""
+
+    max_text_frame_bytes: int = 65536
+    max_message_chars: int = 4000
+    max_messages_per_second: int = 20
+
+
+class _Event(_Message):
+    # Stamped by the Session when the event is sent; strictly increasing per session.
+    seq: int = 0
+
+
+class SessionReady(_Event):
+    type: Literal["session.ready"] = "session.ready"
+    session_id: str
+    protocol: str = PROTOCOL_VERSION
+    audio: AudioFormat
+    voice: bool = True
+    voices: tuple[str, ...] = ()
+    voice_name: str | None = None
+    rate: float = 1.0
+    limits: Limits = Limits()
+
+
+class SessionUpdated(_Event):
+    type: Literal["session.updated"] = "session.updated"
+    audio: AudioFormat
+    voice: bool
+    voice_name: str | None
+    rate: float
+
+
+class TurnStart(_Event):
+    type: Literal["turn.start"] = "turn.start"
+    turn_id: int
+    reply_to: str
+
+
+class TextDelta(_Event):
+    type: Literal["text.delta"] = "text.delta"
+    turn_id: int
+    text: str
+
+
+class Data(_Event):
+    type: Literal["data"] = "data"
+    turn_id: int
+    kind: str
+    payload: Any
+
+
+class SegmentStart(_Event):
+    type: Literal["segment.start"] = "segment.start"
+    turn_id: int
+    segment_id: int
+    text: str  # reply[char_start:char_end], the original characters
+    speech: str  # what the voice reads (markdown, emoji and code removed)
+    char_start: int
+    char_end: int
+
+
+class WordTiming(_Message):
+    text: str
+    start_ms: int
+    end_ms: int
+    char_start: int
+    char_end: int
+
+
+class SegmentEnd(_Event):
+    type: Literal["segment.end"] = "segment.end"
+    turn_id: int
+    segment_id: int
+    duration_ms: int
+    samples: int
+    words: tuple[WordTiming, ...] = ()
+
+
+class TurnEnd(_Event):
+    type: Literal["turn.end"] = "turn.end"
+    turn_id: int
+    status: TurnStatus
+    text: str
+    played_ms: int | None = None
+
+
+class Error(_Event):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    turn_id: int | None = None
+
+
+class Pong(_Event):
+    type: Literal["pong"] = "pong"
+    id: str | None = None
+
+
+ServerMessage = Annotated[
+    SessionReady
+    | SessionUpdated
+    | TurnStart
+    | TextDelta
+    | Data
+    | SegmentStart
+    | SegmentEnd
+    | TurnEnd
+    | Error
+    | Pong,
+    Field(discriminator="type"),
+]
+server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -1,0 +1,285 @@
+"""The Session state machine: text or bytes in, messages and frames out. No I/O.
+
+The I/O wrapper (server/ws.py) feeds every received frame to `receive_text` / `receive_bytes`,
+acts on what comes back, and turns every outgoing message into a frame with `send` / `audio`.
+Bad input from the peer never raises: it comes back as a `Violation` naming the error to send
+and, where the connection must end, the close code. Misuse by the local side (sending after
+close, audio for a turn that is not running) raises `RuntimeError` naming the state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from voicewire.protocol.errors import CloseCode, ErrorCode
+from voicewire.protocol.frames import CODEC_IDS, AudioFrame, FrameFlags, FrameKind
+from voicewire.protocol.messages import (
+    CLIENT_TYPES,
+    AudioFormat,
+    ClientMessage,
+    Error,
+    Limits,
+    ServerMessage,
+    SessionReady,
+    SessionUpdate,
+    SessionUpdated,
+    TurnCancel,
+    TurnEnd,
+    UserMessage,
+    client_message_adapter,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """The peer broke the protocol: send `error`, then close with `close_code` if it is set."""
+
+    error: Error
+    close_code: CloseCode | None = None
+
+
+Inbound = ClientMessage | Violation
+
+
+@dataclass(slots=True)
+class SpeechSettings:
+    voice: bool
+    voice_name: str | None
+    rate: float
+    audio: AudioFormat
+
+
+class Session:
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        audio: AudioFormat | None = None,
+        voices: tuple[str, ...] = (),
+        codecs: frozenset[str] = frozenset({"pcm16"}),
+        sample_rates: frozenset[int] | None = None,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session_id = session_id
+        self.limits = limits or Limits()
+        self.voices = voices
+        self.codecs = codecs
+        fmt = audio or AudioFormat()
+        self.sample_rates = sample_rates or frozenset({fmt.sample_rate})
+        self.settings = SpeechSettings(
+            voice=True,
+            voice_name=voices[0] if voices else None,
+            rate=1.0,
+            audio=fmt,
+        )
+        self.closed = False
+        self._clock = clock
+        self._seq = 0
+        self._next_turn = 1
+        self._running: set[int] = set()
+        self._recent: deque[float] = deque()
+
+    # ------------------------------------------------------------ receiving
+
+    def receive_text(self, data: str) -> list[Inbound]:
+        if len(data.encode("utf-8", "surrogatepass")) > self.limits.max_text_frame_bytes:
+            return [
+                self._violation(
+                    ErrorCode.FRAME_TOO_BIG,
+                    f"text frame is larger than {self.limits.max_text_frame_bytes} bytes",
+                    CloseCode.TOO_BIG,
+                )
+            ]
+        if self._rate_exceeded():
+            return [
+                self._violation(
+                    ErrorCode.RATE_LIMITED,
+                    f"more than {self.limits.max_messages_per_second} messages per second",
+                    CloseCode.RATE_LIMITED,
+                )
+            ]
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            return [self._violation(ErrorCode.INVALID_JSON, f"not JSON: {exc}", None)]
+        if not isinstance(obj, dict):
+            return [self._violation(ErrorCode.NOT_AN_OBJECT, "a frame must be a JSON object")]
+        kind = obj.get("type")
+        if kind not in CLIENT_TYPES:
+            return [self._violation(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")]
+        try:
+            message = client_message_adapter.validate_python(obj)
+        except ValidationError as exc:
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc'][1:])) or 'message'}: {e['msg']}" for e in exc.errors()
+            )
+            return [self._violation(ErrorCode.INVALID_MESSAGE, f"invalid {kind}: {detail}")]
+        return self._accept(message)
+
+    def receive_bytes(self, data: bytes) -> list[Inbound]:
+        # Microphone frames are reserved for a later version; until then a binary frame is
+        # data this endpoint cannot take.
+        return [
+            self._violation(
+                ErrorCode.UNEXPECTED_BINARY,
+                "binary frames from the client are not accepted in this session",
+                CloseCode.UNSUPPORTED_DATA,
+            )
+        ]
+
+    def _accept(self, message: ClientMessage) -> list[Inbound]:
+        if isinstance(message, UserMessage) and len(message.text) > self.limits.max_message_chars:
+            return [
+                self._violation(
+                    ErrorCode.MESSAGE_TOO_LONG,
+                    f"text is longer than {self.limits.max_message_chars} characters",
+                )
+            ]
+        if isinstance(message, TurnCancel):
+            if message.turn_id >= self._next_turn:
+                return [
+                    self._violation(
+                        ErrorCode.UNKNOWN_TURN, f"no turn {message.turn_id} in this session"
+                    )
+                ]
+            if message.turn_id not in self._running:
+                return []  # it ended while the cancel was on its way: nothing to do
+        if isinstance(message, SessionUpdate):
+            return self._update(message)
+        return [message]
+
+    def _update(self, message: SessionUpdate) -> list[Inbound]:
+        if message.voice_name is not None and message.voice_name not in self.voices:
+            return [
+                self._violation(
+                    ErrorCode.UNKNOWN_VOICE,
+                    f"unknown voice {message.voice_name!r}; available: {', '.join(self.voices)}",
+                )
+            ]
+        if message.sample_rate is not None and message.sample_rate not in self.sample_rates:
+            return [
+                self._violation(
+                    ErrorCode.UNSUPPORTED_CODEC,
+                    f"sample rate {message.sample_rate} is not available; available: "
+                    + ", ".join(map(str, sorted(self.sample_rates))),
+                )
+            ]
+        if message.codec is not None and message.codec not in self.codecs:
+            return [
+                self._violation(
+                    ErrorCode.UNSUPPORTED_CODEC,
+                    f"codec {message.codec!r} is not available; available: "
+                    + ", ".join(sorted(self.codecs)),
+                )
+            ]
+        s = self.settings
+        if message.voice is not None:
+            s.voice = message.voice
+        if message.voice_name is not None:
+            s.voice_name = message.voice_name
+        if message.rate is not None:
+            s.rate = message.rate
+        if message.codec is not None or message.sample_rate is not None:
+            s.audio = AudioFormat(
+                codec=message.codec or s.audio.codec,
+                sample_rate=message.sample_rate or s.audio.sample_rate,
+            )
+        return [message]
+
+    def _rate_exceeded(self) -> bool:
+        now = self._clock()
+        recent = self._recent
+        while recent and now - recent[0] >= 1.0:
+            recent.popleft()
+        recent.append(now)
+        return len(recent) > self.limits.max_messages_per_second
+
+    def _violation(
+        self, code: ErrorCode, message: str, close_code: CloseCode | None = None
+    ) -> Violation:
+        return Violation(Error(code=code, message=message), close_code)
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, message: ServerMessage) -> str:
+        """Stamp the next `seq` on `message` and return its text frame."""
+        self._check_open("send a message")
+        if isinstance(message, TurnEnd):
+            self._check_running(message.turn_id, "end")
+            self._running.discard(message.turn_id)
+        self._seq += 1
+        return message.model_copy(update={"seq": self._seq}).model_dump_json(exclude_none=True)
+
+    def ready_message(self) -> SessionReady:
+        s = self.settings
+        return SessionReady(
+            session_id=self.session_id,
+            audio=s.audio,
+            voice=s.voice,
+            voices=self.voices,
+            voice_name=s.voice_name,
+            rate=s.rate,
+            limits=self.limits,
+        )
+
+    def updated_message(self) -> SessionUpdated:
+        s = self.settings
+        return SessionUpdated(audio=s.audio, voice=s.voice, voice_name=s.voice_name, rate=s.rate)
+
+    def new_turn(self) -> int:
+        """Allocate the next turn id; the turn runs until its `turn.end` is sent."""
+        self._check_open("start a turn")
+        turn_id = self._next_turn
+        self._next_turn += 1
+        self._running.add(turn_id)
+        return turn_id
+
+    def is_running(self, turn_id: int) -> bool:
+        return turn_id in self._running
+
+    def audio(
+        self,
+        turn_id: int,
+        segment_id: int,
+        payload: bytes,
+        *,
+        sample_offset: int,
+        flags: FrameFlags = FrameFlags.NONE,
+    ) -> bytes:
+        """Return the binary frame carrying `payload` (encoded in the session's codec)."""
+        self._check_open("send audio")
+        self._check_running(turn_id, "send audio for")
+        self._seq += 1
+        return AudioFrame(
+            kind=FrameKind.SPEECH,
+            flags=flags,
+            codec=CODEC_IDS[self.settings.audio.codec],
+            seq=self._seq,
+            turn_id=turn_id,
+            segment_id=segment_id,
+            sample_offset=sample_offset,
+            payload=payload,
+        ).encode()
+
+    def close(self) -> None:
+        self.closed = True
+        self._running.clear()
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def _check_open(self, action: str) -> None:
+        if self.closed:
+            raise RuntimeError(f"cannot {action}: the session is closed")
+
+    def _check_running(self, turn_id: int, action: str) -> None:
+        if turn_id not in self._running:
+            raise RuntimeError(f"cannot {action} turn {turn_id}: it is not running")

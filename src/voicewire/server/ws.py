@@ -1,0 +1,236 @@
+"""The WebSocket glue: frames in → Session → turns → frames out. Thin by design.
+
+One reader (this coroutine), one writer task that owns the socket's send side, and at most one
+running turn. Everything that leaves goes through the writer's bounded queue, where the Session
+stamps `seq` at the moment of sending, so `seq` order is wire order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from voicewire.llm.base import ChatMessage
+from voicewire.protocol.errors import CloseCode, ErrorCode
+from voicewire.protocol.messages import (
+    PROTOCOL_VERSION,
+    AudioFormat,
+    Error,
+    Limits,
+    Ping,
+    Pong,
+    ServerMessage,
+    SessionUpdate,
+    TurnCancel,
+    TurnEnd,
+    TurnStart,
+    UserMessage,
+)
+from voicewire.protocol.session import Session, Violation
+from voicewire.turn import AudioOut, Turn, TurnOptions
+
+if TYPE_CHECKING:
+    from voicewire.server.app import Engines
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
+_Item = ServerMessage | AudioOut | _Close
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, engines: Engines) -> None:
+        self.ws = websocket
+        self.engines = engines
+        s = engines.settings
+        tts = engines.tts
+        self.session = Session(
+            uuid.uuid4().hex,
+            audio=AudioFormat(sample_rate=tts.sample_rate),
+            voices=tts.voices,
+            limits=Limits(
+                max_text_frame_bytes=s.max_text_frame_bytes,
+                max_message_chars=s.max_message_chars,
+                max_messages_per_second=s.max_messages_per_second,
+            ),
+        )
+        self.out: asyncio.Queue[_Item] = asyncio.Queue(maxsize=s.send_queue_frames)
+        self.history: list[ChatMessage] = []
+        self.turn: Turn | None = None
+        self.turn_task: asyncio.Task[None] | None = None
+        self.played_ms: dict[int, int] = {}
+        self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
+
+    async def run(self) -> None:
+        if PROTOCOL_VERSION not in self.ws.scope.get("subprotocols", []):
+            # Refused before accept: the browser sees a failed handshake (HTTP 403).
+            await self.ws.close(CloseCode.POLICY, f"subprotocol {PROTOCOL_VERSION} required")
+            return
+        await self.ws.accept(subprotocol=PROTOCOL_VERSION)
+        writer = asyncio.create_task(self._write())
+        try:
+            self.out.put_nowait(self.session.ready_message())
+            await self._read(writer)
+        finally:
+            await self._cancel_turn()
+            if not writer.done():
+                self.out.put_nowait(_Close(CloseCode.NORMAL, ""))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(writer), 1.0)
+                writer.cancel()
+            self.session.close()
+
+    async def _read(self, writer: asyncio.Task[None]) -> None:
+        while not writer.done():
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") is not None:
+                inbound = self.session.receive_text(message["text"])
+            else:
+                inbound = self.session.receive_bytes(message.get("bytes") or b"")
+            for item in inbound:
+                if isinstance(item, Violation):
+                    await self.out.put(item.error)
+                    if item.close_code is not None:
+                        await self.out.put(_Close(item.close_code, item.error.code))
+                        await writer
+                        return
+                else:
+                    await self._handle(item)
+
+    async def _handle(self, message: object) -> None:
+        if isinstance(message, UserMessage):
+            await self._start_turn(message)
+        elif isinstance(message, TurnCancel):
+            if message.played_ms is not None:
+                self.played_ms[message.turn_id] = message.played_ms
+            if self.turn is not None and self.turn.turn_id == message.turn_id:
+                await self._cancel_turn()
+        elif isinstance(message, SessionUpdate):
+            await self.out.put(self.session.updated_message())
+        elif isinstance(message, Ping):
+            await self.out.put(Pong(id=message.id))
+
+    async def _start_turn(self, message: UserMessage) -> None:
+        # Barge-in policy: a new user message interrupts the turn that is still running.
+        await self._cancel_turn()
+        s = self.session.settings
+        turn_id = self.session.new_turn()
+        await self.out.put(TurnStart(turn_id=turn_id, reply_to=message.id))
+        self.history.append(ChatMessage("user", message.text))
+        keep = self.engines.settings.history_messages
+        turn = Turn(
+            turn_id,
+            self.engines.llm,
+            self.engines.tts,
+            list(self.history[-keep:]),
+            self.out.put,
+            TurnOptions(
+                voice=message.voice and s.voice,
+                voice_name=s.voice_name,
+                rate=s.rate,
+                frame_ms=self.engines.settings.frame_ms,
+            ),
+        )
+        self.turn = turn
+        self.turn_task = asyncio.create_task(self._run_turn(turn))
+
+    async def _run_turn(self, turn: Turn) -> None:
+        try:
+            await turn.run()
+        except asyncio.CancelledError:
+            turn.status = "interrupted"
+        except Exception:
+            log.exception("turn %d failed", turn.turn_id)
+            turn.status = "failed"
+            await self.out.put(
+                Error(code=ErrorCode.INTERNAL, message="internal error", turn_id=turn.turn_id)
+            )
+        finally:
+            if turn.text:
+                self.history.append(ChatMessage("assistant", turn.text))
+            end = TurnEnd(
+                turn_id=turn.turn_id,
+                status=turn.status,
+                text=turn.text,
+                played_ms=self.played_ms.pop(turn.turn_id, None),
+            )
+            # Not awaited through a full queue when cancelled: the end must always be queued.
+            if turn.status == "interrupted":
+                self._put_priority(end)
+            else:
+                await self.out.put(end)
+            if self.turn is turn:
+                self.turn = None
+
+    def _put_priority(self, item: _Item) -> None:
+        try:
+            self.out.put_nowait(item)
+        except asyncio.QueueFull:
+            # Drop this turn's queued audio to make room; nothing of it may follow turn.end.
+            kept = [
+                i
+                for i in _drain(self.out)
+                if not (isinstance(i, AudioOut) and i.turn_id in self.dropped)
+            ]
+            for i in kept:
+                self.out.put_nowait(i)
+            self.out.put_nowait(item)
+
+    async def _cancel_turn(self) -> None:
+        task, turn = self.turn_task, self.turn
+        if task is None or task.done() or turn is None:
+            return
+        self.dropped.add(turn.turn_id)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _write(self) -> None:
+        ws, session = self.ws, self.session
+        try:
+            while True:
+                item = await self.out.get()
+                if isinstance(item, _Close):
+                    if ws.application_state == WebSocketState.CONNECTED:
+                        await ws.close(item.code, item.reason)
+                    return
+                if isinstance(item, AudioOut):
+                    if item.turn_id in self.dropped or not session.is_running(item.turn_id):
+                        continue
+                    await ws.send_bytes(
+                        session.audio(
+                            item.turn_id,
+                            item.segment_id,
+                            item.payload,
+                            sample_offset=item.sample_offset,
+                            flags=item.flags,
+                        )
+                    )
+                else:
+                    await ws.send_text(session.send(item))
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.debug("writer stopped: %r", exc)
+
+
+def _drain(queue: asyncio.Queue[_Item]) -> list[_Item]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

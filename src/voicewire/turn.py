@@ -1,0 +1,259 @@
+"""The one module that owns concurrency: a turn's LLM → clause splitter → TTS → audio frames.
+
+Three stages run side by side for each turn, joined by queues:
+
+    write       LLM deltas → `text.delta` at once, and into the clause splitter
+    synthesize  segments → TTS chunks, one segment at a time, in order
+    send        chunks → `segment.start`, audio frames, `segment.end`
+
+So text never waits for speech, and the next segment is being synthesized while the previous
+one's audio is still being handed to the socket. Cancelling the task that runs `Turn.run`
+stops all three at once: the LLM and TTS iterators are closed, which stops their workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from voicewire.llm.base import LLM, ChatMessage, LLMError
+from voicewire.protocol.errors import ErrorCode
+from voicewire.protocol.frames import FrameFlags
+from voicewire.protocol.messages import (
+    Data,
+    Error,
+    SegmentEnd,
+    SegmentStart,
+    TextDelta,
+    TurnStatus,
+    WordTiming,
+)
+from voicewire.text.segmenter import ClauseSplitter, Segment
+from voicewire.tts.base import TTS, SpeechChunk, TTSError, WordSpan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOut:
+    """Audio to be framed by the Session (which stamps `seq`)."""
+
+    turn_id: int
+    segment_id: int
+    payload: bytes
+    sample_offset: int
+    flags: FrameFlags
+
+
+Outgoing = TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut
+Emit = Callable[[Outgoing], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenSegment:
+    """Where a segment sits on the turn's audio timeline (for truncating to what was heard)."""
+
+    segment: Segment
+    start_ms: float
+    duration_ms: float
+    words: tuple[WordTiming, ...]
+
+
+@dataclass(slots=True)
+class TurnOptions:
+    voice: bool = True
+    voice_name: str | None = None
+    rate: float = 1.0
+    frame_ms: int = 200
+
+
+_Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
+
+
+@dataclass
+class Turn:
+    turn_id: int
+    llm: LLM
+    tts: TTS
+    messages: Sequence[ChatMessage]
+    emit: Emit
+    options: TurnOptions = field(default_factory=TurnOptions)
+    text: str = ""
+    status: TurnStatus = "complete"
+    spoken: list[SpokenSegment] = field(default_factory=list)
+    audio_ms: float = 0.0
+
+    async def run(self) -> None:
+        """Run the turn to its end; `status` and `text` say how it went."""
+        segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        chunks: asyncio.Queue[_Chunk | None] = asyncio.Queue(maxsize=8)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self.options.voice:
+                    tg.create_task(self._synthesize(segments, chunks))
+                    tg.create_task(self._send(chunks))
+                await self._write(segments)
+        except asyncio.CancelledError:
+            self.status = "interrupted"
+            raise
+
+    async def _write(self, segments: asyncio.Queue[Segment | None]) -> None:
+        splitter = ClauseSplitter()
+        try:
+            async with aclosing(self.llm.stream(self.messages)) as deltas:
+                async for delta in deltas:
+                    if not delta:
+                        continue
+                    self.text += delta
+                    await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
+                    for segment in splitter.feed(delta):
+                        segments.put_nowait(segment)
+        except LLMError as exc:
+            log.warning("turn %d: LLM failed: %s", self.turn_id, exc)
+            self.status = "failed"
+            await self.emit(
+                Error(
+                    code=ErrorCode.LLM_FAILED,
+                    message="the language model failed to answer",
+                    turn_id=self.turn_id,
+                )
+            )
+        for segment in splitter.flush():
+            segments.put_nowait(segment)
+        segments.put_nowait(None)
+
+    async def _synthesize(
+        self, segments: asyncio.Queue[Segment | None], chunks: asyncio.Queue[_Chunk | None]
+    ) -> None:
+        opts = self.options
+        failed = False
+        while (segment := await segments.get()) is not None:
+            if failed or not segment.speech:
+                continue
+            try:
+                speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
+                async with aclosing(speech) as pieces:
+                    async for piece in pieces:
+                        await chunks.put((segment, piece))
+            except TTSError as exc:
+                # The reply goes on as text; the client is told its speech stopped.
+                log.warning("turn %d: TTS failed: %s", self.turn_id, exc)
+                failed = True
+                await self.emit(
+                    Error(
+                        code=ErrorCode.TTS_FAILED,
+                        message="speech synthesis failed; the reply continues as text",
+                        turn_id=self.turn_id,
+                    )
+                )
+            await chunks.put((segment, None))
+        await chunks.put(None)
+
+    async def _send(self, chunks: asyncio.Queue[_Chunk | None]) -> None:
+        rate = self.tts.sample_rate
+        frame_bytes = max(2, rate * self.options.frame_ms // 1000 * 2)
+        current: Segment | None = None
+        buffer = bytearray()
+        sent = 0  # samples of the current segment already framed
+        spans: list[WordSpan] = []
+        flags = FrameFlags.SEGMENT_START
+
+        async def frame(payload: bytes, end: bool) -> None:
+            nonlocal sent, flags
+            assert current is not None
+            await self.emit(
+                AudioOut(
+                    self.turn_id,
+                    current.index,
+                    payload,
+                    sent,
+                    flags | (FrameFlags.SEGMENT_END if end else FrameFlags.NONE),
+                )
+            )
+            sent += len(payload) // 2
+            flags = FrameFlags.NONE
+
+        while (item := await chunks.get()) is not None:
+            segment, chunk = item
+            if segment is not current:
+                current, sent, flags = segment, 0, FrameFlags.SEGMENT_START
+                buffer.clear()
+                spans.clear()
+                await self.emit(
+                    SegmentStart(
+                        turn_id=self.turn_id,
+                        segment_id=segment.index,
+                        text=segment.text,
+                        speech=segment.speech,
+                        char_start=segment.start,
+                        char_end=segment.end,
+                    )
+                )
+            if chunk is not None:
+                buffer += chunk.pcm
+                spans.extend(chunk.words)
+                # Keep the tail back so the segment's last frame can carry SEGMENT_END.
+                while len(buffer) > frame_bytes:
+                    await frame(bytes(buffer[:frame_bytes]), end=False)
+                    del buffer[:frame_bytes]
+                continue
+            if buffer or sent == 0:
+                await frame(bytes(buffer), end=True)
+                buffer.clear()
+            await self._end_segment(segment, sent, rate, spans)
+
+    async def _end_segment(
+        self, segment: Segment, samples: int, rate: int, spans: list[WordSpan]
+    ) -> None:
+        words = word_timings(segment, samples, rate, spans)
+        duration_ms = samples * 1000 / rate
+        self.spoken.append(SpokenSegment(segment, self.audio_ms, duration_ms, words))
+        self.audio_ms += duration_ms
+        await self.emit(
+            SegmentEnd(
+                turn_id=self.turn_id,
+                segment_id=segment.index,
+                duration_ms=round(duration_ms),
+                samples=samples,
+                words=words,
+            )
+        )
+
+
+def word_timings(
+    segment: Segment, samples: int, rate: int, spans: Sequence[WordSpan]
+) -> tuple[WordTiming, ...]:
+    """Timings of the segment's words in ms; estimated by length where the engine gave none."""
+    words = segment.words
+    if not words or samples <= 0:
+        return ()
+    by_index = {s.index: s for s in spans if 0 <= s.index < len(words)}
+    if len(by_index) != len(words):
+        # Spread the words over the audio in proportion to their length.
+        total = sum(len(w.text) + 1 for w in words)
+        pos = 0
+        by_index = {}
+        for i, w in enumerate(words):
+            start = pos * samples // total
+            pos += len(w.text) + 1
+            by_index[i] = WordSpan(i, start, pos * samples // total)
+    out: list[WordTiming] = []
+    last_end = 0
+    for i, w in enumerate(words):
+        span = by_index[i]
+        start = min(max(span.start, last_end), samples)
+        end = min(max(span.end, start), samples)
+        last_end = end
+        out.append(
+            WordTiming(
+                text=w.text,
+                start_ms=start * 1000 // rate,
+                end_ms=end * 1000 // rate,
+                char_start=w.start,
+                char_end=w.end,
+            )
+        )
+    return tuple(out)
