@@ -29,21 +29,23 @@ def test_no_protocol_module_imports_io_libraries() -> None:
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(voicewire.protocol.__all__) == [
-        "HEADER_SIZE",
-        "PROTOCOL_VERSION",
-        "AudioFrame",
-        "CloseCode",
-        "CodecId",
-        "ErrorCode",
-        "FrameError",
-        "FrameFlags",
-        "FrameKind",
-        "Inbound",
-        "Session",
-        "SpeechSettings",
-        "Violation",
-        "decode_frame",
-    ]
+    assert sorted(voicewire.protocol.__all__) == sorted(
+        [
+            "HEADER_SIZE",
+            "PROTOCOL_VERSION",
+            "AudioFrame",
+            "CloseCode",
+            "CodecId",
+            "ErrorCode",
+            "FrameError",
+            "FrameFlags",
+            "FrameKind",
+            "Inbound",
+            "Session",
+            "SpeechSettings",
+            "Violation",
+            "decode_frame",
+        ]
+    )
     for name in voicewire.protocol.__all__:
         assert hasattr(voicewire.protocol, name)
