@@ -13,8 +13,9 @@ DEFAULT_REPLY = (
     "kitchen and a small balcony that faces the park. It costs $1,850 a month, utilities "
     "included, and it is available from March 1st. Dr. Smith, the owner, lives nearby and "
     "answers e-mails quickly. The building has an elevator, a bike room and a laundry on the "
-    "ground floor. Would you like me to book a visit for this weekend, or should I look for "
-    "something closer to the station?"
+    "ground floor. If you prefer, I can send you the floor plan, photos of the kitchen, and "
+    "the contact details of the agent. Would you like me to book a visit for this weekend, or "
+    "should I look for something closer to the station?"
 )
 
 
