@@ -24,8 +24,10 @@ def serve(
     """Run the server (defaults: the embedded SmolLM2 + Piper, http://127.0.0.1:8000)."""
     import uvicorn
 
-    from voicewire.engines import EngineError
+    from voicewire.engines import EngineError, build_llm, build_tts
+    from voicewire.llm.base import LLMError
     from voicewire.server.app import create_app
+    from voicewire.tts.base import TTSError
 
     overrides: dict[str, Any] = {
         k: v for k, v in {"host": host, "port": port, "llm": llm, "tts": tts}.items() if v
@@ -33,19 +35,23 @@ def serve(
     settings = Settings(**overrides)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=log_level,
-            # Above our own limit, so the Session answers oversize frames with its error first.
-            ws_max_size=4 * settings.max_text_frame_bytes,
-            ws_ping_interval=20.0,
-            ws_ping_timeout=20.0,
-        )
-    except EngineError as exc:
+        # Engines load before the server starts listening, so a missing model or extra stops
+        # start-up with one clear line instead of a traceback in the middle of a turn.
+        engines = build_llm(settings), build_tts(settings)
+    except (EngineError, LLMError, TTSError) as exc:
         typer.echo(f"voicewire: {exc}", err=True)
         raise typer.Exit(2) from None
+    typer.echo(f"voicewire: serving http://{settings.host}:{settings.port}/", err=True)
+    uvicorn.run(
+        create_app(settings, llm=engines[0], tts=engines[1]),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        # Above our own limit, so the Session answers oversize frames with its error first.
+        ws_max_size=4 * settings.max_text_frame_bytes,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+    )
 
 
 bench_app = typer.Typer(help="Benchmarks: print a table, write JSON.")
