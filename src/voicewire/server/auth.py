@@ -1,0 +1,94 @@
+"""Identity: the server decides who the user is, from a token it signed.
+
+A token is `base64url(json claims) + "." + base64url(HMAC-SHA256(secret, claims))`, claims
+`{"sub": subject, "kind": "guest" | "user", "exp": unix seconds}`. Guests get one issued by the
+server on their first connection; registered users get one from the deployment (signed with the
+same secret, e.g. `voicewire token alice`). Nothing a client writes in a message can change it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["guest", "user"]
+GUEST_TTL_S = 365 * 24 * 3600
+
+
+class InvalidToken(ValueError):
+    """The token is malformed, forged or expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: Kind
+    subject: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the token secret must be at least 16 bytes")
+        self._secret = secret
+
+    def sign(self, identity: Identity, ttl_s: int = GUEST_TTL_S) -> str:
+        claims = {"sub": identity.subject, "kind": identity.kind, "exp": int(time.time()) + ttl_s}
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        return body + "." + _b64(self._mac(body))
+
+    def verify(self, token: str) -> Identity:
+        body, _, sig = token.partition(".")
+        try:
+            good = hmac.compare_digest(_unb64(sig), self._mac(body))
+            claims = json.loads(_unb64(body)) if good else None
+        except ValueError:
+            raise InvalidToken("malformed token") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("bad signature")
+        sub, kind, exp = claims.get("sub"), claims.get("kind"), claims.get("exp")
+        if not isinstance(sub, str) or kind not in ("guest", "user") or not isinstance(exp, int):
+            raise InvalidToken("malformed claims")
+        if exp < time.time():
+            raise InvalidToken("expired token")
+        return Identity(kind, sub)
+
+    def new_guest(self) -> tuple[Identity, str]:
+        identity = Identity("guest", "guest-" + secrets.token_hex(12))
+        return identity, self.sign(identity)
+
+    def _mac(self, body: str) -> bytes:
+        return hmac.new(self._secret, body.encode(), hashlib.sha256).digest()
+
+
+def load_secret(configured: str | None, data_dir: Path) -> bytes:
+    """The configured secret, else one generated once and kept in the data dir (mode 0600)."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_bytes()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker process wrote it first
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return secret
