@@ -1,0 +1,312 @@
+"""Streaming clause splitter: cuts the text deltas of an LLM reply into speakable segments.
+
+The rules (pinned down by tests/text/test_segmenter.py):
+
+* Offsets are char offsets in the whole reply. A cut is always made right after a non-space
+  char, so the whitespace between two segments is the *leading* part of the next segment.
+* A boundary is taken only once the char after it has been seen, or at ``flush()``. A boundary
+  is a line break, or punctuation (plus closing quotes, brackets and markdown markers) followed
+  by whitespace - so "3.5", "1,000", "10:30", "a.b@x.co.uk" and "example.com/a.b" never cut.
+* First segment: released at the first clause (``, ; : — –``) or sentence (``. ! ?``) boundary
+  where it has at least ``first_min_words`` spoken words. A line break always ends a segment
+  (list items and headings are their own segments), whatever the word count.
+* Later segments: released at sentence ends and line breaks. A segment that grows past
+  ``max_chars`` (counted from its first speakable char) is cut at its last clause boundary
+  within ``max_chars``, else at its last word boundary there, else at the next one after.
+* A "." after an abbreviation (Dr, etc, e.g, U.S, a.m, ...), a single capital initial or the
+  number of a list item at the start of a line ends nothing; after "No", "Fig", "p", "Dec", ...
+  it ends nothing when a number follows. An ellipsis ("..." or "…") ends a sentence only when
+  the next word starts with a capital letter; otherwise it is a clause boundary.
+* A fenced code block (``` or ~~~) is never cut and never spoken; it joins the next segment.
+* No segment is emitted with empty speech. Unspeakable text after the last emitted segment
+  (whitespace, a code block, emoji) is therefore covered by no segment: the segments tile
+  ``reply[0:last.end]`` and ``reply[last.end:]`` has no speech. If the whole reply is
+  unspeakable, ``flush()`` returns []. ``flush()`` also readies the splitter for a new reply.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One speakable word and the char range of the original reply it comes from."""
+
+    text: str  # the word as the TTS will read it (markdown markers removed)
+    start: int  # offset in the whole reply, inclusive
+    end: int  # offset in the whole reply, exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of reply text that is synthesized as one piece of audio."""
+
+    index: int  # 0, 1, 2, ... in reply order
+    text: str  # reply[start:end], the original characters
+    speech: str  # what the TTS must read: markdown/emoji/code removed, whitespace collapsed
+    start: int
+    end: int
+    words: tuple[Word, ...]
+
+
+_ABBREVIATION_WORDS = (
+    "dr mr mrs ms mx prof st mt ft vs etc inc ltd co corp jr sr approx dept est gen gov sgt capt"
+    " lt col rev hon cf al ave blvd"
+)
+# Only abbreviations when a number follows: "No. 5" but "No. I don't think so."
+_NUMBER_ABBREVIATION_WORDS = (
+    "no nos fig figs vol p pp ch sec eq art jan feb aug sep sept oct nov dec"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_NUMBER_ABBREVIATIONS = frozenset(_NUMBER_ABBREVIATION_WORDS.split())
+_INITIALS = re.compile(r"[A-Z]|(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,2}")  # J. / e.g. / U.S. / Ph.D.
+_CLOSERS = frozenset("\"')]}»”’*_`~")
+_OPENERS = "\"'([{«“‘*_`~"
+_CLAUSE_MARKS = frozenset(",;:—–")
+_TRAILING = frozenset(".,;:!?…—–\"')]}»”’")
+_SPOKEN_SYMBOLS = frozenset("&%$€£¥+=°")  # "°" is category So but "25°C" must keep it
+_SILENT_CATEGORIES = frozenset({"So", "Sk", "Cf", "Co", "Cs", "Me"})
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_LINE_MARKERS = re.compile(r"[ \t]*(?:>[ \t]*)*(?:(?:#{1,6}|[-*+]|\d{1,3}[.)])(?=\s|$))?")
+_INLINE_MARKERS = re.compile(r"\]\([^)\s]*\)|!(?=\[)|[\[\]`]+|~~|(?<!\w)[*_]+|[*_]+(?!\w)")
+
+_WORD, _CLAUSE, _SENTENCE, _BREAK = range(4)
+_ELLIPSIS, _NUMBERED = range(2)
+
+
+def _is_silent(c: str) -> bool:
+    if c in _SPOKEN_SYMBOLS:
+        return False
+    if "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef":  # variation selectors
+        return True
+    return unicodedata.category(c) in _SILENT_CATEGORIES
+
+
+def _speech_words(text: str, base: int, at_line_start: bool) -> tuple[Word, ...]:
+    """The spoken words of ``text`` (which starts outside any code fence at offset ``base``)."""
+    silent = bytearray(len(text))  # silent chars vanish without splitting the word around them
+    in_fence, fence, pos = False, "", 0
+    while pos < len(text):
+        newline = text.find("\n", pos)
+        end = len(text) if newline < 0 else newline + 1
+        m = _FENCE_LINE.match(text, pos, end) if at_line_start else None
+        if in_fence or m:
+            silent[pos:end] = b"\x01" * (end - pos)
+            if m and not in_fence:
+                in_fence, fence = True, m.group(1)
+            elif m and m.group(1).startswith(fence):
+                in_fence = False
+        else:
+            start = pos
+            if at_line_start:
+                start = _LINE_MARKERS.match(text, pos, end).end()  # type: ignore[union-attr]  # can match ""
+                silent[pos:start] = b"\x01" * (start - pos)
+            for m in _INLINE_MARKERS.finditer(text, start, end):
+                silent[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+        pos, at_line_start = end, True
+
+    words: list[Word] = []
+    chars: list[str] = []
+    first = last = 0
+    for i, c in enumerate(text + " "):
+        if c.isspace() or c == "|":
+            if any(ch.isalnum() or ch in _SPOKEN_SYMBOLS for ch in chars):
+                words.append(Word("".join(chars), base + first, base + last + 1))
+            elif chars and words and _TRAILING.issuperset(chars):
+                # "family ❤️." keeps its full stop for the prosody: glue it to the last word
+                words[-1] = Word(words[-1].text + "".join(chars), words[-1].start, base + last + 1)
+            chars = []
+        elif not silent[i] and not _is_silent(c):
+            if not chars:
+                first = i
+            chars.append(c)
+            last = i
+    return tuple(words)
+
+
+class ClauseSplitter:
+    """Feed it the deltas of one reply, then flush(); each call returns the finished segments.
+
+    Every delta is walked one char at a time, and each decision looks only at the chars seen so
+    far, so the segments never depend on how the reply was chunked into deltas.
+    """
+
+    def __init__(self, *, first_min_words: int = 3, max_chars: int = 220) -> None:
+        self._first_min_words = first_min_words
+        self._max_chars = max_chars
+        self._start_reply()
+
+    def feed(self, delta: str) -> list[Segment]:
+        self._text += delta
+        out: list[Segment] = []
+        while self._pos < len(self._text):
+            cut = self._step(self._pos)
+            self._pos += 1
+            if cut is None and not self._overflow:
+                cut = self._check_overflow()
+            if cut is not None:
+                out.append(self._emit(cut))
+        return out
+
+    def flush(self) -> list[Segment]:
+        out = [self._emit(len(self._text))] if self._words(len(self._text)) else []
+        self._start_reply()
+        return out
+
+    def _start_reply(self) -> None:
+        self._text = ""  # the reply from the start of the pending segment on
+        self._offset = 0  # reply offset of self._text[0]
+        self._index = 0
+        self._start_segment(line_start=0)
+
+    def _start_segment(self, line_start: int | None) -> None:
+        # A segment other than the first starts right after a non-space char: mid-line.
+        self._pos = 0
+        self._line_start = line_start
+        self._in_fence = False
+        self._fence = ""  # the run of ``` or ~~~ that opened the fence
+        self._fence_opening = False  # still on the line that opened the fence
+        self._indent = 0
+        self._fence_char = ""
+        self._run = 0 if line_start == 0 else -1  # fence chars starting this line; -1: none
+        self._content_start: int | None = None  # first speakable-looking char
+        self._token_end = 0  # end of the last non-space char
+        self._deferred: tuple[int, int] | None = None  # boundary waiting for the next word
+        self._best_clause: int | None = None  # last clause boundary within max_chars
+        self._best_word: int | None = None  # last word boundary within max_chars
+        self._overflow = False
+        self._cache: tuple[int, tuple[Word, ...]] = (-1, ())
+
+    def _words(self, end: int) -> tuple[Word, ...]:
+        if self._cache[0] != end:
+            words = _speech_words(self._text[:end], self._offset, self._offset == 0)
+            self._cache = (end, words)
+        return self._cache[1]
+
+    def _emit(self, end: int) -> Segment:
+        words = self._words(end)
+        speech = " ".join(w.text for w in words)
+        text = self._text[:end]
+        segment = Segment(self._index, text, speech, self._offset, self._offset + end, words)
+        self._index += 1
+        self._offset += end
+        self._text = self._text[end:]
+        self._start_segment(line_start=None)
+        return segment
+
+    def _step(self, p: int) -> int | None:
+        """Take in char ``p`` (looking at nothing after it); return where to cut, if anywhere."""
+        text = self._text
+        c = text[p]
+        if c == "\n":
+            self._fence_opening = False
+            self._indent = self._run = 0
+        elif self._run >= 0:
+            self._track_run(c)
+        if self._in_fence:
+            if c == "\n":
+                self._line_start = p + 1
+            elif not c.isspace():
+                self._token_end = p + 1
+                if self._fence_opening and self._run > len(self._fence):
+                    self._fence = c * self._run
+                elif not self._fence_opening and c * self._run == self._fence:
+                    self._in_fence = False
+            return None
+        if c.isspace():
+            cut = self._after_token(p) if p > 0 and not text[p - 1].isspace() else None
+            if c == "\n":
+                if cut is None:
+                    cut = self._candidate(self._token_end, _BREAK)
+                self._deferred = None
+                self._line_start = p + 1
+            return cut
+        self._token_end = p + 1
+        if self._run == 3:
+            self._in_fence, self._fence, self._fence_opening = True, c * 3, True
+        elif self._content_start is None and (c.isalnum() or c in _SPOKEN_SYMBOLS):
+            self._content_start = p
+        if self._deferred is None or c in _OPENERS:
+            return None
+        end, kind = self._deferred
+        self._deferred = None
+        if kind == _ELLIPSIS:
+            return self._candidate(end, _SENTENCE if c.isupper() else _CLAUSE)
+        return None if c.isdigit() else self._candidate(end, _SENTENCE)
+
+    def _track_run(self, c: str) -> None:
+        if self._run == 0 and c == " " and self._indent < 3:
+            self._indent += 1
+        elif c in "`~" and (self._run == 0 or self._fence_char == c):
+            self._run += 1
+            self._fence_char = c
+        else:
+            self._run = -1
+
+    def _after_token(self, p: int) -> int | None:
+        """Whitespace at ``p`` follows a token: classify the boundary at ``p``."""
+        cut = self._candidate(p, _WORD)
+        if cut is not None:
+            return cut
+        text = self._text
+        j = p
+        while j > 0 and text[j - 1] in _CLOSERS:
+            j -= 1
+        if j == 0:
+            return None
+        mark = text[j - 1]
+        if mark in "!?":
+            return self._candidate(p, _SENTENCE)
+        if mark in _CLAUSE_MARKS or (mark == "-" and j >= 2 and text[j - 2].isspace()):
+            return self._candidate(p, _CLAUSE)
+        if mark == "…" or text.endswith("..", 0, j):
+            self._deferred = (p, _ELLIPSIS)
+            return None
+        if mark != ".":
+            return None
+        k = j - 1
+        while k > 0 and not text[k - 1].isspace():
+            k -= 1
+        token = text[k : j - 1].lstrip(_OPENERS)
+        line_start = self._line_start
+        if token.isdigit() and line_start is not None and not text[line_start:k].strip(" \t>"):
+            return None  # "1." of a list item
+        lower = token.lower()
+        if lower in _NUMBER_ABBREVIATIONS:
+            self._deferred = (p, _NUMBERED)
+            return None
+        if lower in _ABBREVIATIONS or _INITIALS.fullmatch(token):
+            return None
+        return self._candidate(p, _SENTENCE)
+
+    def _candidate(self, end: int, kind: int) -> int | None:
+        """Whether to cut at ``end`` now, for a boundary of ``kind`` that is certain."""
+        content = self._content_start
+        if content is None or end <= content:
+            return None
+        if not self._overflow:
+            if end - content <= self._max_chars:
+                if kind == _WORD:
+                    self._best_word = end
+                else:  # a sentence end the first segment had to skip is a clause boundary too
+                    self._best_clause = end
+            if kind == _WORD or (kind == _CLAUSE and self._index > 0):
+                return None
+        words = self._words(end)
+        if not words:
+            return None
+        first = self._index == 0 and not self._overflow and kind != _BREAK
+        return None if first and len(words) < self._first_min_words else end
+
+    def _check_overflow(self) -> int | None:
+        content = self._content_start
+        if content is None or self._pos - content <= self._max_chars:
+            return None
+        self._overflow = True
+        for end in (self._best_clause, self._best_word):
+            if end is not None and self._words(end):
+                return end
+        return None
