@@ -25,15 +25,16 @@ run: $(STAMP)
 	$(BIN)/voicewire serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict src
 
 test: $(STAMP) chromium lint
 	CI=$${CI:-} $(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/voicewire bench latency --json bench/latency.json
+	$(BIN)/voicewire bench latency --json bench-results/latency.json
+	$(BIN)/voicewire bench persistence --json bench-results/persistence.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

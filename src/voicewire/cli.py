@@ -71,5 +71,27 @@ def bench_latency(
     run(turns=turns, tps=tps, tts=tts, json_path=json_path)
 
 
+@bench_app.command("persistence")
+def bench_persistence(
+    turns: Annotated[int, typer.Option(help="Turns per run.")] = 30,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Time to first text with conversations stored (SQLite) and with nothing stored."""
+    import json
+
+    from voicewire.bench.latency import run
+
+    common: dict[str, Any] = {"turns": turns, "tps": 200.0, "tts": "fake", "naive": False}
+    on = run(json_path=None, persist=True, **common)
+    off = run(json_path=None, persist=False, **common)
+    diff = on["ttft_ms"] - off["ttft_ms"]
+    typer.echo(
+        f"TTFT p50 with persistence {on['ttft_ms']:.2f} ms, without {off['ttft_ms']:.2f} ms,"
+    )
+    typer.echo(f"difference {diff:+.2f} ms")
+    if json_path:
+        json_path.write_text(json.dumps({"on": on, "off": off, "ttft_diff_ms": diff}, indent=2))
+
+
 def main() -> None:
     app()

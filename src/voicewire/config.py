@@ -15,6 +15,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("data")
+    persist: bool = True  # off: nothing is stored (benchmarks compare the two)
+    # Default: a SQLite file in data_dir. Production: postgresql+asyncpg://user@host/db
+    database_url: str | None = None
+    # Signs identity tokens; when unset, one is generated once and kept in data_dir.
+    secret: str | None = None
 
     llm: str = "llamacpp"
     llm_base_url: str = "http://127.0.0.1:11434/v1"
@@ -47,3 +52,6 @@ class Settings(BaseSettings):
     max_message_chars: int = 4000
     max_messages_per_second: int = 20
     send_queue_frames: int = 512
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/voicewire.db"

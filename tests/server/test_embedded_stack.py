@@ -14,8 +14,9 @@ from voicewire.server.app import create_app
 
 
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    app = create_app(Settings(llm_max_tokens=60, llm_temperature=0.0))
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("data")
+    app = create_app(Settings(llm_max_tokens=60, llm_temperature=0.0, data_dir=data))
     with serve(app) as base:
         yield base.replace("http", "ws") + "/ws"
 

@@ -36,9 +36,11 @@ REPLY = (
 
 
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("data")
     llm = ScriptedLLM(REPLY, tokens_per_second=10, first_token_ms=20)
-    app = create_app(Settings(llm="scripted", tts="fake"), llm=llm, tts=FakeToneTTS())
+    settings = Settings(llm="scripted", tts="fake", data_dir=data)
+    app = create_app(settings, llm=llm, tts=FakeToneTTS())
     with serve(app) as base:
         yield base.replace("http", "ws") + "/ws"
 

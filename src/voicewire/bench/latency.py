@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,9 +72,37 @@ async def _naive(llm: ScriptedLLM, tts: TTS) -> float:
 
 
 def run(
-    *, turns: int, tps: float, tts: str, json_path: Path | None, reply: str = DEFAULT_REPLY
-) -> None:
-    settings = Settings(llm="scripted", tts=tts, scripted_reply=reply, scripted_tps=tps)
+    *,
+    turns: int,
+    tps: float,
+    tts: str,
+    json_path: Path | None,
+    reply: str = DEFAULT_REPLY,
+    persist: bool = True,
+    naive: bool = True,
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as data:
+        return _run(turns, tps, tts, json_path, reply, persist, naive, Path(data))
+
+
+def _run(
+    turns: int,
+    tps: float,
+    tts: str,
+    json_path: Path | None,
+    reply: str,
+    persist: bool,
+    with_naive: bool,
+    data_dir: Path,
+) -> dict[str, float]:
+    settings = Settings(
+        llm="scripted",
+        tts=tts,
+        scripted_reply=reply,
+        scripted_tps=tps,
+        persist=persist,
+        data_dir=data_dir,
+    )
     engine = build_tts(settings)
     llm = ScriptedLLM(reply, tokens_per_second=tps, first_token_ms=settings.scripted_first_token_ms)
     app = create_app(settings, llm=llm, tts=engine)
@@ -92,17 +121,20 @@ def run(
                         rows.append(_measure(result, sent, synth))
 
         asyncio.run(session())
-        naive = [asyncio.run(_naive(llm, engine)) for _ in range(max(1, min(turns, 3)))]
+        naive_runs = max(1, min(turns, 3)) if with_naive else 0
+        naive = [asyncio.run(_naive(llm, engine)) for _ in range(naive_runs)]
 
     keys = ["ttft_ms", "ttfa_ms", "floor_ms", "ttfa_minus_floor_ms", "turn_ms"]
     summary = {k: statistics.median(r[k] for r in rows) for k in keys}
-    summary["naive_ttfa_ms"] = statistics.median(naive)
-    summary["naive_over_voicewire"] = summary["naive_ttfa_ms"] / summary["ttfa_ms"]
+    if naive:
+        summary["naive_ttfa_ms"] = statistics.median(naive)
+        summary["naive_over_voicewire"] = summary["naive_ttfa_ms"] / summary["ttfa_ms"]
     table = Table(
-        title=f"latency: scripted LLM at {tps:g} tok/s, tts={tts}, {turns} turns (median)"
+        title=f"latency: scripted LLM at {tps:g} tok/s, tts={tts}, persist={persist}, "
+        f"{turns} turns (median)"
     )
     table.add_column("metric")
-    table.add_column("ms", justify="right")
+    table.add_column("value", justify="right")
     for k, v in summary.items():
         table.add_row(k, f"{v:.1f}" if k != "naive_over_voicewire" else f"{v:.1f}×")
     Console().print(table)
@@ -111,8 +143,10 @@ def run(
         out = {
             "tps": tps,
             "tts": tts,
+            "persist": persist,
             "turns": rows,
             "summary": summary,
             "words": len(reply.split()),
         }
         json_path.write_text(json.dumps(out, indent=2))
+    return summary

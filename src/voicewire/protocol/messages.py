@@ -91,6 +91,10 @@ class SessionReady(_Event):
     voice_name: str | None = None
     rate: float = 1.0
     limits: Limits = Limits()
+    # Where this session's messages are stored, and the token a new guest must keep to
+    # come back to its history (absent when the client connected with a token).
+    conversation_id: str | None = None
+    guest_token: str | None = None
 
 
 class SessionUpdated(_Event):

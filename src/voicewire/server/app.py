@@ -1,4 +1,4 @@
-"""The ASGI app: engines loaded once in the lifespan, `/ws`, `/healthz`, and the demo page."""
+"""The ASGI app: engines and the store opened once in the lifespan, `/ws`, HTTP, demo page."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from voicewire import __version__
 from voicewire.config import Settings
 from voicewire.engines import build_llm, build_tts
 from voicewire.llm.base import LLM
-from voicewire.protocol.messages import PROTOCOL_VERSION
+from voicewire.server.auth import TokenSigner, load_secret
+from voicewire.server.http import router
+from voicewire.server.persist import Writes
 from voicewire.server.ws import Connection
+from voicewire.storage import Store
 from voicewire.tts.base import TTS
 
 log = logging.getLogger(__name__)
@@ -24,10 +27,15 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 @dataclass(frozen=True, slots=True)
-class Engines:
+class Services:
+    """Everything a connection needs, built once per process."""
+
     settings: Settings
     llm: LLM
     tts: TTS
+    store: Store | None
+    signer: TokenSigner
+    writes: Writes
 
 
 def create_app(
@@ -40,26 +48,26 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load once per process, before the first connection, so a broken engine fails the
         # start-up with a clear message instead of failing a turn later.
-        engines = Engines(settings, llm or build_llm(settings), tts or build_tts(settings))
-        app.state.engines = engines
-        log.info("voicewire ready: llm=%s tts=%s", engines.llm.name, engines.tts.name)
-        yield
+        engines = llm or build_llm(settings), tts or build_tts(settings)
+        url = settings.resolved_database_url()
+        store = await Store.open(url) if settings.persist else None
+        writes = Writes()
+        signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
+        app.state.services = Services(settings, *engines, store, signer, writes)
+        log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
+        try:
+            yield
+        finally:
+            await writes.drain()
+            if store is not None:
+                await store.close()
 
     app = FastAPI(title="voicewire", version=__version__, lifespan=lifespan)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        engines: Engines = app.state.engines
-        return {
-            "status": "ok",
-            "protocol": PROTOCOL_VERSION,
-            "llm": engines.llm.name,
-            "tts": engines.tts.name,
-        }
+    app.include_router(router)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        await Connection(websocket, app.state.engines).run()
+        await Connection(websocket, app.state.services).run()
 
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,10 +34,12 @@ from voicewire.protocol.messages import (
     UserMessage,
 )
 from voicewire.protocol.session import Session, Violation
-from voicewire.turn import AudioOut, Turn, TurnOptions
+from voicewire.server.auth import InvalidToken
+from voicewire.server.persist import Recorder
+from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
 
 if TYPE_CHECKING:
-    from voicewire.server.app import Engines
+    from voicewire.server.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,11 @@ _Item = ServerMessage | AudioOut | _Close
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, engines: Engines) -> None:
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
         self.ws = websocket
-        self.engines = engines
-        s = engines.settings
-        tts = engines.tts
+        self.services = services
+        s = services.settings
+        tts = services.tts
         self.session = Session(
             uuid.uuid4().hex,
             audio=AudioFormat(sample_rate=tts.sample_rate),
@@ -72,16 +75,24 @@ class Connection:
         self.turn_task: asyncio.Task[None] | None = None
         self.played_ms: dict[int, int] = {}
         self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
+        self.recorder: Recorder | None = None
 
     async def run(self) -> None:
         if PROTOCOL_VERSION not in self.ws.scope.get("subprotocols", []):
             # Refused before accept: the browser sees a failed handshake (HTTP 403).
             await self.ws.close(CloseCode.POLICY, f"subprotocol {PROTOCOL_VERSION} required")
             return
+        opened = await self._open_conversation()
+        if opened is None:
+            await self.ws.close(CloseCode.POLICY, "invalid token or conversation")
+            return
         await self.ws.accept(subprotocol=PROTOCOL_VERSION)
         writer = asyncio.create_task(self._write())
         try:
-            self.out.put_nowait(self.session.ready_message())
+            ready = self.session.ready_message()
+            self.out.put_nowait(
+                ready.model_copy(update={"conversation_id": opened[0], "guest_token": opened[1]})
+            )
             await self._read(writer)
         finally:
             await self._cancel_turn()
@@ -91,6 +102,36 @@ class Connection:
                     await asyncio.wait_for(asyncio.shield(writer), 1.0)
                 writer.cancel()
             self.session.close()
+
+    async def _open_conversation(self) -> tuple[str, str | None] | None:
+        """Who is connecting, and which conversation; None when the handshake must fail."""
+        services, params = self.services, self.ws.query_params
+        guest_token = None
+        token = params.get("token")
+        if token:
+            try:
+                identity = services.signer.verify(token)
+            except InvalidToken:
+                return None
+        else:
+            identity, guest_token = services.signer.new_guest()
+        store = services.store
+        if store is None:
+            return "", guest_token
+        owner = await store.identity(identity.kind, identity.subject)
+        conversation = params.get("conversation")
+        if conversation:
+            if await store.conversation_owner(conversation) != owner:
+                return None  # the same refusal whether it is missing or someone else's
+            keep = services.settings.history_messages
+            self.history = [
+                ChatMessage("user" if role == "user" else "assistant", text)
+                for role, text in await store.history(conversation, keep)
+            ]
+        else:
+            conversation = await store.new_conversation(owner)
+        self.recorder = Recorder(store, services.writes, conversation)
+        return conversation, guest_token
 
     async def _read(self, writer: asyncio.Task[None]) -> None:
         while not writer.done():
@@ -118,9 +159,9 @@ class Connection:
         if isinstance(message, UserMessage):
             await self._start_turn(message)
         elif isinstance(message, TurnCancel):
-            if message.played_ms is not None:
-                self.played_ms[message.turn_id] = message.played_ms
             if self.turn is not None and self.turn.turn_id == message.turn_id:
+                if message.played_ms is not None:
+                    self.played_ms[message.turn_id] = message.played_ms
                 await self._cancel_turn()
         elif isinstance(message, SessionUpdate):
             await self.out.put(self.session.updated_message())
@@ -132,26 +173,34 @@ class Connection:
         await self._cancel_turn()
         s = self.session.settings
         turn_id = self.session.new_turn()
-        await self.out.put(TurnStart(turn_id=turn_id, reply_to=message.id))
+        voice = message.voice and s.voice
+        recorded = None
+        if self.recorder is not None:
+            recorded = asyncio.create_task(
+                self.recorder.user_message(
+                    message.text, client_id=message.id, turn_id=turn_id, spoken=voice
+                )
+            )
+        gate = _StartGate(self.out.put, TurnStart(turn_id=turn_id, reply_to=message.id), recorded)
         self.history.append(ChatMessage("user", message.text))
-        keep = self.engines.settings.history_messages
+        keep = self.services.settings.history_messages
         turn = Turn(
             turn_id,
-            self.engines.llm,
-            self.engines.tts,
+            self.services.llm,
+            self.services.tts,
             list(self.history[-keep:]),
-            self.out.put,
+            gate.emit,
             TurnOptions(
-                voice=message.voice and s.voice,
+                voice=voice,
                 voice_name=s.voice_name,
                 rate=s.rate,
-                frame_ms=self.engines.settings.frame_ms,
+                frame_ms=self.services.settings.frame_ms,
             ),
         )
         self.turn = turn
-        self.turn_task = asyncio.create_task(self._run_turn(turn))
+        self.turn_task = asyncio.create_task(self._run_turn(turn, gate))
 
-    async def _run_turn(self, turn: Turn) -> None:
+    async def _run_turn(self, turn: Turn, gate: _StartGate) -> None:
         try:
             await turn.run()
         except asyncio.CancelledError:
@@ -163,6 +212,9 @@ class Connection:
                 Error(code=ErrorCode.INTERNAL, message="internal error", turn_id=turn.turn_id)
             )
         finally:
+            await gate.open()
+            if gate.failed:
+                turn.status = "failed"
             if turn.text:
                 self.history.append(ChatMessage("assistant", turn.text))
             end = TurnEnd(
@@ -171,6 +223,14 @@ class Connection:
                 text=turn.text,
                 played_ms=self.played_ms.pop(turn.turn_id, None),
             )
+            if self.recorder is not None:
+                self.recorder.finish_reply(
+                    turn.turn_id,
+                    text=turn.text,
+                    status=turn.status,
+                    played_ms=end.played_ms,
+                    spoken=turn.options.voice,
+                )
             # Not awaited through a full queue when cancelled: the end must always be queued.
             if turn.status == "interrupted":
                 self._put_priority(end)
@@ -227,6 +287,45 @@ class Connection:
                     await ws.send_text(session.send(item))
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.debug("writer stopped: %r", exc)
+
+
+class _StartGate:
+    """Holds a turn's frames back until its user message is committed.
+
+    The LLM starts at once, so the commit's few milliseconds hide behind its first-token
+    latency; but nothing of the reply — not even `turn.start` — is sent before the question it
+    answers is stored.
+    """
+
+    def __init__(
+        self,
+        put: Callable[[_Item], Awaitable[None]],
+        start: TurnStart,
+        recorded: asyncio.Task[None] | None,
+    ) -> None:
+        self.put = put
+        self.start = start
+        self.recorded = recorded
+        self.opened = False
+        self.failed = False
+
+    async def open(self) -> None:
+        if self.opened:
+            return
+        self.opened = True
+        if self.recorded is not None:
+            try:
+                await self.recorded
+            except Exception:
+                log.exception("storing the user message failed")
+                self.failed = True
+        await self.put(self.start)
+
+    async def emit(self, item: Outgoing) -> None:
+        await self.open()
+        if self.failed:
+            raise RuntimeError("the user message could not be stored")
+        await self.put(item)
 
 
 def _drain(queue: asyncio.Queue[_Item]) -> list[_Item]:
