@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Signs identity tokens; when unset, one is generated once and kept in data_dir.
     secret: str | None = None
 
+    # The app that answers turns, as `module:object` (see voicewire.responder); default: the LLM.
+    app: str | None = None
+
     llm: str = "llamacpp"
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.2"

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from voicewire.llm.base import LLM, ChatMessage, LLMError
+from voicewire.codecs.base import EncoderFactory
+from voicewire.codecs.pcm16 import Pcm16Passthrough
+from voicewire.llm.base import LLMError
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.frames import FrameFlags
 from voicewire.protocol.messages import (
@@ -31,6 +33,7 @@ from voicewire.protocol.messages import (
     TurnStatus,
     WordTiming,
 )
+from voicewire.responder import DataItem, Responder, TurnContext
 from voicewire.text.segmenter import ClauseSplitter, Segment
 from voicewire.tts.base import TTS, SpeechChunk, TTSError, WordSpan
 
@@ -68,6 +71,8 @@ class TurnOptions:
     voice_name: str | None = None
     rate: float = 1.0
     frame_ms: int = 200
+    # One encoder per segment; default: pcm16 at the TTS's rate.
+    encoder: EncoderFactory | None = None
 
 
 _Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
@@ -76,12 +81,13 @@ _Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is comp
 @dataclass
 class Turn:
     turn_id: int
-    llm: LLM
+    responder: Responder
+    context: TurnContext
     tts: TTS
-    messages: Sequence[ChatMessage]
     emit: Emit
     options: TurnOptions = field(default_factory=TurnOptions)
     text: str = ""
+    data: list[DataItem] = field(default_factory=list)
     status: TurnStatus = "complete"
     spoken: list[SpokenSegment] = field(default_factory=list)
     audio_ms: float = 0.0
@@ -103,8 +109,14 @@ class Turn:
     async def _write(self, segments: asyncio.Queue[Segment | None]) -> None:
         splitter = ClauseSplitter()
         try:
-            async with aclosing(self.llm.stream(self.messages)) as deltas:
-                async for delta in deltas:
+            async with aclosing(aiter_of(self.responder(self.context))) as items:
+                async for delta in items:
+                    if isinstance(delta, DataItem):
+                        self.data.append(delta)
+                        await self.emit(
+                            Data(turn_id=self.turn_id, kind=delta.kind, payload=delta.payload)
+                        )
+                        continue
                     if not delta:
                         continue
                     self.text += delta
@@ -155,33 +167,30 @@ class Turn:
     async def _send(self, chunks: asyncio.Queue[_Chunk | None]) -> None:
         rate = self.tts.sample_rate
         frame_bytes = max(2, rate * self.options.frame_ms // 1000 * 2)
+        new_encoder = self.options.encoder or (lambda: Pcm16Passthrough(rate))
         current: Segment | None = None
+        encoder = new_encoder()
         buffer = bytearray()
-        sent = 0  # samples of the current segment already framed
         spans: list[WordSpan] = []
         flags = FrameFlags.SEGMENT_START
 
-        async def frame(payload: bytes, end: bool) -> None:
-            nonlocal sent, flags
+        async def frame(payload: bytes, offset: int, end: bool) -> None:
+            nonlocal flags
             assert current is not None
-            await self.emit(
-                AudioOut(
-                    self.turn_id,
-                    current.index,
-                    payload,
-                    sent,
-                    flags | (FrameFlags.SEGMENT_END if end else FrameFlags.NONE),
-                )
-            )
-            sent += len(payload) // 2
+            if end:
+                flags |= FrameFlags.SEGMENT_END
+            elif not payload:
+                return  # the codec is still buffering
+            await self.emit(AudioOut(self.turn_id, current.index, payload, offset, flags))
             flags = FrameFlags.NONE
 
         while (item := await chunks.get()) is not None:
             segment, chunk = item
             if segment is not current:
-                current, sent, flags = segment, 0, FrameFlags.SEGMENT_START
+                current, encoder, flags = segment, new_encoder(), FrameFlags.SEGMENT_START
                 buffer.clear()
                 spans.clear()
+                heard = 0  # input samples of this segment handed to the encoder
                 await self.emit(
                     SegmentStart(
                         turn_id=self.turn_id,
@@ -197,16 +206,19 @@ class Turn:
                 spans.extend(chunk.words)
                 # Keep the tail back so the segment's last frame can carry SEGMENT_END.
                 while len(buffer) > frame_bytes:
-                    await frame(bytes(buffer[:frame_bytes]), end=False)
+                    offset = encoder.samples
+                    await frame(encoder.encode(bytes(buffer[:frame_bytes])), offset, end=False)
+                    heard += frame_bytes // 2
                     del buffer[:frame_bytes]
                 continue
-            if buffer or sent == 0:
-                await frame(bytes(buffer), end=True)
-                buffer.clear()
-            await self._end_segment(segment, sent, rate, spans)
+            offset = encoder.samples
+            heard += len(buffer) // 2
+            await frame(encoder.encode(bytes(buffer)) + encoder.flush(), offset, end=True)
+            buffer.clear()
+            await self._end_segment(segment, heard, rate, encoder.samples, spans)
 
     async def _end_segment(
-        self, segment: Segment, samples: int, rate: int, spans: list[WordSpan]
+        self, segment: Segment, samples: int, rate: int, samples_out: int, spans: list[WordSpan]
     ) -> None:
         words = word_timings(segment, samples, rate, spans)
         duration_ms = samples * 1000 / rate
@@ -217,10 +229,22 @@ class Turn:
                 turn_id=self.turn_id,
                 segment_id=segment.index,
                 duration_ms=round(duration_ms),
-                samples=samples,
+                samples=samples_out,
                 words=words,
             )
         )
+
+
+def aiter_of(items: AsyncIterator[str | DataItem]) -> AsyncGenerator[str | DataItem, None]:
+    """The responder's iterator as a generator that can be closed (apps may return either)."""
+    if isinstance(items, AsyncGenerator):
+        return items
+
+    async def gen() -> AsyncGenerator[str | DataItem, None]:
+        async for item in items:
+            yield item
+
+    return gen()
 
 
 def word_timings(

@@ -15,7 +15,9 @@ from voicewire import __version__
 from voicewire.config import Settings
 from voicewire.engines import build_llm, build_tts
 from voicewire.llm.base import LLM
+from voicewire.responder import Responder, llm_responder, load_responder
 from voicewire.server.auth import TokenSigner, load_secret
+from voicewire.server.compat import router as compat_router
 from voicewire.server.http import router
 from voicewire.server.persist import Writes
 from voicewire.server.ws import Connection
@@ -36,13 +38,23 @@ class Services:
     store: Store | None
     signer: TokenSigner
     writes: Writes
+    responder: Responder
 
 
 def create_app(
-    settings: Settings | None = None, *, llm: LLM | None = None, tts: TTS | None = None
+    settings: Settings | None = None,
+    *,
+    llm: LLM | None = None,
+    tts: TTS | None = None,
+    responder: Responder | None = None,
 ) -> FastAPI:
-    """Build the app; engines given here are used as they are, the rest are built by name."""
+    """Build the app; engines given here are used as they are, the rest are built by name.
+
+    `responder` answers each turn (default: the LLM, or `settings.app` when it names one).
+    """
     settings = settings or Settings()
+    if responder is None:
+        responder = load_responder(settings.app) if settings.app else llm_responder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +65,7 @@ def create_app(
         store = await Store.open(url) if settings.persist else None
         writes = Writes()
         signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
-        app.state.services = Services(settings, *engines, store, signer, writes)
+        app.state.services = Services(settings, *engines, store, signer, writes, responder)
         log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
         try:
             yield
@@ -64,6 +76,7 @@ def create_app(
 
     app = FastAPI(title="voicewire", version=__version__, lifespan=lifespan)
     app.include_router(router)
+    app.include_router(compat_router)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:

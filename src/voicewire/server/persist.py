@@ -58,7 +58,14 @@ class Recorder:
         )
 
     def finish_reply(
-        self, turn_id: int, *, text: str, status: TurnStatus, played_ms: int | None, spoken: bool
+        self,
+        turn_id: int,
+        *,
+        text: str,
+        status: TurnStatus,
+        played_ms: int | None,
+        spoken: bool,
+        data: list[dict[str, Any]],
     ) -> None:
         begun = self._replies.pop(turn_id, None)
         if begun is None:
@@ -67,7 +74,7 @@ class Recorder:
         async def finish() -> None:
             message_id = await begun
             await self.store.finish_reply(
-                message_id, text=text, status=status, played_ms=played_ms, spoken=spoken
+                message_id, text=text, status=status, played_ms=played_ms, spoken=spoken, data=data
             )
 
         self.writes.spawn(finish())

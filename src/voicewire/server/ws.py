@@ -13,10 +13,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from voicewire.codecs import CODECS, SAMPLE_RATES, make_encoder
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import (
@@ -34,6 +36,7 @@ from voicewire.protocol.messages import (
     UserMessage,
 )
 from voicewire.protocol.session import Session, Violation
+from voicewire.responder import TurnContext
 from voicewire.server.auth import InvalidToken
 from voicewire.server.persist import Recorder
 from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
@@ -63,6 +66,8 @@ class Connection:
             uuid.uuid4().hex,
             audio=AudioFormat(sample_rate=tts.sample_rate),
             voices=tts.voices,
+            codecs=CODECS,
+            sample_rates=SAMPLE_RATES | {tts.sample_rate},
             limits=Limits(
                 max_text_frame_bytes=s.max_text_frame_bytes,
                 max_message_chars=s.max_message_chars,
@@ -76,6 +81,7 @@ class Connection:
         self.played_ms: dict[int, int] = {}
         self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
         self.recorder: Recorder | None = None
+        self.identity: str | None = None
 
     async def run(self) -> None:
         if PROTOCOL_VERSION not in self.ws.scope.get("subprotocols", []):
@@ -115,6 +121,7 @@ class Connection:
                 return None
         else:
             identity, guest_token = services.signer.new_guest()
+        self.identity = identity.subject
         store = services.store
         if store is None:
             return "", guest_token
@@ -184,17 +191,26 @@ class Connection:
         gate = _StartGate(self.out.put, TurnStart(turn_id=turn_id, reply_to=message.id), recorded)
         self.history.append(ChatMessage("user", message.text))
         keep = self.services.settings.history_messages
+        context = TurnContext(
+            text=message.text,
+            history=list(self.history[-keep:]),
+            llm=self.services.llm,
+            identity=self.identity,
+        )
         turn = Turn(
             turn_id,
-            self.services.llm,
+            self.services.responder,
+            context,
             self.services.tts,
-            list(self.history[-keep:]),
             gate.emit,
             TurnOptions(
                 voice=voice,
                 voice_name=s.voice_name,
                 rate=s.rate,
                 frame_ms=self.services.settings.frame_ms,
+                encoder=partial(
+                    make_encoder, s.audio.codec, self.services.tts.sample_rate, s.audio.sample_rate
+                ),
             ),
         )
         self.turn = turn
@@ -230,6 +246,7 @@ class Connection:
                     status=turn.status,
                     played_ms=end.played_ms,
                     spoken=turn.options.voice,
+                    data=[{"kind": d.kind, "payload": d.payload} for d in turn.data],
                 )
             # Not awaited through a full queue when cancelled: the end must always be queued.
             if turn.status == "interrupted":
