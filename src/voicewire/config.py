@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     # WebSocket framing stay well under 1% of the bytes, small enough to start playing at once.
     frame_ms: int = 200
 
+    # Handshake: browsers must come from these origins (scheme://host[:port]); empty means the
+    # server's own origin. Clients that send no Origin (not browsers) are not affected.
+    allowed_origins: list[str] = []
+    require_token: bool = False  # refuse guests: only deployment-signed user tokens
+
+    max_connections: int = 1000
+    max_connections_per_identity: int = 8
+    max_reply_chars: int = 8000
+    idle_timeout_s: float = 300.0  # no client frame and no turn running for this long: close
+    send_timeout_s: float = 10.0  # a client that reads nothing for this long is cut off
+    llm_timeout_s: float = 30.0  # for the first token and between tokens
+    ping_interval_s: float = 20.0  # WebSocket pings; a peer that misses one is closed
+
     max_text_frame_bytes: int = 65536
     max_message_chars: int = 4000
     max_messages_per_second: int = 20

@@ -19,6 +19,11 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_VOICE = "unknown_voice"
     UNSUPPORTED_CODEC = "unsupported_codec"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    IDLE_TIMEOUT = "idle_timeout"
+    SLOW_CONSUMER = "slow_consumer"
+    REPLY_TOO_LONG = "reply_too_long"
+    SERVER_BUSY = "server_busy"
     # The server's side: an engine failed or the server broke.
     LLM_FAILED = "llm_failed"
     TTS_FAILED = "tts_failed"
@@ -33,5 +38,9 @@ class CloseCode(enum.IntEnum):
     POLICY = 1008
     TOO_BIG = 1009
     INTERNAL = 1011
+    TRY_AGAIN_LATER = 1013
     # 4000–4999: application codes.
+    IDLE_TIMEOUT = 4000
+    SLOW_CONSUMER = 4001
     RATE_LIMITED = 4008
+    TOO_MANY_CONNECTIONS = 4029

@@ -18,6 +18,7 @@ from voicewire.llm.base import LLM
 from voicewire.responder import Responder, llm_responder, load_responder
 from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.compat import router as compat_router
+from voicewire.server.handshake import ConnectionLimits
 from voicewire.server.http import router
 from voicewire.server.persist import Writes
 from voicewire.server.ws import Connection
@@ -39,6 +40,7 @@ class Services:
     signer: TokenSigner
     writes: Writes
     responder: Responder
+    connections: ConnectionLimits
 
 
 def create_app(
@@ -65,7 +67,8 @@ def create_app(
         store = await Store.open(url) if settings.persist else None
         writes = Writes()
         signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
-        app.state.services = Services(settings, *engines, store, signer, writes, responder)
+        limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
+        app.state.services = Services(settings, *engines, store, signer, writes, responder, limits)
         log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
         try:
             yield

@@ -1,0 +1,109 @@
+"""Who may open a socket: subprotocol, Origin, token, conversation, connection limits.
+
+Everything here is decided before `accept()`, so a refused browser sees a failed handshake
+(HTTP 403) and nothing of the session. Connection limits are the exception: they are answered
+after accept, with an `error` event and a close code, so a client can tell "busy" from "denied".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket
+
+from voicewire.llm.base import ChatMessage
+from voicewire.protocol.errors import CloseCode, ErrorCode
+from voicewire.protocol.messages import PROTOCOL_VERSION
+from voicewire.server.auth import Identity, InvalidToken
+
+if TYPE_CHECKING:
+    from voicewire.server.app import Services
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    identity: Identity
+    conversation_id: str  # "" when nothing is stored
+    guest_token: str | None  # a newly issued guest's token, to be sent in session.ready
+    history: list[ChatMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str  # for the server log and the close frame; never internal details
+
+
+def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: Origin is a browser's promise, others can forge it anyway
+    if allowed:
+        return origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+    # Same origin: the page's host must be the host the socket was opened to.
+    return urlsplit(origin).netloc.lower() == ws.headers.get("host", "").lower()
+
+
+async def admit(ws: WebSocket, services: Services) -> Admission | Refusal:
+    settings = services.settings
+    if PROTOCOL_VERSION not in ws.scope.get("subprotocols", []):
+        return Refusal(f"subprotocol {PROTOCOL_VERSION} required")
+    if not origin_allowed(ws, settings.allowed_origins):
+        return Refusal("origin not allowed")
+    token = ws.query_params.get("token")
+    guest_token = None
+    if token:
+        try:
+            identity = services.signer.verify(token)
+        except InvalidToken:
+            return Refusal("invalid token")
+        if settings.require_token and identity.kind != "user":
+            return Refusal("a user token is required")
+    elif settings.require_token:
+        return Refusal("a token is required")
+    else:
+        identity, guest_token = services.signer.new_guest()
+    store = services.store
+    if store is None:
+        return Admission(identity, "", guest_token, [])
+    owner = await store.identity(identity.kind, identity.subject)
+    conversation = ws.query_params.get("conversation")
+    history: list[ChatMessage] = []
+    if conversation:
+        if await store.conversation_owner(conversation) != owner:
+            return Refusal("no such conversation")  # missing or someone else's: same answer
+        history = [
+            ChatMessage("user" if role == "user" else "assistant", text)
+            for role, text in await store.history(conversation, settings.history_messages)
+        ]
+    else:
+        conversation = await store.new_conversation(owner)
+    return Admission(identity, conversation, guest_token, history)
+
+
+class ConnectionLimits:
+    """Counts open sessions, in total and per identity."""
+
+    def __init__(self, total: int, per_identity: int) -> None:
+        self.total, self.per_identity = total, per_identity
+        self.open: Counter[str] = Counter()
+        self.count = 0
+
+    def acquire(self, subject: str) -> tuple[ErrorCode, CloseCode, str] | None:
+        """Take a slot; or say why not (error code, close code, message)."""
+        if self.count >= self.total:
+            return ErrorCode.SERVER_BUSY, CloseCode.TRY_AGAIN_LATER, "the server is full"
+        if self.open[subject] >= self.per_identity:
+            message = f"more than {self.per_identity} open sessions for this identity"
+            return ErrorCode.TOO_MANY_CONNECTIONS, CloseCode.TOO_MANY_CONNECTIONS, message
+        self.open[subject] += 1
+        self.count += 1
+        return None
+
+    def release(self, subject: str) -> None:
+        self.count -= 1
+        self.open[subject] -= 1
+        if self.open[subject] <= 0:
+            del self.open[subject]
