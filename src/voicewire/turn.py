@@ -73,6 +73,8 @@ class TurnOptions:
     frame_ms: int = 200
     # One encoder per segment; default: pcm16 at the TTS's rate.
     encoder: EncoderFactory | None = None
+    max_chars: int = 8000  # the reply is cut here (error `reply_too_long`)
+    timeout_s: float = 30.0  # for the responder's first item and between items
 
 
 _Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
@@ -108,9 +110,15 @@ class Turn:
 
     async def _write(self, segments: asyncio.Queue[Segment | None]) -> None:
         splitter = ClauseSplitter()
+        opts = self.options
         try:
             async with aclosing(aiter_of(self.responder(self.context))) as items:
-                async for delta in items:
+                while True:
+                    try:
+                        async with asyncio.timeout(opts.timeout_s):
+                            delta = await anext(items)
+                    except StopAsyncIteration:
+                        break
                     if isinstance(delta, DataItem):
                         self.data.append(delta)
                         await self.emit(
@@ -119,23 +127,27 @@ class Turn:
                         continue
                     if not delta:
                         continue
+                    room = opts.max_chars - len(self.text)
+                    delta = delta[:room]
                     self.text += delta
                     await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
                     for segment in splitter.feed(delta):
                         segments.put_nowait(segment)
-        except LLMError as exc:
-            log.warning("turn %d: LLM failed: %s", self.turn_id, exc)
+                    if len(self.text) >= opts.max_chars:
+                        await self._error(
+                            ErrorCode.REPLY_TOO_LONG, f"the reply was cut at {opts.max_chars} chars"
+                        )
+                        break
+        except (LLMError, TimeoutError) as exc:
+            log.warning("turn %d: the responder failed: %r", self.turn_id, exc)
             self.status = "failed"
-            await self.emit(
-                Error(
-                    code=ErrorCode.LLM_FAILED,
-                    message="the language model failed to answer",
-                    turn_id=self.turn_id,
-                )
-            )
+            await self._error(ErrorCode.LLM_FAILED, "the language model failed to answer")
         for segment in splitter.flush():
             segments.put_nowait(segment)
         segments.put_nowait(None)
+
+    async def _error(self, code: ErrorCode, message: str) -> None:
+        await self.emit(Error(code=code, message=message, turn_id=self.turn_id))
 
     async def _synthesize(
         self, segments: asyncio.Queue[Segment | None], chunks: asyncio.Queue[_Chunk | None]
@@ -154,12 +166,8 @@ class Turn:
                 # The reply goes on as text; the client is told its speech stopped.
                 log.warning("turn %d: TTS failed: %s", self.turn_id, exc)
                 failed = True
-                await self.emit(
-                    Error(
-                        code=ErrorCode.TTS_FAILED,
-                        message="speech synthesis failed; the reply continues as text",
-                        turn_id=self.turn_id,
-                    )
+                await self._error(
+                    ErrorCode.TTS_FAILED, "speech synthesis failed; the reply continues as text"
                 )
             await chunks.put((segment, None))
         await chunks.put(None)
@@ -233,6 +241,23 @@ class Turn:
                 words=words,
             )
         )
+
+
+def heard_text(turn: Turn, played_ms: int) -> str:
+    """The reply up to the last word whose audio had started within `played_ms`.
+
+    A word counts as heard once its audio began; text before the first segment's first word
+    (nothing) and between segments follows the words. Text that was never spoken (no segment
+    reached it) is not heard.
+    """
+    end = 0
+    for spoken in turn.spoken:
+        for word in spoken.words:
+            if spoken.start_ms + word.start_ms < played_ms:
+                end = word.char_end
+            else:
+                return turn.text[:end]
+    return turn.text[:end]
 
 
 def aiter_of(items: AsyncIterator[str | DataItem]) -> AsyncGenerator[str | DataItem, None]:

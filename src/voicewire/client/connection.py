@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import io
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+import wave
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from voicewire.protocol.frames import AudioFrame, decode_frame
 from voicewire.protocol.messages import (
     PROTOCOL_VERSION,
+    AudioFormat,
     Error,
     SegmentEnd,
     SegmentStart,
     ServerMessage,
     SessionReady,
+    SessionUpdated,
     TextDelta,
     TurnEnd,
     TurnStart,
@@ -26,6 +35,7 @@ from voicewire.protocol.messages import (
 )
 
 Event = ServerMessage | AudioFrame
+OnEvent = Callable[[Event], None]
 
 
 @dataclass
@@ -35,6 +45,8 @@ class TurnResult:
     turn_id: int
     events: list[tuple[float, Event]] = field(default_factory=list)
     end: TurnEnd | None = None
+    sample_rate: int = 22050  # the session's audio format when the turn ran
+    codec: str = "pcm16"
 
     @property
     def text(self) -> str:
@@ -63,22 +75,56 @@ class TurnResult:
     def errors(self) -> list[Error]:
         return [e for _, e in self.events if isinstance(e, Error)]
 
+    def to_wav_bytes(self) -> bytes:
+        """The turn's speech, segments back to back, as a mono 16-bit WAV file."""
+        if self.codec != "pcm16":
+            raise ValueError(f"WAV needs pcm16 audio; this turn's codec is {self.codec}")
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(self.sample_rate)
+            w.writeframes(self.audio)
+        return buffer.getvalue()
+
+    def wav(self, path: str | Path) -> Path:
+        """Write `to_wav_bytes()` to `path`; returns the path."""
+        path = Path(path)
+        path.write_bytes(self.to_wav_bytes())
+        return path
+
 
 class Client:
-    """`async with Client(url) as c: result = await c.ask("hi")`."""
+    """`async with Client(url) as c: result = await c.ask("hi")`.
 
-    def __init__(self, url: str, **connect_kwargs: Any) -> None:
+    `token` connects as that identity (else the server makes a guest); `conversation` resumes
+    one. With `reconnect=True`, a socket that dropped between turns is reopened on the next
+    `send`, with the guest token and conversation from `session.ready`, so the conversation
+    (and the server's memory of it) goes on.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        conversation: str | None = None,
+        reconnect: bool = False,
+        **connect_kwargs: Any,
+    ) -> None:
         self.url = url
+        self.token = token
+        self.conversation_id = conversation
+        self.reconnect = reconnect
+        self.reconnects = 0
         self._kwargs = connect_kwargs
         self._ws: ClientConnection | None = None
+        self._settings: dict[str, Any] = {}  # session.update fields, replayed on reconnect
         self.ready: SessionReady | None = None
+        self.audio: AudioFormat | None = None
 
     async def __aenter__(self) -> Client:
-        self._ws = await connect(self.url, subprotocols=[PROTOCOL_VERSION], **self._kwargs)  # type: ignore[list-item]
-        first = await self.receive()
-        if not isinstance(first, SessionReady):
-            raise RuntimeError(f"expected session.ready, got {first!r}")
-        self.ready = first
+        await self.open()
         return self
 
     async def __aexit__(
@@ -87,23 +133,66 @@ class Client:
         if self._ws is not None:
             await self._ws.close()
 
+    def session_url(self) -> str:
+        """`url` with the `token` and `conversation` query parameters this client holds."""
+        parts = urlsplit(self.url)
+        query = dict(parse_qsl(parts.query))
+        if self.token:
+            query["token"] = self.token
+        if self.conversation_id:
+            query["conversation"] = self.conversation_id
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    async def open(self) -> SessionReady:
+        """Open the socket and read `session.ready` (done by `async with`)."""
+        self._ws = await connect(
+            self.session_url(),
+            subprotocols=[PROTOCOL_VERSION],  # type: ignore[list-item]
+            **self._kwargs,
+        )
+        first = await self.receive()
+        if not isinstance(first, SessionReady):
+            raise RuntimeError(f"expected session.ready, got {first!r}")
+        self.ready = first
+        self.token = first.guest_token or self.token
+        self.conversation_id = first.conversation_id or self.conversation_id
+        return first
+
     @property
     def ws(self) -> ClientConnection:
         if self._ws is None:
             raise RuntimeError("the client is not connected: use `async with Client(url)`")
         return self._ws
 
-    async def send_json(self, message: dict[str, Any]) -> None:
-        import json
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self._ws.state is State.OPEN
 
+    async def send_json(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "session.update":
+            self._settings.update({k: v for k, v in message.items() if k != "type"})
         await self.ws.send(json.dumps(message))
 
     async def send(self, text: str, *, voice: bool = True, message_id: str | None = None) -> str:
         message_id = message_id or uuid.uuid4().hex
-        await self.send_json(
-            {"type": "user.message", "id": message_id, "text": text, "voice": voice}
-        )
+        message = {"type": "user.message", "id": message_id, "text": text, "voice": voice}
+        if self.reconnect and not self.connected:
+            await self._reopen()
+        try:
+            await self.send_json(message)
+        except ConnectionClosed:
+            # The drop was only noticed now; the message never reached a live session.
+            if not self.reconnect:
+                raise
+            await self._reopen()
+            await self.send_json(message)
         return message_id
+
+    async def _reopen(self) -> None:
+        await self.open()
+        self.reconnects += 1
+        if self._settings:
+            await self.send_json({"type": "session.update", **self._settings})
 
     async def cancel(self, turn_id: int, played_ms: int | None = None) -> None:
         message: dict[str, Any] = {"type": "turn.cancel", "turn_id": turn_id}
@@ -115,27 +204,38 @@ class Client:
         data = await self.ws.recv()
         if isinstance(data, bytes):
             return decode_frame(data)
-        return server_message_adapter.validate_json(data)
+        event = server_message_adapter.validate_json(data)
+        if isinstance(event, SessionReady | SessionUpdated):
+            self.audio = event.audio
+        return event
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
             yield await self.receive()
 
-    async def collect_turn(self) -> TurnResult:
-        """Receive until the next `turn.end`; the result holds the whole turn."""
+    async def collect_turn(self, on_event: OnEvent | None = None) -> TurnResult:
+        """Receive until the next `turn.end`; the result holds the whole turn.
+
+        `on_event` sees each of the turn's events as it arrives (to print text as it streams).
+        """
         result: TurnResult | None = None
         while True:
             event = await self.receive()
             now = time.monotonic()
             if isinstance(event, TurnStart) and result is None:
-                result = TurnResult(event.turn_id)
+                audio = self.audio or AudioFormat()
+                result = TurnResult(event.turn_id, sample_rate=audio.sample_rate, codec=audio.codec)
             if result is None:
                 continue
             result.events.append((now, event))
+            if on_event is not None:
+                on_event(event)
             if isinstance(event, TurnEnd) and event.turn_id == result.turn_id:
                 result.end = event
                 return result
 
-    async def ask(self, text: str, *, voice: bool = True) -> TurnResult:
+    async def ask(
+        self, text: str, *, voice: bool = True, on_event: OnEvent | None = None
+    ) -> TurnResult:
         await self.send(text, voice=voice)
-        return await self.collect_turn()
+        return await self.collect_turn(on_event)

@@ -157,6 +157,8 @@ class TurnEnd(_Event):
     status: TurnStatus
     text: str
     played_ms: int | None = None
+    # Set when `text` was cut to what the user heard: everything the responder produced.
+    generated_text: str | None = None
 
 
 class Error(_Event):

@@ -1,15 +1,21 @@
-"""The ASGI app: engines and the store opened once in the lifespan, `/ws`, HTTP, demo page."""
+"""The ASGI app: engines and the store opened once, `/ws`, HTTP, demo page.
+
+They open in the lifespan, or on the first request when the app is mounted in another one
+(Starlette runs no mounted app's lifespan).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voicewire import __version__
 from voicewire.config import Settings
@@ -78,6 +84,7 @@ def create_app(
                 await store.close()
 
     app = FastAPI(title="voicewire", version=__version__, lifespan=lifespan)
+    app.add_middleware(_LazyServices, owner=app)
     app.include_router(router)
     app.include_router(compat_router)
 
@@ -88,3 +95,38 @@ def create_app(
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+@asynccontextmanager
+async def voicewire_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """A voicewire app's start-up and shutdown, for the lifespan of the app it is mounted in.
+
+    Starlette does not run a mounted app's lifespan; entering this one from the parent's
+    opens the engines and the store at start-up and drains pending writes at shutdown.
+    """
+    async with app.router.lifespan_context(app):
+        yield
+
+
+class _LazyServices:
+    """Opens the services on first use when no lifespan ran (the app is mounted in another).
+
+    The lifespan itself is entered, so both paths build exactly the same services. Nothing
+    closes it before the event loop shuts down (which then finalizes it); a parent that wants
+    pending writes drained at shutdown enters `voicewire_lifespan` instead.
+    """
+
+    def __init__(self, asgi: ASGIApp, *, owner: FastAPI) -> None:
+        self.asgi = asgi
+        self.owner = owner
+        self.lock = asyncio.Lock()  # concurrent first requests open the services once
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.owner.state
+        if scope["type"] in ("http", "websocket") and not hasattr(state, "services"):
+            async with self.lock:
+                if not hasattr(state, "services"):
+                    stack = AsyncExitStack()
+                    await stack.enter_async_context(voicewire_lifespan(self.owner))
+                    state.voicewire_exit = stack  # kept referenced: it holds the open store
+        await self.asgi(scope, receive, send)

@@ -2,7 +2,9 @@
 
 One reader (this coroutine), one writer task that owns the socket's send side, and at most one
 running turn. Everything that leaves goes through the writer's bounded queue, where the Session
-stamps `seq` at the moment of sending, so `seq` order is wire order.
+stamps `seq` at the moment of sending, so `seq` order is wire order. When the queue is full the
+turn waits (backpressure); when the socket takes nothing for `send_timeout_s`, the client is
+cut off with close code 4001.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -37,9 +38,9 @@ from voicewire.protocol.messages import (
 )
 from voicewire.protocol.session import Session, Violation
 from voicewire.responder import TurnContext
-from voicewire.server.auth import InvalidToken
-from voicewire.server.persist import Recorder
-from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
+from voicewire.server.handshake import Admission, Refusal, admit
+from voicewire.server.persist import Recorder, StartGate
+from voicewire.turn import AudioOut, Turn, TurnOptions, heard_text
 
 if TYPE_CHECKING:
     from voicewire.server.app import Services
@@ -84,66 +85,71 @@ class Connection:
         self.identity: str | None = None
 
     async def run(self) -> None:
-        if PROTOCOL_VERSION not in self.ws.scope.get("subprotocols", []):
-            # Refused before accept: the browser sees a failed handshake (HTTP 403).
-            await self.ws.close(CloseCode.POLICY, f"subprotocol {PROTOCOL_VERSION} required")
-            return
-        opened = await self._open_conversation()
-        if opened is None:
-            await self.ws.close(CloseCode.POLICY, "invalid token or conversation")
+        admission = await admit(self.ws, self.services)
+        if isinstance(admission, Refusal):
+            log.info("handshake refused: %s", admission.reason)
+            await self.ws.close(CloseCode.POLICY, admission.reason)
             return
         await self.ws.accept(subprotocol=PROTOCOL_VERSION)
-        writer = asyncio.create_task(self._write())
+        subject = admission.identity.subject
+        refused = self.services.connections.acquire(subject)
+        if refused is not None:
+            code, close_code, message = refused
+            await self.ws.send_text(self.session.send(Error(code=code, message=message)))
+            await self.ws.close(close_code, code)
+            return
         try:
-            ready = self.session.ready_message()
-            self.out.put_nowait(
-                ready.model_copy(update={"conversation_id": opened[0], "guest_token": opened[1]})
-            )
-            await self._read(writer)
+            await self._serve(admission)
         finally:
+            self.services.connections.release(subject)
+
+    async def _serve(self, admission: Admission) -> None:
+        self.identity = admission.identity.subject
+        self.history = admission.history
+        if self.services.store is not None:
+            self.recorder = Recorder(
+                self.services.store, self.services.writes, admission.conversation_id
+            )
+        writer = asyncio.create_task(self._write())
+        reader = asyncio.create_task(self._read())
+        try:
+            ready = self.session.ready_message().model_copy(
+                update={
+                    "conversation_id": admission.conversation_id or None,
+                    "guest_token": admission.guest_token,
+                }
+            )
+            self.out.put_nowait(ready)
+            # The session ends when the client goes (reader) or cannot be written to (writer).
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done() and reader.exception() is not None:
+                # A bug: the details go to the log, the client gets a generic 1011.
+                log.error("session %s failed", self.session.session_id, exc_info=reader.exception())
+                self._put_now(_Close(CloseCode.INTERNAL, "internal error"))
+        finally:
+            reader.cancel()
             await self._cancel_turn()
             if not writer.done():
-                self.out.put_nowait(_Close(CloseCode.NORMAL, ""))
+                self._put_now(_Close(CloseCode.NORMAL, ""))
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(writer), 1.0)
                 writer.cancel()
             self.session.close()
 
-    async def _open_conversation(self) -> tuple[str, str | None] | None:
-        """Who is connecting, and which conversation; None when the handshake must fail."""
-        services, params = self.services, self.ws.query_params
-        guest_token = None
-        token = params.get("token")
-        if token:
+    async def _read(self) -> None:
+        idle = self.services.settings.idle_timeout_s
+        while True:
             try:
-                identity = services.signer.verify(token)
-            except InvalidToken:
-                return None
-        else:
-            identity, guest_token = services.signer.new_guest()
-        self.identity = identity.subject
-        store = services.store
-        if store is None:
-            return "", guest_token
-        owner = await store.identity(identity.kind, identity.subject)
-        conversation = params.get("conversation")
-        if conversation:
-            if await store.conversation_owner(conversation) != owner:
-                return None  # the same refusal whether it is missing or someone else's
-            keep = services.settings.history_messages
-            self.history = [
-                ChatMessage("user" if role == "user" else "assistant", text)
-                for role, text in await store.history(conversation, keep)
-            ]
-        else:
-            conversation = await store.new_conversation(owner)
-        self.recorder = Recorder(store, services.writes, conversation)
-        return conversation, guest_token
-
-    async def _read(self, writer: asyncio.Task[None]) -> None:
-        while not writer.done():
-            try:
-                message = await self.ws.receive()
+                async with asyncio.timeout(idle):
+                    message = await self.ws.receive()
+            except TimeoutError:
+                if self.turn is not None:
+                    continue  # a long reply is not idleness
+                self._put_now(
+                    Error(code=ErrorCode.IDLE_TIMEOUT, message=f"no message for {idle:g} s")
+                )
+                self._put_now(_Close(CloseCode.IDLE_TIMEOUT, ErrorCode.IDLE_TIMEOUT))
+                return
             except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
@@ -156,8 +162,7 @@ class Connection:
                 if isinstance(item, Violation):
                     await self.out.put(item.error)
                     if item.close_code is not None:
-                        await self.out.put(_Close(item.close_code, item.error.code))
-                        await writer
+                        self._put_now(_Close(item.close_code, item.error.code))
                         return
                 else:
                     await self._handle(item)
@@ -178,22 +183,19 @@ class Connection:
     async def _start_turn(self, message: UserMessage) -> None:
         # Barge-in policy: a new user message interrupts the turn that is still running.
         await self._cancel_turn()
-        s = self.session.settings
+        s, settings, tts = self.session.settings, self.services.settings, self.services.tts
         turn_id = self.session.new_turn()
         voice = message.voice and s.voice
         recorded = None
         if self.recorder is not None:
-            recorded = asyncio.create_task(
-                self.recorder.user_message(
-                    message.text, client_id=message.id, turn_id=turn_id, spoken=voice
-                )
+            recorded = self.recorder.user_message(
+                message.text, client_id=message.id, turn_id=turn_id, spoken=voice
             )
-        gate = _StartGate(self.out.put, TurnStart(turn_id=turn_id, reply_to=message.id), recorded)
+        gate = StartGate(self.out.put, TurnStart(turn_id=turn_id, reply_to=message.id), recorded)
         self.history.append(ChatMessage("user", message.text))
-        keep = self.services.settings.history_messages
         context = TurnContext(
             text=message.text,
-            history=list(self.history[-keep:]),
+            history=list(self.history[-settings.history_messages :]),
             llm=self.services.llm,
             identity=self.identity,
         )
@@ -201,22 +203,22 @@ class Connection:
             turn_id,
             self.services.responder,
             context,
-            self.services.tts,
+            tts,
             gate.emit,
             TurnOptions(
                 voice=voice,
                 voice_name=s.voice_name,
                 rate=s.rate,
-                frame_ms=self.services.settings.frame_ms,
-                encoder=partial(
-                    make_encoder, s.audio.codec, self.services.tts.sample_rate, s.audio.sample_rate
-                ),
+                frame_ms=settings.frame_ms,
+                encoder=partial(make_encoder, s.audio.codec, tts.sample_rate, s.audio.sample_rate),
+                max_chars=settings.max_reply_chars,
+                timeout_s=settings.llm_timeout_s,
             ),
         )
         self.turn = turn
         self.turn_task = asyncio.create_task(self._run_turn(turn, gate))
 
-    async def _run_turn(self, turn: Turn, gate: _StartGate) -> None:
+    async def _run_turn(self, turn: Turn, gate: StartGate) -> None:
         try:
             await turn.run()
         except asyncio.CancelledError:
@@ -224,51 +226,50 @@ class Connection:
         except Exception:
             log.exception("turn %d failed", turn.turn_id)
             turn.status = "failed"
-            await self.out.put(
+            await gate.emit(
                 Error(code=ErrorCode.INTERNAL, message="internal error", turn_id=turn.turn_id)
             )
         finally:
             await gate.open()
-            if gate.failed:
-                turn.status = "failed"
-            if turn.text:
-                self.history.append(ChatMessage("assistant", turn.text))
-            end = TurnEnd(
-                turn_id=turn.turn_id,
-                status=turn.status,
-                text=turn.text,
-                played_ms=self.played_ms.pop(turn.turn_id, None),
-            )
+            played_ms = self.played_ms.pop(turn.turn_id, None)
+            # What the user heard is what was said: an interrupted spoken reply is cut to the
+            # words whose audio was played (PROTOCOL.md §1, barge-in).
+            text = turn.text
+            if turn.status == "interrupted" and played_ms is not None and turn.options.voice:
+                text = heard_text(turn, played_ms)
+            if text:
+                self.history.append(ChatMessage("assistant", text))
+            end = TurnEnd(turn_id=turn.turn_id, status=turn.status, text=text, played_ms=played_ms)
+            if text != turn.text:
+                end = end.model_copy(update={"generated_text": turn.text})
             if self.recorder is not None:
                 self.recorder.finish_reply(
                     turn.turn_id,
-                    text=turn.text,
+                    text=text,
                     status=turn.status,
-                    played_ms=end.played_ms,
+                    played_ms=played_ms,
                     spoken=turn.options.voice,
                     data=[{"kind": d.kind, "payload": d.payload} for d in turn.data],
                 )
-            # Not awaited through a full queue when cancelled: the end must always be queued.
             if turn.status == "interrupted":
-                self._put_priority(end)
+                # Never waits behind a full queue: the end must follow the cancel at once.
+                self._put_now(end)
             else:
                 await self.out.put(end)
             if self.turn is turn:
                 self.turn = None
 
-    def _put_priority(self, item: _Item) -> None:
-        try:
-            self.out.put_nowait(item)
-        except asyncio.QueueFull:
-            # Drop this turn's queued audio to make room; nothing of it may follow turn.end.
+    def _put_now(self, item: _Item) -> None:
+        """Queue `item` without waiting; a full queue loses dropped turns' audio to make room."""
+        if self.out.full():
             kept = [
                 i
                 for i in _drain(self.out)
                 if not (isinstance(i, AudioOut) and i.turn_id in self.dropped)
             ]
-            for i in kept:
+            for i in kept[-(self.out.maxsize - 1) :]:
                 self.out.put_nowait(i)
-            self.out.put_nowait(item)
+        self.out.put_nowait(item)
 
     async def _cancel_turn(self) -> None:
         task, turn = self.turn_task, self.turn
@@ -281,68 +282,41 @@ class Connection:
 
     async def _write(self) -> None:
         ws, session = self.ws, self.session
+        timeout = self.services.settings.send_timeout_s
         try:
             while True:
                 item = await self.out.get()
                 if isinstance(item, _Close):
                     if ws.application_state == WebSocketState.CONNECTED:
-                        await ws.close(item.code, item.reason)
+                        async with asyncio.timeout(timeout):
+                            await ws.close(item.code, item.reason)
                     return
                 if isinstance(item, AudioOut):
                     if item.turn_id in self.dropped or not session.is_running(item.turn_id):
                         continue
-                    await ws.send_bytes(
-                        session.audio(
-                            item.turn_id,
-                            item.segment_id,
-                            item.payload,
-                            sample_offset=item.sample_offset,
-                            flags=item.flags,
-                        )
+                    frame: str | bytes = session.audio(
+                        item.turn_id,
+                        item.segment_id,
+                        item.payload,
+                        sample_offset=item.sample_offset,
+                        flags=item.flags,
                     )
                 else:
-                    await ws.send_text(session.send(item))
+                    frame = session.send(item)
+                async with asyncio.timeout(timeout):
+                    if isinstance(frame, bytes):
+                        await ws.send_bytes(frame)
+                    else:
+                        await ws.send_text(frame)
+        except TimeoutError:
+            # The client reads nothing: stop buffering for it. The close frame may not get
+            # through a full socket; the transport is dropped either way.
+            log.warning("session %s: slow consumer cut off", session.session_id)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await ws.close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.debug("writer stopped: %r", exc)
-
-
-class _StartGate:
-    """Holds a turn's frames back until its user message is committed.
-
-    The LLM starts at once, so the commit's few milliseconds hide behind its first-token
-    latency; but nothing of the reply — not even `turn.start` — is sent before the question it
-    answers is stored.
-    """
-
-    def __init__(
-        self,
-        put: Callable[[_Item], Awaitable[None]],
-        start: TurnStart,
-        recorded: asyncio.Task[None] | None,
-    ) -> None:
-        self.put = put
-        self.start = start
-        self.recorded = recorded
-        self.opened = False
-        self.failed = False
-
-    async def open(self) -> None:
-        if self.opened:
-            return
-        self.opened = True
-        if self.recorded is not None:
-            try:
-                await self.recorded
-            except Exception:
-                log.exception("storing the user message failed")
-                self.failed = True
-        await self.put(self.start)
-
-    async def emit(self, item: Outgoing) -> None:
-        await self.open()
-        if self.failed:
-            raise RuntimeError("the user message could not be stored")
-        await self.put(item)
 
 
 def _drain(queue: asyncio.Queue[_Item]) -> list[_Item]:
