@@ -1,16 +1,43 @@
-"""The `voicewire` command: serve, bench."""
+"""The `voicewire` command: serve, chat, say, token, db, bench."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from voicewire.cli_chat import chat
 from voicewire.config import Settings
 
+if TYPE_CHECKING:
+    from voicewire.responder import Responder
+
 app = typer.Typer(help="Stream a chatbot's reply as text and speech over one WebSocket.")
+app.command()(chat)
+
+DAY_S = 24 * 3600
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `voicewire: message` on stderr; `raise fail(...)` exits with `code`."""
+    typer.echo(f"voicewire: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_app(spec: str) -> Responder:
+    """The responder `spec` names, importable from the current directory like uvicorn's apps."""
+    from voicewire.responder import load_responder
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_responder(spec)
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        raise fail(f"cannot load app {spec!r}: {exc}", 2) from None
 
 
 @app.command()
@@ -19,6 +46,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     llm: Annotated[str | None, typer.Option(help="llamacpp | openai | scripted")] = None,
     tts: Annotated[str | None, typer.Option(help="piper | openai | fake (tests only)")] = None,
+    app_spec: Annotated[
+        str | None,
+        typer.Option("--app", help="The app answering turns, as module:object (default: LLM)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
 ) -> None:
     """Run the server (defaults: the embedded SmolLM2 + Piper, http://127.0.0.1:8000)."""
@@ -29,21 +60,20 @@ def serve(
     from voicewire.server.app import create_app
     from voicewire.tts.base import TTSError
 
-    overrides: dict[str, Any] = {
-        k: v for k, v in {"host": host, "port": port, "llm": llm, "tts": tts}.items() if v
-    }
-    settings = Settings(**overrides)
+    options: dict[str, Any] = {"host": host, "port": port, "llm": llm, "tts": tts, "app": app_spec}
+    settings = Settings(**{k: v for k, v in options.items() if v})
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # The app is loaded before the engines: a typo in --app should not wait for a model load.
+    responder = load_app(settings.app) if settings.app else None
     try:
         # Engines load before the server starts listening, so a missing model or extra stops
         # start-up with one clear line instead of a traceback in the middle of a turn.
         engines = build_llm(settings), build_tts(settings)
     except (EngineError, LLMError, TTSError) as exc:
-        typer.echo(f"voicewire: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
     typer.echo(f"voicewire: serving http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(
-        create_app(settings, llm=engines[0], tts=engines[1]),
+        create_app(settings, llm=engines[0], tts=engines[1], responder=responder),
         host=settings.host,
         port=settings.port,
         log_level=log_level,
@@ -52,6 +82,90 @@ def serve(
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
     )
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="What to say.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The WAV file to write.")],
+    voice: Annotated[str | None, typer.Option(help="A voice of the engine.")] = None,
+    rate: Annotated[float, typer.Option(min=0.5, max=2.0, help="2 = twice as fast.")] = 1.0,
+    tts: Annotated[str | None, typer.Option(help="piper | openai | fake")] = None,
+) -> None:
+    """Speak TEXT with the configured TTS engine into a mono 16-bit WAV file."""
+    import asyncio
+    import wave
+
+    from voicewire.engines import EngineError, build_tts
+    from voicewire.tts.base import TTS, TTSError
+
+    async def synthesize(engine: TTS) -> bytes:
+        pcm = bytearray()
+        async for chunk in engine.synthesize(text, voice=voice, rate=rate):
+            pcm += chunk.pcm
+        return bytes(pcm)
+
+    try:
+        overrides: dict[str, Any] = {"tts": tts} if tts else {}
+        engine = build_tts(Settings(**overrides))
+    except (EngineError, TTSError) as exc:
+        raise fail(str(exc), 2) from None
+    try:
+        pcm = asyncio.run(synthesize(engine))
+    except TTSError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()  # Piper's worker threads
+    if not pcm:
+        raise fail("nothing to say: the text has no speakable words")
+    try:
+        with wave.open(str(output), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(engine.sample_rate)
+            w.writeframes(pcm)
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc}") from None
+    seconds = len(pcm) / 2 / engine.sample_rate
+    typer.echo(f"voicewire: wrote {output} ({seconds:.2f} s at {engine.sample_rate} Hz)", err=True)
+
+
+@app.command()
+def token(
+    subject: Annotated[str, typer.Argument(help="The registered user's name or id.")],
+    ttl_days: Annotated[int, typer.Option(min=1, help="Days until it expires.")] = 30,
+) -> None:
+    """Print a registered user's token, signed with this deployment's secret."""
+    from voicewire.server.auth import Identity, TokenSigner, load_secret
+
+    if not subject.strip():
+        raise fail("the subject must not be empty", 2)
+    settings = Settings()
+    signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
+    typer.echo(signer.sign(Identity("user", subject), ttl_days * DAY_S))
+
+
+db_app = typer.Typer(help="The conversation database.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (VOICEWIRE_DATABASE_URL, or SQLite in the data dir) to the latest."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from voicewire.storage import upgrade_sync
+
+    url = Settings().resolved_database_url()
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        upgrade_sync(url)
+    except (SQLAlchemyError, OSError) as exc:
+        raise fail(f"cannot upgrade {shown}: {exc}") from None
+    typer.echo(f"voicewire: {shown} is up to date", err=True)
 
 
 bench_app = typer.Typer(help="Benchmarks: print a table, write JSON.")

@@ -157,10 +157,12 @@ class Turn:
         while (segment := await segments.get()) is not None:
             if failed or not segment.speech:
                 continue
+            started = False
             try:
                 speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
                 async with aclosing(speech) as pieces:
                     async for piece in pieces:
+                        started = True
                         await chunks.put((segment, piece))
             except TTSError as exc:
                 # The reply goes on as text; the client is told its speech stopped.
@@ -169,7 +171,8 @@ class Turn:
                 await self._error(
                     ErrorCode.TTS_FAILED, "speech synthesis failed; the reply continues as text"
                 )
-            await chunks.put((segment, None))
+            if started or not failed:  # a segment whose synthesis failed at once is not announced
+                await chunks.put((segment, None))
         await chunks.put(None)
 
     async def _send(self, chunks: asyncio.Queue[_Chunk | None]) -> None:
