@@ -189,3 +189,9 @@ def test_ending_a_turn_twice_is_a_local_error() -> None:
     session.send(TurnEnd(turn_id=turn, status="complete", text=""))
     with pytest.raises(RuntimeError, match="not running"):
         session.send(TurnEnd(turn_id=turn, status="complete", text=""))
+
+
+@pytest.mark.parametrize("kind", ['{"a": 1}', "[1]", "1.5", "null", "true"])
+def test_a_non_string_type_is_an_unknown_type(kind: str) -> None:
+    violation = only_violation(make_session().receive_text('{"type": ' + kind + "}"))
+    assert violation.error.code == ErrorCode.UNKNOWN_TYPE

@@ -112,7 +112,7 @@ class Session:
         if not isinstance(obj, dict):
             return [self._violation(ErrorCode.NOT_AN_OBJECT, "a frame must be a JSON object")]
         kind = obj.get("type")
-        if kind not in CLIENT_TYPES:
+        if not isinstance(kind, str) or kind not in CLIENT_TYPES:
             return [self._violation(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")]
         try:
             message = client_message_adapter.validate_python(obj)
