@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     tts_voice: str = "alloy"
     tts_sample_rate: int = 24000
 
+    # The first segment is spoken once it has this many words and ends a clause ("Sure,").
+    first_segment_min_words: int = 1
     # Audio frames carry this much speech each (ms): big enough that the 20-byte header and the
     # WebSocket framing stay well under 1% of the bytes, small enough to start playing at once.
     frame_ms: int = 200

@@ -75,6 +75,7 @@ class TurnOptions:
     encoder: EncoderFactory | None = None
     max_chars: int = 8000  # the reply is cut here (error `reply_too_long`)
     timeout_s: float = 30.0  # for the responder's first item and between items
+    first_min_words: int = 1  # "Sure," may be the first thing said
 
 
 _Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
@@ -109,7 +110,7 @@ class Turn:
             raise
 
     async def _write(self, segments: asyncio.Queue[Segment | None]) -> None:
-        splitter = ClauseSplitter()
+        splitter = ClauseSplitter(first_min_words=self.options.first_min_words)
         opts = self.options
         try:
             async with aclosing(aiter_of(self.responder(self.context))) as items:

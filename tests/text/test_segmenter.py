@@ -704,14 +704,21 @@ def test_first_segment_is_released_at_the_first_clause_after_three_words() -> No
     assert (first.start, first.end) == (0, cut)
 
 
-def test_first_segment_is_released_at_a_comma_when_one_word_is_enough() -> None:
+def test_first_segment_is_released_the_moment_a_comma_after_a_word_arrives() -> None:
     splitter = ClauseSplitter(first_min_words=1)
-    assert splitter.feed("Sure,") == []
-    [first] = splitter.feed(" ")
+    [first] = splitter.feed("Sure,")
     assert first.text == "Sure,"
+    assert splitter.feed(" ") == []
     assert splitter.feed("I can help") == []
     [rest] = splitter.flush()
     assert (rest.index, rest.text, rest.speech) == (1, " I can help", "I can help")
+
+
+def test_a_comma_after_a_digit_still_waits_for_the_next_char() -> None:
+    splitter = ClauseSplitter(first_min_words=1)
+    assert splitter.feed("It costs 1,") == []
+    assert splitter.feed("000 dollars") == []
+    assert [s.text for s in splitter.flush()] == ["It costs 1,000 dollars"]
 
 
 def test_first_segment_is_not_released_at_a_comma_before_three_words() -> None:

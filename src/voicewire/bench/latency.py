@@ -80,9 +80,10 @@ def run(
     reply: str = DEFAULT_REPLY,
     persist: bool = True,
     naive: bool = True,
+    first_token_ms: float = 0.0,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as data:
-        return _run(turns, tps, tts, json_path, reply, persist, naive, Path(data))
+        return _run(turns, tps, tts, json_path, reply, persist, naive, Path(data), first_token_ms)
 
 
 def _run(
@@ -94,6 +95,7 @@ def _run(
     persist: bool,
     with_naive: bool,
     data_dir: Path,
+    first_token_ms: float,
 ) -> dict[str, float]:
     settings = Settings(
         llm="scripted",
@@ -102,6 +104,7 @@ def _run(
         scripted_tps=tps,
         persist=persist,
         data_dir=data_dir,
+        scripted_first_token_ms=first_token_ms,
     )
     engine = build_tts(settings)
     llm = ScriptedLLM(reply, tokens_per_second=tps, first_token_ms=settings.scripted_first_token_ms)

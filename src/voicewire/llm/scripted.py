@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, Sequence
 from voicewire.llm.base import ChatMessage
 
 DEFAULT_REPLY = (
-    "Sure, here is what I found. The apartment on Maple Street has two bedrooms, a bright "
+    "Sure, I can help with that. The apartment on Maple Street has two bedrooms, a bright "
     "kitchen and a small balcony that faces the park. It costs $1,850 a month, utilities "
     "included, and it is available from March 1st. Dr. Smith, the owner, lives nearby and "
     "answers e-mails quickly. The building has an elevator, a bike room and a laundry on the "

@@ -213,6 +213,7 @@ class Connection:
                 encoder=partial(make_encoder, s.audio.codec, tts.sample_rate, s.audio.sample_rate),
                 max_chars=settings.max_reply_chars,
                 timeout_s=settings.llm_timeout_s,
+                first_min_words=settings.first_segment_min_words,
             ),
         )
         self.turn = turn

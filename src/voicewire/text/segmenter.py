@@ -8,7 +8,8 @@ The rules (pinned down by tests/text/test_segmenter.py):
   is a line break, or punctuation (plus closing quotes, brackets and markdown markers) followed
   by whitespace - so "3.5", "1,000", "10:30", "a.b@x.co.uk" and "example.com/a.b" never cut.
 * First segment: released at the first clause (``, ; : — –``) or sentence (``. ! ?``) boundary
-  where it has at least ``first_min_words`` spoken words. A line break always ends a segment
+  where it has at least ``first_min_words`` spoken words. A "," or ";" right after a letter is
+  such a boundary at once, whatever follows, so "Sure," is released the moment it arrives. A line break always ends a segment
   (list items and headings are their own segments), whatever the word count.
 * Later segments: released at sentence ends and line breaks. A segment that grows past
   ``max_chars`` (counted from its first speakable char) is cut at its last clause boundary
@@ -229,7 +230,13 @@ class ClauseSplitter:
             self._in_fence, self._fence, self._fence_opening = True, c * 3, True
         elif self._content_start is None and (c.isalnum() or c in _SPOKEN_SYMBOLS):
             self._content_start = p
-        if self._deferred is None or c in _OPENERS:
+        if self._deferred is None:
+            if c in ",;" and self._index == 0 and p > 0 and text[p - 1].isalpha():
+                # "Sure," ends a clause whatever follows (unlike "1,000"): the first segment
+                # need not wait for the next token, which saves one token of first-audio delay.
+                return self._candidate(p + 1, _CLAUSE) if not self._overflow else None
+            return None
+        if c in _OPENERS:
             return None
         end, kind = self._deferred
         self._deferred = None
