@@ -9,8 +9,9 @@ The rules (pinned down by tests/text/test_segmenter.py):
   by whitespace - so "3.5", "1,000", "10:30", "a.b@x.co.uk" and "example.com/a.b" never cut.
 * First segment: released at the first clause (``, ; : — –``) or sentence (``. ! ?``) boundary
   where it has at least ``first_min_words`` spoken words. A "," or ";" right after a letter is
-  such a boundary at once, whatever follows, so "Sure," is released the moment it arrives. A line break always ends a segment
-  (list items and headings are their own segments), whatever the word count.
+  such a boundary at once, whatever follows, so "Sure," is released the moment it arrives.
+  A line break always ends a segment (list items and headings are their own segments),
+  whatever the word count.
 * Later segments: released at sentence ends and line breaks. A segment that grows past
   ``max_chars`` (counted from its first speakable char) is cut at its last clause boundary
   within ``max_chars``, else at its last word boundary there, else at the next one after.
