@@ -1,0 +1,1 @@
+"""Example apps on voicewire: `voicewire serve --app examples.real_estate:respond`."""

@@ -55,7 +55,7 @@ KINDS = {"flat": "flat", "apartment": "flat", "studio": "flat", "house": "house"
 
 _KIND = re.compile(r"\b(flat|apartment|studio|house|home)s?\b")
 _BEDROOMS = re.compile(r"\b(\d+|one|two|three|four|five|a|single)[ -]bed(?:room)?s?\b")
-_UNDER = re.compile(r"\b(?:under|below|less than|up to|max(?:imum)?)\s*\$?\s*([\d,]+)(k?)\b")
+_UNDER = re.compile(r"\b(?:under|below|less than|up to|max(?:imum)?) \$?(\d[\d,]*(?:\.\d+)?)(k?)\b")
 _SEARCH = re.compile(r"\b(find|show|search|look(?:ing)? for|list|any|want|need|rent)\b")
 _LIVE = re.compile(r"\b(live|real[- ]?time|latest|market)\b")
 
@@ -86,7 +86,8 @@ def parse_search(text: str) -> dict[str, Any] | None:
         return None
     max_price = None
     if under is not None:
-        max_price = int(under.group(1).replace(",", "")) * (1000 if under.group(2) else 1)
+        amount = float(under.group(1).replace(",", ""))
+        max_price = round(amount * (1000 if under.group(2) else 1))
     return {
         "kind": KINDS[kind.group(1)],
         "bedrooms": None if bedrooms is None else _number(bedrooms.group(1)),

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from voicewire.responder import Responder
 
 app = typer.Typer(help="Stream a chatbot's reply as text and speech over one WebSocket.")
-app.command()(chat)
 
 DAY_S = 24 * 3600
 
@@ -82,6 +81,9 @@ def serve(
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
     )
+
+
+app.command()(chat)  # defined in cli_chat; registered here so `--help` lists it after serve
 
 
 @app.command()

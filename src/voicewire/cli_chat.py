@@ -104,7 +104,7 @@ class Playback:
 
 
 class Chat:
-    def __init__(self, url: str, *, token: str | None, voice: bool, save_dir: Path | None):
+    def __init__(self, url: str, *, token: str | None, voice: bool, save_dir: Path | None) -> None:
         self.url = url
         self.token = token
         self.voice = voice

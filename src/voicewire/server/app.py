@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,22 +111,36 @@ async def voicewire_lifespan(app: FastAPI) -> AsyncIterator[None]:
 class _LazyServices:
     """Opens the services on first use when no lifespan ran (the app is mounted in another).
 
-    The lifespan itself is entered, so both paths build exactly the same services. Nothing
-    closes it before the event loop shuts down (which then finalizes it); a parent that wants
-    pending writes drained at shutdown enters `voicewire_lifespan` instead.
+    The lifespan itself runs, in a task of its own, so both paths build exactly the same
+    services. The task holds them open until the event loop shuts down and cancels it, which
+    closes them as the lifespan would (pending writes drained, store closed).
     """
 
     def __init__(self, asgi: ASGIApp, *, owner: FastAPI) -> None:
         self.asgi = asgi
         self.owner = owner
         self.lock = asyncio.Lock()  # concurrent first requests open the services once
+        self.holder: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.owner.state
         if scope["type"] in ("http", "websocket") and not hasattr(state, "services"):
             async with self.lock:
                 if not hasattr(state, "services"):
-                    stack = AsyncExitStack()
-                    await stack.enter_async_context(voicewire_lifespan(self.owner))
-                    state.voicewire_exit = stack  # kept referenced: it holds the open store
+                    opened = asyncio.get_running_loop().create_future()
+                    self.holder = asyncio.create_task(self._hold(opened))
+                    await opened  # a start-up error fails this request; the next one retries
         await self.asgi(scope, receive, send)
+
+    async def _hold(self, opened: asyncio.Future[None]) -> None:
+        try:
+            async with voicewire_lifespan(self.owner):
+                opened.set_result(None)
+                await asyncio.Event().wait()  # until the loop shuts down
+        except Exception as exc:
+            if opened.done():
+                raise
+            opened.set_exception(exc)
+        finally:
+            if not opened.done():
+                opened.cancel()
