@@ -13,7 +13,10 @@ const connLabel = $("conn-label");
 const errorBox = $("error");
 const errorText = $("error-text");
 
-const client = new VoicewireClient(defaultUrl(), { voice: voiceToggle.checked });
+// Relative to the page, so the demo also works when voicewire is mounted (/voice/ → /voice/ws).
+const client = new VoicewireClient(defaultUrl(new URL("ws", globalThis.location.href).pathname), {
+  voice: voiceToggle.checked,
+});
 window.voicewire = client;
 
 const STATE_LABELS = {
