@@ -26,6 +26,7 @@ from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.compat import router as compat_router
 from voicewire.server.handshake import ConnectionLimits
 from voicewire.server.http import router
+from voicewire.server.metrics import Metrics
 from voicewire.server.persist import Writes
 from voicewire.server.ws import Connection
 from voicewire.storage import Store
@@ -47,6 +48,7 @@ class Services:
     writes: Writes
     responder: Responder
     connections: ConnectionLimits
+    metrics: Metrics
 
 
 def create_app(
@@ -74,7 +76,10 @@ def create_app(
         writes = Writes()
         signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
         limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
-        app.state.services = Services(settings, *engines, store, signer, writes, responder, limits)
+        metrics = Metrics(engines[1])
+        app.state.services = Services(
+            settings, *engines, store, signer, writes, responder, limits, metrics
+        )
         log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
         try:
             yield

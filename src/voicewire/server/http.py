@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from voicewire.protocol.messages import PROTOCOL_VERSION
 from voicewire.server.auth import Identity, InvalidToken
@@ -43,6 +44,12 @@ async def _caller(
     if s.store is None:
         raise HTTPException(404, "this server stores no conversations")
     return s.store, await s.store.identity(identity.kind, identity.subject)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    registry = _services(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 Auth = Annotated[str | None, Header()]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from prometheus_client import Histogram
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voicewire.codecs import CODECS, SAMPLE_RATES, make_encoder
@@ -31,6 +33,7 @@ from voicewire.protocol.messages import (
     Pong,
     ServerMessage,
     SessionUpdate,
+    TextDelta,
     TurnCancel,
     TurnEnd,
     TurnStart,
@@ -83,6 +86,9 @@ class Connection:
         self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
         self.recorder: Recorder | None = None
         self.identity: str | None = None
+        # Per running turn: when its user message arrived, until its first text / audio left.
+        self.waiting_text: dict[int, float] = {}
+        self.waiting_audio: dict[int, float] = {}
 
     async def run(self) -> None:
         admission = await admit(self.ws, self.services)
@@ -98,9 +104,11 @@ class Connection:
             await self.ws.send_text(self.session.send(Error(code=code, message=message)))
             await self.ws.close(close_code, code)
             return
+        self.services.metrics.sessions.inc()
         try:
             await self._serve(admission)
         finally:
+            self.services.metrics.sessions.dec()
             self.services.connections.release(subject)
 
     async def _serve(self, admission: Admission) -> None:
@@ -186,6 +194,9 @@ class Connection:
         s, settings, tts = self.session.settings, self.services.settings, self.services.tts
         turn_id = self.session.new_turn()
         voice = message.voice and s.voice
+        self.waiting_text[turn_id] = time.monotonic()
+        if voice:
+            self.waiting_audio[turn_id] = self.waiting_text[turn_id]
         recorded = None
         if self.recorder is not None:
             recorded = self.recorder.user_message(
@@ -257,6 +268,7 @@ class Connection:
                 self._put_now(end)
             else:
                 await self.out.put(end)
+            self.services.metrics.turns.labels(turn.status).inc()
             if self.turn is turn:
                 self.turn = None
 
@@ -272,6 +284,12 @@ class Connection:
                 self.out.put_nowait(i)
         self.out.put_nowait(item)
 
+    @staticmethod
+    def _observe(waiting: dict[int, float], turn_id: int, histogram: Histogram) -> None:
+        since = waiting.pop(turn_id, None)
+        if since is not None:
+            histogram.observe(time.monotonic() - since)
+
     async def _cancel_turn(self) -> None:
         task, turn = self.turn_task, self.turn
         if task is None or task.done() or turn is None:
@@ -282,7 +300,7 @@ class Connection:
             await task
 
     async def _write(self) -> None:
-        ws, session = self.ws, self.session
+        ws, session, metrics = self.ws, self.session, self.services.metrics
         timeout = self.services.settings.send_timeout_s
         try:
             while True:
@@ -295,6 +313,7 @@ class Connection:
                 if isinstance(item, AudioOut):
                     if item.turn_id in self.dropped or not session.is_running(item.turn_id):
                         continue
+                    self._observe(self.waiting_audio, item.turn_id, metrics.ttfa)
                     frame: str | bytes = session.audio(
                         item.turn_id,
                         item.segment_id,
@@ -303,6 +322,13 @@ class Connection:
                         flags=item.flags,
                     )
                 else:
+                    if isinstance(item, TextDelta):
+                        self._observe(self.waiting_text, item.turn_id, metrics.ttft)
+                    elif isinstance(item, Error):
+                        metrics.errors.labels(item.code).inc()
+                    elif isinstance(item, TurnEnd):
+                        self.waiting_text.pop(item.turn_id, None)
+                        self.waiting_audio.pop(item.turn_id, None)
                     frame = session.send(item)
                 async with asyncio.timeout(timeout):
                     if isinstance(frame, bytes):

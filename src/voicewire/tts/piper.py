@@ -138,7 +138,7 @@ class PiperTTS:
         self.sample_rate: int = self._voice.config.sample_rate
         self.voices: tuple[str, ...] = (Path(model_path).stem,)
         # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
-        self._pool = DeadlineScheduler(max_workers, name="piper")
+        self.scheduler = self._pool = DeadlineScheduler(max_workers, name="piper")
 
     def close(self) -> None:
         self._pool.shutdown()

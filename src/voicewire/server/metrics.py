@@ -1,0 +1,45 @@
+"""Live metrics for Prometheus at `/metrics`: sessions, turns, latency, synthesis queue."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from voicewire.tts.base import TTS
+
+_LATENCY_BUCKETS = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+
+class Metrics:
+    """One registry per app, so several apps in one process (tests) do not collide."""
+
+    def __init__(self, tts: TTS) -> None:
+        self.registry = r = CollectorRegistry()
+        self.sessions = Gauge("voicewire_sessions", "Open WebSocket sessions", registry=r)
+        self.turns = Counter("voicewire_turns", "Turns by final status", ["status"], registry=r)
+        self.ttft = Histogram(
+            "voicewire_ttft_seconds",
+            "User message to the first text.delta sent",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttfa = Histogram(
+            "voicewire_ttfa_seconds",
+            "User message to the first audio frame sent",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "voicewire_errors", "error events sent, by code", ["code"], registry=r
+        )
+        pool = getattr(tts, "scheduler", None)
+        if pool is not None:
+            depth = Gauge(
+                "voicewire_tts_queue_depth", "Synthesis jobs waiting for a worker", registry=r
+            )
+            depth.set_function(lambda: pool.depth)
+            wait = Gauge(
+                "voicewire_tts_queue_wait_seconds_total",
+                "Total time synthesis jobs waited for a worker",
+                registry=r,
+            )
+            wait.set_function(lambda: pool.waited_s)
