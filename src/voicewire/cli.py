@@ -78,8 +78,8 @@ def serve(
         log_level=log_level,
         # Above our own limit, so the Session answers oversize frames with its error first.
         ws_max_size=4 * settings.max_text_frame_bytes,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
+        ws_ping_interval=settings.ping_interval_s,
+        ws_ping_timeout=settings.ping_interval_s,
     )
 
 
@@ -207,6 +207,18 @@ def bench_persistence(
     typer.echo(f"difference {diff:+.2f} ms")
     if json_path:
         json_path.write_text(json.dumps({"on": on, "off": off, "ttft_diff_ms": diff}, indent=2))
+
+
+@bench_app.command("cancel")
+def bench_cancel(
+    runs: Annotated[int, typer.Option(help="Cancelled turns.")] = 10,
+    tts: Annotated[str, typer.Option(help="TTS engine.")] = "piper",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Barge-in: from turn.cancel to turn.end and to the last audio frame."""
+    from voicewire.bench.cancel import run
+
+    run(runs=runs, tts=tts, json_path=json_path)
 
 
 def main() -> None:
