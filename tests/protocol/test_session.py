@@ -195,3 +195,43 @@ def test_ending_a_turn_twice_is_a_local_error() -> None:
 def test_a_non_string_type_is_an_unknown_type(kind: str) -> None:
     violation = only_violation(make_session().receive_text('{"type": ' + kind + "}"))
     assert violation.error.code == ErrorCode.UNKNOWN_TYPE
+
+
+def mic_frame(payload: bytes = b"\x01\x00\x02\x00", kind: int = 2, codec: int = 0) -> bytes:
+    from voicewire.protocol.frames import AudioFrame, CodecId, FrameKind
+
+    return AudioFrame(
+        FrameKind(kind), FrameFlags.NONE, CodecId(codec), 1, 0, 0, 0, payload
+    ).encode()
+
+
+def test_microphone_frames_are_accepted_between_input_audio_start_and_stop() -> None:
+    from voicewire.protocol.session import MicrophoneAudio
+
+    session = make_session()
+    assert only_violation(session.receive_bytes(mic_frame())).close_code == 1003
+    [start] = session.receive_text('{"type": "input_audio.start", "sample_rate": 16000}')
+    assert start.type == "input_audio.start"  # type: ignore[union-attr]
+    assert session.receive_bytes(mic_frame()) == [MicrophoneAudio(b"\x01\x00\x02\x00", 16000)]
+    session.receive_text('{"type": "input_audio.stop"}')
+    assert only_violation(session.receive_bytes(mic_frame())).close_code == 1003
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"\x01\x02", mic_frame(kind=1), mic_frame(codec=1), mic_frame(payload=b"\x01")],
+    ids=["truncated", "speech_kind", "opus_codec", "odd_length"],
+)
+def test_a_bad_microphone_frame_closes_with_1007(frame: bytes) -> None:
+    session = make_session()
+    session.receive_text('{"type": "input_audio.start"}')
+    violation = only_violation(session.receive_bytes(frame))
+    assert violation.error.code == ErrorCode.INVALID_FRAME
+    assert violation.close_code == CloseCode.INVALID_DATA == 1007
+
+
+def test_microphone_frames_do_not_count_against_the_message_rate() -> None:
+    session = make_session(max_messages_per_second=5)
+    session.receive_text('{"type": "input_audio.start"}')
+    for _ in range(100):
+        assert not isinstance(session.receive_bytes(mic_frame())[0], Violation)

@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from voicewire.protocol.messages import Limits
-from voicewire.protocol.session import Session, Violation
+from voicewire.protocol.session import MicrophoneAudio, Session, Violation
 
 SEEDS: list[dict[str, Any]] = [
     {"type": "session.update", "voice": True, "voice_name": "joe", "rate": 1.2, "codec": "pcm16"},
     {"type": "user.message", "id": "m1", "text": "hello there", "voice": True},
     {"type": "turn.cancel", "turn_id": 1, "played_ms": 1840},
     {"type": "ping", "id": "p1"},
+    {"type": "input_audio.start", "sample_rate": 16000},
+    {"type": "input_audio.stop"},
 ]
 JUNK: list[Any] = [
     None,
@@ -88,7 +90,9 @@ def frames(rng: random.Random, n: int) -> Iterator[str | bytes]:
         elif kind == 2:
             yield "".join(chr(rng.randrange(0x110000)) for _ in range(rng.randrange(40)))
         elif kind == 3:
-            yield rng.randbytes(rng.randrange(64))
+            # Half of the binary frames carry a valid microphone header before random bytes.
+            header = bytes.fromhex("0102000001000000000000000000000000000000")
+            yield (header if rng.random() < 0.5 else b"") + rng.randbytes(rng.randrange(64))
         elif kind == 4:
             yield json.dumps(seed)
         else:
@@ -117,6 +121,8 @@ def run_session(inputs: int, seed: int) -> Counter[str]:
         for item in results:
             if isinstance(item, Violation):
                 counts[f"error:{item.error.code}"] += 1
+            elif isinstance(item, MicrophoneAudio):
+                counts["accepted:microphone"] += 1
             else:
                 counts[f"accepted:{item.type}"] += 1
     return counts

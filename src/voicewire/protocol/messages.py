@@ -52,10 +52,36 @@ class Ping(_Message):
     id: str | None = Field(default=None, max_length=200)
 
 
+class InputAudioStart(_Message):
+    """The client starts sending microphone audio (binary frames of kind 2, pcm16 mono)."""
+
+    type: Literal["input_audio.start"] = "input_audio.start"
+    sample_rate: int = Field(default=16000, ge=8000, le=48000)
+    # "vad": the server ends each utterance after a pause; "manual": `input_audio.stop` does.
+    end: Literal["vad", "manual"] = "vad"
+    voice: bool = True  # whether the replies to these utterances are spoken
+
+
+class InputAudioStop(_Message):
+    """The utterance is over (push-to-talk released); the microphone is off."""
+
+    type: Literal["input_audio.stop"] = "input_audio.stop"
+
+
 ClientMessage = Annotated[
-    SessionUpdate | UserMessage | TurnCancel | Ping, Field(discriminator="type")
+    SessionUpdate | UserMessage | TurnCancel | Ping | InputAudioStart | InputAudioStop,
+    Field(discriminator="type"),
 ]
-CLIENT_TYPES = frozenset({"session.update", "user.message", "turn.cancel", "ping"})
+CLIENT_TYPES = frozenset(
+    {
+        "session.update",
+        "user.message",
+        "turn.cancel",
+        "ping",
+        "input_audio.start",
+        "input_audio.stop",
+    }
+)
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -168,6 +194,22 @@ class Error(_Event):
     turn_id: int | None = None
 
 
+class SpeechStarted(_Event):
+    """The user started speaking (a running turn is interrupted: barge-in by voice)."""
+
+    type: Literal["input_audio.speech_started"] = "input_audio.speech_started"
+    utterance_id: str
+
+
+class Transcript(_Event):
+    """What the user said so far (`final: false`) or in the end (`final: true`)."""
+
+    type: Literal["input_audio.transcript"] = "input_audio.transcript"
+    utterance_id: str
+    text: str
+    final: bool
+
+
 class Pong(_Event):
     type: Literal["pong"] = "pong"
     id: str | None = None
@@ -183,6 +225,8 @@ ServerMessage = Annotated[
     | SegmentEnd
     | TurnEnd
     | Error
+    | SpeechStarted
+    | Transcript
     | Pong,
     Field(discriminator="type"),
 ]

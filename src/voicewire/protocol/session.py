@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from voicewire.protocol.errors import CloseCode, ErrorCode
-from voicewire.protocol.frames import CODEC_IDS, AudioFrame, FrameFlags, FrameKind
+from voicewire.protocol.frames import (
+    CODEC_IDS,
+    AudioFrame,
+    CodecId,
+    FrameError,
+    FrameFlags,
+    FrameKind,
+    decode_frame,
+)
 from voicewire.protocol.messages import (
     CLIENT_TYPES,
     AudioFormat,
     ClientMessage,
     Error,
+    InputAudioStart,
+    InputAudioStop,
     Limits,
     ServerMessage,
     SessionReady,
@@ -44,7 +54,15 @@ class Violation:
     close_code: CloseCode | None = None
 
 
-Inbound = ClientMessage | Violation
+@dataclass(frozen=True, slots=True)
+class MicrophoneAudio:
+    """A binary frame of the user's microphone: pcm16 mono at `sample_rate`."""
+
+    pcm: bytes
+    sample_rate: int
+
+
+Inbound = ClientMessage | MicrophoneAudio | Violation
 
 
 @dataclass(slots=True)
@@ -80,6 +98,7 @@ class Session:
             audio=fmt,
         )
         self.closed = False
+        self.input_rate: int | None = None  # microphone on: its sample rate
         self._clock = clock
         self._seq = 0
         self._next_turn = 1
@@ -124,15 +143,35 @@ class Session:
         return self._accept(message)
 
     def receive_bytes(self, data: bytes) -> list[Inbound]:
-        # Microphone frames are reserved for a later version; until then a binary frame is
-        # data this endpoint cannot take.
-        return [
-            self._violation(
-                ErrorCode.UNEXPECTED_BINARY,
-                "binary frames from the client are not accepted in this session",
-                CloseCode.UNSUPPORTED_DATA,
-            )
-        ]
+        # Binary frames are microphone audio, and only between input_audio.start and .stop.
+        # They do not count against the message rate: 50 frames a second is normal speech.
+        if self.input_rate is None:
+            return [
+                self._violation(
+                    ErrorCode.UNEXPECTED_BINARY,
+                    "binary frames are accepted only between input_audio.start and .stop",
+                    CloseCode.UNSUPPORTED_DATA,
+                )
+            ]
+        try:
+            frame = decode_frame(data)
+        except FrameError as exc:
+            return [self._violation(ErrorCode.INVALID_FRAME, str(exc), CloseCode.INVALID_DATA)]
+        if frame.kind != FrameKind.MICROPHONE or frame.codec != CodecId.PCM16:
+            return [
+                self._violation(
+                    ErrorCode.INVALID_FRAME,
+                    "client frames must be microphone audio (kind 2) in pcm16 (codec 0)",
+                    CloseCode.INVALID_DATA,
+                )
+            ]
+        if len(frame.payload) % 2:
+            return [
+                self._violation(
+                    ErrorCode.INVALID_FRAME, "pcm16 payload of odd length", CloseCode.INVALID_DATA
+                )
+            ]
+        return [MicrophoneAudio(frame.payload, self.input_rate)]
 
     def _accept(self, message: ClientMessage) -> list[Inbound]:
         if isinstance(message, UserMessage) and len(message.text) > self.limits.max_message_chars:
@@ -153,6 +192,10 @@ class Session:
                 return []  # it ended while the cancel was on its way: nothing to do
         if isinstance(message, SessionUpdate):
             return self._update(message)
+        if isinstance(message, InputAudioStart):
+            self.input_rate = message.sample_rate
+        elif isinstance(message, InputAudioStop):
+            self.input_rate = None
         return [message]
 
     def _update(self, message: SessionUpdate) -> list[Inbound]:
