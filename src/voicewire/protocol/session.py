@@ -31,6 +31,7 @@ from voicewire.protocol.messages import (
     CLIENT_TYPES,
     AudioFormat,
     ClientMessage,
+    Codec,
     Error,
     InputAudioStart,
     InputAudioStop,
@@ -84,6 +85,7 @@ class Session:
         sample_rates: frozenset[int] | None = None,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        output_rate: Callable[[Codec, int], int] | None = None,
     ) -> None:
         self.session_id = session_id
         self.limits = limits or Limits()
@@ -91,6 +93,10 @@ class Session:
         self.codecs = codecs
         fmt = audio or AudioFormat()
         self.sample_rates = sample_rates or frozenset({fmt.sample_rate})
+        # The rate a codec is really sent at for a requested rate (opus: always 48000); the
+        # requested rate is kept apart so switching back to pcm16 gets it again.
+        self._output_rate = output_rate or (lambda codec, rate: rate)
+        self._requested_rate = fmt.sample_rate
         self.settings = SpeechSettings(
             voice=True,
             voice_name=voices[0] if voices else None,
@@ -230,9 +236,10 @@ class Session:
         if message.rate is not None:
             s.rate = message.rate
         if message.codec is not None or message.sample_rate is not None:
+            codec = message.codec or s.audio.codec
+            self._requested_rate = message.sample_rate or self._requested_rate
             s.audio = AudioFormat(
-                codec=message.codec or s.audio.codec,
-                sample_rate=message.sample_rate or s.audio.sample_rate,
+                codec=codec, sample_rate=self._output_rate(codec, self._requested_rate)
             )
         return [message]
 

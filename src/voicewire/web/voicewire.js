@@ -10,6 +10,11 @@
 //   client.send("Hello!");
 //   client.stop(); // silence now and cancel the turn
 //
+// Speech arrives as pcm16 by default; `new VoicewireClient(url, { codec: "opus" })` (WebCodecs
+// AudioDecoder) or `{ codec: "mp3" }` (decodeAudioData, one segment at a time) asks for
+// compressed speech right after session.ready; `sampleRate` asks for a pcm16/mp3 rate. The
+// payload framing of each codec is in docs/codecs.md.
+//
 // Events are CustomEvents; the payload is `event.detail`. `client.on(type, fn)` is a shorthand
 // that passes the detail and returns an unsubscribe function.
 
@@ -20,6 +25,8 @@ export const FLAGS = Object.freeze({ SEGMENT_START: 1, SEGMENT_END: 2 });
 export const CODEC = Object.freeze({ PCM16: 0, OPUS: 1, MP3: 2 });
 const CODEC_NAMES = { 0: "pcm16", 1: "opus", 2: "mp3" };
 const KNOWN_FLAGS = FLAGS.SEGMENT_START | FLAGS.SEGMENT_END;
+export const OPUS_RATE = 48000; // opus is always sent at 48 kHz, whatever rate was asked for
+const OPUS_PACKET_US = 20000;
 
 // ---------------------------------------------------------------------------------------------
 // Binary frames (PROTOCOL.md §4): 20-byte little-endian header, then the payload.
@@ -107,6 +114,53 @@ export function pcm16ToFloat32(bytes) {
 }
 
 /**
+ * Split an opus payload into its `[u16 LE length][bytes]` records (docs/codecs.md). The first
+ * record of a segment's first frame is the OpusHead; the others are 20 ms Opus packets.
+ */
+export function opusRecords(bytes) {
+  const b = toBytes(bytes);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = [];
+  let pos = 0;
+  while (pos + 2 <= b.byteLength) {
+    const n = view.getUint16(pos, true);
+    if (pos + 2 + n > b.byteLength) break;
+    out.push(b.subarray(pos + 2, pos + 2 + n));
+    pos += 2 + n;
+  }
+  if (pos !== b.byteLength) throw new Error("truncated opus record");
+  return out;
+}
+
+/** The pre-skip (priming samples at 48 kHz to drop) of an OpusHead record. */
+export function opusPreSkip(head) {
+  const magic = String.fromCharCode(...head.subarray(0, 8));
+  if (head.byteLength < 19 || magic !== "OpusHead") throw new Error("missing OpusHead");
+  return head[10] | (head[11] << 8);
+}
+
+function concatFloat32(parts) {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}
+
+function concatBytes(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.byteLength;
+  }
+  return out;
+}
+
+/**
  * Convert a [start, end) range of Unicode code points (the protocol's char offsets) into
  * UTF-16 indices of the JS string `text` (what String#slice wants).
  */
@@ -152,6 +206,8 @@ const DEFAULTS = {
   startLead: 0.1, // s of lead when playback (re)starts, so small network jitter never gaps
   minLead: 0.02, // s: a buffer due sooner than this is late (an underrun)
   contextSampleRate: "stream", // "stream": create the AudioContext at the stream's rate
+  codec: "pcm16", // "pcm16" | "opus" | "mp3": asked for with session.update after session.ready
+  sampleRate: null, // a pcm16/mp3 rate to ask for (null: the server's default)
   timelineLimit: 5000, // buffer records kept in `timeline` (for tests and debugging)
   autoUnlock: true, // create/resume the AudioContext on the first click/keydown/touch
 };
@@ -189,6 +245,7 @@ export class VoicewireClient extends EventTarget {
     this._nextTime = 0; // audio-clock time where the next buffer goes
     this._ticker = null;
     this._codecWarned = new Set();
+    this._formatPending = false; // a session.update for the codec is on its way
     this._lastSeq = 0;
     this._onGesture = () => this.resumeAudio();
     this._onVisibility = () => {
@@ -392,6 +449,30 @@ export class VoicewireClient extends EventTarget {
     return this._sendJson(message);
   }
 
+  /** Ask for another codec and/or rate (for the turns that start afterwards). */
+  setFormat({ codec, sampleRate } = {}) {
+    const message = { type: "session.update" };
+    if (codec !== undefined) message.codec = this.options.codec = codec;
+    if (sampleRate !== undefined) message.sample_rate = this.options.sampleRate = sampleRate;
+    return this._sendJson(message);
+  }
+
+  // After session.ready: ask for the codec/rate of the options; true when an update was sent.
+  _requestFormat() {
+    const { codec, sampleRate } = this.options;
+    const want = {};
+    if (codec && codec !== this.audioFormat.codec) want.codec = codec;
+    if (sampleRate && sampleRate !== this.audioFormat.sample_rate) want.sample_rate = sampleRate;
+    if (Object.keys(want).length === 0) return false;
+    this._formatPending = this._sendJson({ type: "session.update", ...want });
+    return this._formatPending;
+  }
+
+  _resolveReady(m) {
+    this._formatPending = false;
+    for (const resolve of this._readyWaiters.splice(0)) resolve(m);
+  }
+
   ping(id) {
     return this._sendJson(id === undefined ? { type: "ping" } : { type: "ping", id });
   }
@@ -428,12 +509,14 @@ export class VoicewireClient extends EventTarget {
         this.session = m;
         if (m.audio) this.audioFormat = m.audio;
         this._emit("ready", m);
-        for (const resolve of this._readyWaiters.splice(0)) resolve(m);
+        // connect() resolves once the asked-for codec is in force, so the first turn has it.
+        if (!this._requestFormat()) this._resolveReady(m);
         break;
       case "session.updated":
         this.session = { ...this.session, ...m };
         if (m.audio) this.audioFormat = m.audio;
         this._emit("session", m);
+        if (this._formatPending) this._resolveReady(this.session);
         break;
       case "turn.start":
         this._onTurnStart(m);
@@ -458,6 +541,7 @@ export class VoicewireClient extends EventTarget {
         break;
       case "error":
         this._emit("error", m);
+        if (this._formatPending && !m.turn_id) this._resolveReady(this.session); // refused
         break;
       case "pong":
         this._emit("pong", m);
@@ -478,11 +562,13 @@ export class VoicewireClient extends EventTarget {
         dropped: false,
         playbackEnded: false,
         status: null,
-        rate: this.audioFormat.sample_rate,
+        rate: this._streamRate(),
         records: [], // buffer records of this turn (also in `timeline`)
         segments: new Map(), // segment_id → {chunks: [{offset, start, samples}], ...}
         pending: 0, // scheduled buffers not yet ended
         frozenPlayed: null,
+        chain: null, // opus/mp3: decode-and-schedule jobs, run strictly in order
+        jobs: 0, // jobs not finished yet
       };
       // Keep only a few past turns.
       if (this._turns.size > 16) this._turns.delete(this._turns.keys().next().value);
@@ -499,13 +585,19 @@ export class VoicewireClient extends EventTarget {
       this._finishPlayback(prev);
     }
     const t = this._turn(m.turn_id);
-    t.rate = this.audioFormat.sample_rate;
+    t.rate = this._streamRate();
     this._current = t;
     this._emit("turnStart", m);
   }
 
+  _streamRate() {
+    return this.audioFormat.codec === "opus" ? OPUS_RATE : this.audioFormat.sample_rate;
+  }
+
   _onTurnEnd(m) {
     const t = this._turn(m.turn_id);
+    // A segment cut short never gets its segment.end: its held-back audio plays as it is.
+    for (const seg of t.segments.values()) this._releaseSegment(seg, null);
     t.running = false;
     t.ended = true;
     t.status = m.status;
@@ -532,6 +624,17 @@ export class VoicewireClient extends EventTarget {
   _onSegmentEnd(m) {
     const t = this._turn(m.turn_id);
     if (t.dropped) return;
+    if (t.chain) {
+      // Compressed audio is still being decoded: its words are timed once it is scheduled.
+      const seg = t.segments.get(m.segment_id);
+      if (seg) this._releaseSegment(seg, m.samples);
+      this._enqueue(t, () => this._segmentEnded(t, m));
+      return;
+    }
+    this._segmentEnded(t, m);
+  }
+
+  _segmentEnded(t, m) {
     const seg = t.segments.get(m.segment_id);
     const first = seg && seg.chunks[0];
     const startTime = first ? first.start - first.offset / t.rate : null;
@@ -584,13 +687,13 @@ export class VoicewireClient extends EventTarget {
     }
     this._checkSeq(frame.seq);
     if (frame.kind !== KIND.SPEECH) return;
-    if (frame.codec !== CODEC.PCM16) {
+    if (!this._canPlay(frame.codec)) {
       const name = CODEC_NAMES[frame.codec];
       if (!this._codecWarned.has(name)) {
         this._codecWarned.add(name);
         this._emit("error", {
           code: "unsupported_codec",
-          message: `this client cannot play ${name} audio yet; the reply continues as text`,
+          message: `this browser cannot play ${name} audio; the reply continues as text`,
           turn_id: frame.turnId,
         });
       }
@@ -598,15 +701,178 @@ export class VoicewireClient extends EventTarget {
     }
     const t = this._turns.get(frame.turnId);
     if (!t || t.dropped || t !== this._current) return;
-    const samples = pcm16ToFloat32(frame.payload);
-    this.stats.receivedSamples += samples.length;
     let seg = t.segments.get(frame.segmentId);
     if (!seg) {
       seg = { chunks: [], char_start: null, counted: false };
       t.segments.set(frame.segmentId, seg);
     }
+    if (frame.codec === CODEC.OPUS) {
+      this._onOpus(t, seg, frame);
+      return;
+    }
+    if (frame.codec === CODEC.MP3) {
+      this._onMp3(t, seg, frame);
+      return;
+    }
+    const samples = pcm16ToFloat32(frame.payload);
+    this.stats.receivedSamples += samples.length;
     if (samples.length === 0) return;
     this._schedule(t, seg, frame, samples);
+  }
+
+  _canPlay(codec) {
+    if (codec === CODEC.OPUS) return typeof globalThis.AudioDecoder === "function";
+    if (codec === CODEC.MP3) return typeof globalThis.OfflineAudioContext === "function";
+    return codec === CODEC.PCM16;
+  }
+
+  // --- compressed speech ----------------------------------------------------------------------
+  //
+  // Decoding is asynchronous, so each frame becomes a job on its turn's chain: jobs start
+  // decoding at once but schedule their audio strictly in arrival order, so segments stay in
+  // order and gapless; segment.end's word timing is a job too, after its segment's audio.
+
+  _enqueue(t, job) {
+    t.jobs += 1;
+    t.chain = (t.chain || Promise.resolve())
+      .then(() => (t.dropped ? undefined : job()))
+      .catch((err) => {
+        this._emit("error", {
+          code: "decode_failed",
+          message: String((err && err.message) || err),
+          turn_id: t.id,
+        });
+      })
+      .then(() => {
+        t.jobs -= 1;
+        if (t.ended) this._maybeFinishPlayback(t);
+      });
+  }
+
+  // The segment's length in samples once its segment.end came (null: it never will).
+  _segmentSamples(seg) {
+    if (seg.endSamples !== undefined) return Promise.resolve(seg.endSamples);
+    return new Promise((resolve) => (seg.endWaiters || (seg.endWaiters = [])).push(resolve));
+  }
+
+  _releaseSegment(seg, samples) {
+    if (seg.endSamples !== undefined) return;
+    seg.endSamples = samples;
+    for (const resolve of seg.endWaiters || []) resolve(samples);
+    seg.endWaiters = null;
+  }
+
+  _play(t, seg, frame, samples) {
+    if (t.dropped || t !== this._current) return;
+    this.stats.receivedSamples += samples.length;
+    if (samples.length > 0) this._schedule(t, seg, frame, samples);
+  }
+
+  // Opus: one WebCodecs AudioDecoder per segment (each segment is a new Opus stream). The
+  // OpusHead's pre-skip is dropped here (no `description` is given, so the decoder keeps it),
+  // and the last frame's packet padding is cut at segment.end.samples.
+  _onOpus(t, seg, frame) {
+    let records;
+    try {
+      records = opusRecords(frame.payload);
+      if (frame.flags & FLAGS.SEGMENT_START && records.length) {
+        seg.opus = this._opusDecoder(t, opusPreSkip(records.shift()));
+      }
+    } catch (err) {
+      this._emit("error", { code: "invalid_frame", message: err.message, turn_id: t.id });
+      return;
+    }
+    t.rate = OPUS_RATE;
+    const op = seg.opus;
+    const last = (frame.flags & FLAGS.SEGMENT_END) !== 0;
+    const decoded = op ? this._decodeOpus(op, records, last) : Promise.resolve(new Float32Array(0));
+    this._enqueue(t, async () => {
+      let pcm = await decoded;
+      if (op && op.skip > 0) {
+        const skip = Math.min(op.skip, pcm.length);
+        op.skip -= skip;
+        pcm = pcm.subarray(skip);
+      }
+      if (last) {
+        const total = await this._segmentSamples(seg);
+        if (total !== null) pcm = pcm.subarray(0, Math.max(0, total - frame.sampleOffset));
+      }
+      this._play(t, seg, frame, pcm);
+    });
+  }
+
+  _opusDecoder(t, preSkip) {
+    const op = { skip: preSkip, timestamp: 0, outputs: [], waiters: [], decoder: null };
+    op.decoder = new AudioDecoder({
+      output: (data) => {
+        const pcm = new Float32Array(data.numberOfFrames);
+        data.copyTo(pcm, { planeIndex: 0, format: "f32-planar" });
+        data.close();
+        op.outputs.push(pcm);
+        this._drainOpus(op);
+      },
+      error: (err) => {
+        this._emit("error", { code: "decode_failed", message: err.message, turn_id: t.id });
+        this._closeOpus(op);
+      },
+    });
+    op.decoder.configure({ codec: "opus", sampleRate: OPUS_RATE, numberOfChannels: 1 });
+    return op;
+  }
+
+  // The decoded samples of `packets` (one AudioData comes out per packet), concatenated.
+  _decodeOpus(op, packets, last) {
+    if (op.decoder.state !== "configured") return Promise.resolve(new Float32Array(0));
+    const done = new Promise((resolve) => op.waiters.push({ count: packets.length, resolve }));
+    try {
+      for (const data of packets) {
+        op.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: op.timestamp, data }));
+        op.timestamp += OPUS_PACKET_US;
+      }
+      if (last) op.decoder.flush().then(() => this._closeOpus(op), () => this._closeOpus(op));
+    } catch (err) {
+      this._emit("error", { code: "decode_failed", message: err.message });
+      this._closeOpus(op);
+    }
+    this._drainOpus(op);
+    return done;
+  }
+
+  _drainOpus(op) {
+    while (op.waiters.length && op.outputs.length >= op.waiters[0].count) {
+      const { count, resolve } = op.waiters.shift();
+      resolve(concatFloat32(op.outputs.splice(0, count)));
+    }
+  }
+
+  // Stop decoding; whatever waits for output gets what there is.
+  _closeOpus(op) {
+    if (op.decoder.state !== "closed") op.decoder.close();
+    for (const { resolve } of op.waiters.splice(0)) {
+      resolve(concatFloat32([new Float32Array(0), ...op.outputs.splice(0)]));
+    }
+  }
+
+  // MP3: each segment is one MP3 file (its LAME tag trims the codec delay and padding), decoded
+  // whole at the stream's rate once its last frame is in.
+  _onMp3(t, seg, frame) {
+    (seg.mp3 || (seg.mp3 = [])).push(frame.payload.slice());
+    if (!(frame.flags & FLAGS.SEGMENT_END)) return;
+    const bytes = concatBytes(seg.mp3);
+    seg.mp3 = null;
+    const decoded =
+      bytes.byteLength === 0
+        ? Promise.resolve(new Float32Array(0))
+        : Promise.resolve()
+            .then(() => new OfflineAudioContext(1, 1, t.rate).decodeAudioData(bytes.buffer))
+            .then((buffer) => buffer.getChannelData(0));
+    decoded.catch(() => {}); // reported by its job, in order, not as an unhandled rejection
+    this._enqueue(t, async () => {
+      let pcm = await decoded;
+      const total = await this._segmentSamples(seg);
+      if (total !== null) pcm = pcm.subarray(0, total);
+      this._play(t, seg, { segmentId: frame.segmentId, sampleOffset: 0 }, pcm);
+    });
   }
 
   // --- audio ----------------------------------------------------------------------------------
@@ -738,6 +1004,10 @@ export class VoicewireClient extends EventTarget {
     }
     this._playing = keep;
     this._words = this._words.filter((w) => w.turn_id !== t.id);
+    for (const seg of t.segments.values()) {
+      if (seg.opus) this._closeOpus(seg.opus);
+      this._releaseSegment(seg, null);
+    }
     t.frozenPlayed = this._playedAt(t, now);
     if (this._current === t) this._nextTime = 0;
     return t.frozenPlayed;
@@ -746,7 +1016,7 @@ export class VoicewireClient extends EventTarget {
   _silenceAll() {
     for (const t of this._turns.values()) {
       if (t.playbackEnded) continue;
-      if (t.pending > 0 && !t.dropped) this._dropAudio(t);
+      if ((t.pending > 0 || t.jobs > 0) && !t.dropped) this._dropAudio(t);
       if (t.dropped || !t.running) this._finishPlayback(t);
     }
   }
@@ -758,7 +1028,8 @@ export class VoicewireClient extends EventTarget {
   }
 
   _maybeFinishPlayback(t) {
-    if (t.ended && t.pending === 0 && !this._words.some((w) => w.turn_id === t.id)) {
+    const idle = t.pending === 0 && t.jobs === 0;
+    if (t.ended && idle && !this._words.some((w) => w.turn_id === t.id)) {
       if (!t.dropped) t.frozenPlayed = this._playedAt(t, this.currentTime);
       this._finishPlayback(t);
     }
