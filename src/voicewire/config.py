@@ -49,6 +49,12 @@ class Settings(BaseSettings):
 
     # The first segment is spoken once it has this many words and ends a clause ("Sure,").
     first_segment_min_words: int = 1
+    stt: str = "pocketsphinx"  # speech input: pocketsphinx | openai | none
+    stt_base_url: str = "http://127.0.0.1:8000/v1"
+    stt_model: str = "whisper-1"
+    stt_api_key: str | None = None
+    stt_silence_ms: int = 700  # a pause this long ends an utterance (input_audio end "vad")
+
     # Audio frames carry this much speech each (ms): big enough that the 20-byte header and the
     # WebSocket framing stay well under 1% of the bytes, small enough to start playing at once.
     frame_ms: int = 200

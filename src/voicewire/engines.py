@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from voicewire.config import Settings
 from voicewire.llm.base import LLM
 from voicewire.tts.base import TTS
+
+if TYPE_CHECKING:
+    from voicewire.stt.base import STT
 
 LLM_NAMES = ("llamacpp", "openai", "scripted")
 TTS_NAMES = ("piper", "openai", "fake")
@@ -81,3 +85,19 @@ def build_tts(settings: Settings) -> TTS:
         )
         return tts
     raise EngineError(f"unknown TTS engine {name!r}; choose one of {', '.join(TTS_NAMES)}")
+
+
+def build_stt(settings: Settings) -> STT | None:
+    """The speech-to-text engine; None when speech input is off (`stt = "none"`)."""
+    if settings.stt == "none":
+        return None
+    from voicewire.stt import build_stt as build
+
+    if settings.stt == "openai":
+        return build(
+            "openai",
+            base_url=settings.stt_base_url,
+            model=settings.stt_model,
+            api_key=settings.stt_api_key,
+        )
+    return build(settings.stt)

@@ -25,6 +25,7 @@ class ErrorCode(enum.StrEnum):
     REPLY_TOO_LONG = "reply_too_long"
     SERVER_BUSY = "server_busy"
     # The server's side: an engine failed or the server broke.
+    STT_UNAVAILABLE = "stt_unavailable"
     LLM_FAILED = "llm_failed"
     TTS_FAILED = "tts_failed"
     INTERNAL = "internal_error"

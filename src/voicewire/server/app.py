@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, WebSocket
 from fastapi.staticfiles import StaticFiles
@@ -28,9 +29,13 @@ from voicewire.server.handshake import ConnectionLimits
 from voicewire.server.http import router
 from voicewire.server.metrics import Metrics
 from voicewire.server.persist import Writes
+from voicewire.server.voice_input import LazySTT
 from voicewire.server.ws import Connection
 from voicewire.storage import Store
 from voicewire.tts.base import TTS
+
+if TYPE_CHECKING:
+    from voicewire.stt.base import STT
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -49,6 +54,7 @@ class Services:
     responder: Responder
     connections: ConnectionLimits
     metrics: Metrics
+    stt: LazySTT
 
 
 def create_app(
@@ -57,6 +63,7 @@ def create_app(
     llm: LLM | None = None,
     tts: TTS | None = None,
     responder: Responder | None = None,
+    stt: STT | None = None,
 ) -> FastAPI:
     """Build the app; engines given here are used as they are, the rest are built by name.
 
@@ -78,7 +85,15 @@ def create_app(
         limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
         metrics = Metrics(engines[1])
         app.state.services = Services(
-            settings, *engines, store, signer, writes, responder, limits, metrics
+            settings,
+            *engines,
+            store,
+            signer,
+            writes,
+            responder,
+            limits,
+            metrics,
+            LazySTT(settings, stt),
         )
         log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
         try:

@@ -21,28 +21,33 @@ from typing import TYPE_CHECKING
 from prometheus_client import Histogram
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from voicewire.codecs import CODECS, SAMPLE_RATES, make_encoder
+from voicewire.codecs import CODECS, SAMPLE_RATES, make_encoder, output_rate
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import (
     PROTOCOL_VERSION,
     AudioFormat,
     Error,
+    InputAudioStart,
+    InputAudioStop,
     Limits,
     Ping,
     Pong,
     ServerMessage,
     SessionUpdate,
+    SpeechStarted,
     TextDelta,
+    Transcript,
     TurnCancel,
     TurnEnd,
     TurnStart,
     UserMessage,
 )
-from voicewire.protocol.session import Session, Violation
+from voicewire.protocol.session import MicrophoneAudio, Session, Violation
 from voicewire.responder import TurnContext
 from voicewire.server.handshake import Admission, Refusal, admit
 from voicewire.server.persist import Recorder, StartGate
+from voicewire.server.voice_input import VoiceInput
 from voicewire.turn import AudioOut, Turn, TurnOptions, heard_text
 
 if TYPE_CHECKING:
@@ -72,6 +77,7 @@ class Connection:
             voices=tts.voices,
             codecs=CODECS,
             sample_rates=SAMPLE_RATES | {tts.sample_rate},
+            output_rate=output_rate,
             limits=Limits(
                 max_text_frame_bytes=s.max_text_frame_bytes,
                 max_message_chars=s.max_message_chars,
@@ -86,6 +92,8 @@ class Connection:
         self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
         self.recorder: Recorder | None = None
         self.identity: str | None = None
+        self.voice_input: VoiceInput | None = None
+        self.voice_reply = True
         # Per running turn: when its user message arrived, until its first text / audio left.
         self.waiting_text: dict[int, float] = {}
         self.waiting_audio: dict[int, float] = {}
@@ -137,6 +145,8 @@ class Connection:
         finally:
             reader.cancel()
             await self._cancel_turn()
+            if self.voice_input is not None:
+                await self.voice_input.close()
             if not writer.done():
                 self._put_now(_Close(CloseCode.NORMAL, ""))
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -187,6 +197,43 @@ class Connection:
             await self.out.put(self.session.updated_message())
         elif isinstance(message, Ping):
             await self.out.put(Pong(id=message.id))
+        elif isinstance(message, MicrophoneAudio):
+            if self.voice_input is not None:
+                await self.voice_input.feed(message.pcm)
+        elif isinstance(message, InputAudioStart):
+            await self._start_voice_input(message)
+        elif isinstance(message, InputAudioStop) and self.voice_input is not None:
+            voice_input, self.voice_input = self.voice_input, None
+            await voice_input.finish()
+
+    async def _start_voice_input(self, message: InputAudioStart) -> None:
+        if self.voice_input is not None:
+            await self.voice_input.close()
+        stt = await self.services.stt.get()
+        if stt is None:
+            await self.out.put(
+                Error(code=ErrorCode.STT_UNAVAILABLE, message="this server has no speech input")
+            )
+            return
+        self.voice_reply = message.voice
+        self.voice_input = VoiceInput(
+            stt,
+            sample_rate=message.sample_rate,
+            end_by_vad=message.end == "vad",
+            on_speech=self._on_speech,
+            on_transcript=self._on_transcript,
+            silence_ms=self.services.settings.stt_silence_ms,
+        )
+
+    async def _on_speech(self, utterance_id: str) -> None:
+        # Barge-in by voice: the user talking over the reply stops it, like turn.cancel.
+        await self._cancel_turn()
+        await self.out.put(SpeechStarted(utterance_id=utterance_id))
+
+    async def _on_transcript(self, utterance_id: str, text: str, final: bool) -> None:
+        await self.out.put(Transcript(utterance_id=utterance_id, text=text, final=final))
+        if final and text:
+            await self._start_turn(UserMessage(id=utterance_id, text=text, voice=self.voice_reply))
 
     async def _start_turn(self, message: UserMessage) -> None:
         # Barge-in policy: a new user message interrupts the turn that is still running.
