@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,8 @@ async () => {
 def _server(reply: str, tokens_per_second: float) -> Iterator[str]:
     llm = ScriptedLLM(reply, tokens_per_second=tokens_per_second, first_token_ms=20)
     tts = FakeToneTTS(ms_per_char=40)
-    app = create_app(Settings(llm="scripted", tts="fake"), llm=llm, tts=tts)
+    data = Path(tempfile.mkdtemp(prefix="voicewire-web-"))
+    app = create_app(Settings(llm="scripted", tts="fake", data_dir=data), llm=llm, tts=tts)
     with serve(app) as base:
         yield base
 

@@ -1,4 +1,5 @@
 // The demo chat page. Message text only ever goes into the DOM as text nodes (never as HTML).
+import { Microphone } from "./microphone.js";
 import { VoicewireClient, defaultUrl } from "./voicewire.js";
 
 const $ = (id) => document.getElementById(id);
@@ -216,6 +217,42 @@ document.addEventListener("keydown", (event) => {
 voiceToggle.addEventListener("change", () => {
   client.setVoice({ voice: voiceToggle.checked });
 });
+
+// --- microphone: the live transcript is the user's bubble ----------------------------------------
+
+const micButton = $("mic");
+let mic = null;
+const spoken = new Map(); // utterance_id → the user's bubble
+
+client.on("transcript", ({ utterance_id, text, final }) => {
+  let item = spoken.get(utterance_id);
+  if (!item && text) {
+    item = addUser(text);
+    spoken.set(utterance_id, item);
+  }
+  if (!item) return;
+  item.querySelector(".bubble").textContent = text || "…";
+  item.classList.toggle("partial", !final);
+  if (final) spoken.delete(utterance_id);
+});
+
+micButton.addEventListener("click", async () => {
+  if (mic && mic.active) {
+    mic.stop();
+    return;
+  }
+  mic = new Microphone(client, { end: "vad", voice: voiceToggle.checked });
+  mic.addEventListener("state", ({ detail }) => {
+    micButton.setAttribute("aria-pressed", String(detail.active));
+    micButton.textContent = detail.active ? "■ Listening" : "🎤 Talk";
+  });
+  try {
+    await mic.start();
+  } catch (error) {
+    showError(`Microphone unavailable: ${error.message || error}`);
+  }
+});
+window.voicewireMic = () => mic;
 
 $("error-close").addEventListener("click", () => {
   errorBox.hidden = true;

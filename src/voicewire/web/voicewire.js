@@ -546,6 +546,14 @@ export class VoicewireClient extends EventTarget {
       case "pong":
         this._emit("pong", m);
         break;
+      case "input_audio.speech_started":
+        // The user talks over the reply: silence it now (the server stops the turn too).
+        if (this.busy) this.stop();
+        this._emit("speechStarted", m);
+        break;
+      case "input_audio.transcript":
+        this._emit("transcript", m);
+        break;
       default:
         break; // unknown server types are ignored (PROTOCOL.md §6)
     }

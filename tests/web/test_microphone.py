@@ -1,0 +1,105 @@
+"""The demo page's mic button in Chromium with a fake microphone that says a question."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import serve
+from tests.stt.speech import QUESTION, silence
+from voicewire.config import Settings
+from voicewire.llm.scripted import ScriptedLLM
+from voicewire.server.app import create_app
+from voicewire.tts.fake import FakeToneTTS
+from voicewire.tts.piper import PiperTTS
+
+CHROMIUM = shutil.which("chromium")
+REPLY = "Tomorrow in Paris it will be sunny."
+
+
+@pytest.fixture(scope="module")
+def question_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Piper saying the question, with a second of silence before and several after."""
+
+    async def speak() -> tuple[bytes, int]:
+        tts = PiperTTS()
+        try:
+            return b"".join([c.pcm async for c in tts.synthesize(QUESTION)]), tts.sample_rate
+        finally:
+            tts.close()
+
+    pcm, rate = asyncio.run(speak())
+    path = tmp_path_factory.mktemp("mic") / "question.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(silence(1.0, rate) + pcm + silence(8.0, rate))
+    return path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    llm = ScriptedLLM(REPLY, tokens_per_second=30, first_token_ms=10)
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path_factory.mktemp("data"))
+    with serve(create_app(settings, llm=llm, tts=FakeToneTTS())) as url:
+        yield url
+
+
+def test_a_question_spoken_into_the_mic_button_gets_a_reply(base: str, question_wav: Path) -> None:
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (run `make chromium`)")
+        pytest.skip("chromium is not installed (run `make chromium`)")
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        "--headless=new",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={question_wav}%noloop",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base + "/")
+            page.wait_for_function("() => window.voicewire && window.voicewire.state === 'open'")
+            page.evaluate(
+                """() => {
+                  window.heard = [];
+                  window.ends = [];
+                  window.voicewire.on("transcript", (t) => window.heard.push(t));
+                  window.voicewire.on("turnEnd", (e) => window.ends.push(e));
+                }"""
+            )
+            page.click("#mic")
+            page.wait_for_function("() => window.ends.length >= 1", timeout=60_000)
+            final = page.evaluate("() => window.heard.filter((t) => t.final)")
+            end = page.evaluate("() => window.ends[0]")
+            user_bubbles = page.locator("#log .msg.user .bubble").all_inner_texts()
+            bot_bubbles = page.locator("#log .msg.bot .bubble").all_inner_texts()
+            assert page.get_attribute("#mic", "aria-pressed") == "true"
+            assert page.evaluate("() => window.voicewireMic().sentFrames") > 50
+            context.close()
+        finally:
+            browser.close()
+    assert errors == []
+    assert final and "paris" in final[0]["text"].lower()
+    assert user_bubbles and "paris" in user_bubbles[0].lower()
+    assert end["status"] == "complete" and end["text"] == REPLY
+    assert bot_bubbles and REPLY in bot_bubbles[0]
