@@ -21,7 +21,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from voicewire import scheduling
-from voicewire.codecs.base import EncoderFactory
+from voicewire.codecs.base import Encoder, EncoderFactory
 from voicewire.codecs.pcm16 import Pcm16Passthrough
 from voicewire.llm.base import LLMError
 from voicewire.protocol.errors import ErrorCode
@@ -229,13 +229,14 @@ class Turn:
                 # Keep the tail back so the segment's last frame can carry SEGMENT_END.
                 while len(buffer) > frame_bytes:
                     offset = encoder.samples
-                    await frame(encoder.encode(bytes(buffer[:frame_bytes])), offset, end=False)
+                    payload = await _encode(encoder, bytes(buffer[:frame_bytes]), end=False)
+                    await frame(payload, offset, end=False)
                     heard += frame_bytes // 2
                     del buffer[:frame_bytes]
                 continue
             offset = encoder.samples
             heard += len(buffer) // 2
-            await frame(encoder.encode(bytes(buffer)) + encoder.flush(), offset, end=True)
+            await frame(await _encode(encoder, bytes(buffer), end=True), offset, end=True)
             buffer.clear()
             await self._end_segment(segment, heard, rate, encoder.samples, spans)
 
@@ -255,6 +256,15 @@ class Turn:
                 words=words,
             )
         )
+
+
+async def _encode(encoder: Encoder, pcm: bytes, *, end: bool) -> bytes:
+    """Encode off the event loop unless it is a plain copy (opus/mp3 take ~2.5 ms a frame)."""
+
+    def work() -> bytes:
+        return encoder.encode(pcm) + (encoder.flush() if end else b"")
+
+    return work() if isinstance(encoder, Pcm16Passthrough) else await asyncio.to_thread(work)
 
 
 def heard_text(turn: Turn, played_ms: int) -> str:
