@@ -78,6 +78,9 @@ def serve(
         log_level=log_level,
         # Above our own limit, so the Session answers oversize frames with its error first.
         ws_max_size=4 * settings.max_text_frame_bytes,
+        # Audio hardly compresses (opus, mp3) or not enough to pay for it (pcm16: -20% for a
+        # deflate context of ~40 KB per connection and CPU per frame): no permessage-deflate.
+        ws_per_message_deflate=False,
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_interval_s,
     )
@@ -219,6 +222,47 @@ def bench_cancel(
     from voicewire.bench.cancel import run
 
     run(runs=runs, tts=tts, json_path=json_path)
+
+
+# These suites parse their own options (argparse): typer hands everything after the name on.
+_FORWARD: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _forward(module: str, ctx: typer.Context) -> None:
+    import importlib
+
+    code = importlib.import_module(module).main(list(ctx.args))
+    raise typer.Exit(code or 0)
+
+
+@bench_app.command("concurrency", context_settings=_FORWARD)
+def bench_concurrency(ctx: typer.Context) -> None:
+    """N simultaneous speaking sessions: TTFA, underruns, CPU (-h for options)."""
+    _forward("voicewire.bench.concurrency", ctx)
+
+
+@bench_app.command("bytes", context_settings=_FORWARD)
+def bench_bytes(ctx: typer.Context) -> None:
+    """Bytes on the wire per second of speech for each codec and the compat mode."""
+    _forward("voicewire.bench.wire", ctx)
+
+
+@bench_app.command("idle", context_settings=_FORWARD)
+def bench_idle(ctx: typer.Context) -> None:
+    """1,000 idle connections: memory per connection and loop lag."""
+    _forward("voicewire.bench.idle", ctx)
+
+
+@bench_app.command("plots", context_settings=_FORWARD)
+def bench_plots(ctx: typer.Context) -> None:
+    """PNG pictures: a turn's timeline, and latency/underruns against sessions."""
+    _forward("voicewire.bench.plots", ctx)
+
+
+@bench_app.command("fuzz", context_settings=_FORWARD)
+def bench_fuzz(ctx: typer.Context) -> None:
+    """Long fuzz run of the protocol Session (--inputs N); non-zero exit on any exception."""
+    _forward("voicewire.bench.fuzz", ctx)
 
 
 def main() -> None:

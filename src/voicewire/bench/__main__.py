@@ -1,0 +1,89 @@
+"""`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
+
+Suites: latency, concurrency, bytes, idle, plots, fuzz. `python -m voicewire.bench SUITE -h`
+lists a suite's options. `python -m voicewire.bench report DIR` prints the JSON results found
+in DIR as Markdown tables (what docs/benchmarks.md shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+SUITES = {
+    "concurrency": "voicewire.bench.concurrency",
+    "bytes": "voicewire.bench.wire",
+    "idle": "voicewire.bench.idle",
+    "plots": "voicewire.bench.plots",
+    "fuzz": "voicewire.bench.fuzz",
+}
+
+
+def latency(argv: list[str]) -> int:
+    from voicewire.bench.latency import run
+
+    parser = argparse.ArgumentParser(prog="python -m voicewire.bench latency")
+    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--tps", type=float, default=30.0)
+    parser.add_argument("--tts", default="piper")
+    parser.add_argument("--first-token-ms", type=float, default=0.0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    run(
+        turns=args.turns,
+        tps=args.tps,
+        tts=args.tts,
+        json_path=args.json,
+        first_token_ms=args.first_token_ms,
+    )
+    return 0
+
+
+def latency_markdown(out: dict[str, Any]) -> str:
+    s = out["summary"]
+    rows = [f"| {k} | {v:.1f}{'×' if k == 'naive_over_voicewire' else ''} |" for k, v in s.items()]
+    head = f"| latency: {out['words']} words at {out['tps']:g} tok/s, tts={out['tts']} (median) | |"
+    return "\n".join([head, "|---|---:|", *rows])
+
+
+def report(argv: list[str]) -> int:
+    from voicewire.bench import concurrency, idle, wire
+
+    parser = argparse.ArgumentParser(prog="python -m voicewire.bench report")
+    parser.add_argument("dir", type=Path, help="a directory of the suites' JSON files")
+    args = parser.parse_args(argv)
+    for path in sorted(args.dir.glob("*.json")):
+        out = json.loads(path.read_text())
+        suite = out.get("suite", "latency" if "turns" in out else None)
+        render = {
+            "latency": latency_markdown,
+            "concurrency": concurrency.markdown,
+            "bytes": wire.markdown,
+            "idle": idle.markdown,
+        }.get(suite or "")
+        if render is not None:
+            print(f"<!-- {path.name} -->\n{render(out)}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        return report(argv[1:])
+    names = ["latency", *SUITES]
+    if not argv or argv[0] not in names:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    suite, rest = argv[0], argv[1:]
+    if suite == "latency":
+        return latency(rest)
+    code: int = importlib.import_module(SUITES[suite]).main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""`python -m voicewire.bench.concurrency`: N sessions speaking at once on one server.
+
+The server runs as a subprocess (`python -m voicewire serve`, scripted LLM, real Piper by
+default), so its CPU is measured alone; the clients run in this process. For each N of the
+sweep, N sessions connect, then all ask at the same moment, and each plays its reply back in
+real time from its first audio frame: the playback clock runs with the wall clock, and when the
+audio that is due has not arrived yet, that is an underrun (one event, and silence until the
+next frame arrives — the clock waits for the data, as a player's would).
+
+Per N: time to first audio (TTFA) p50/p95 over the sessions, underruns (events, sessions
+affected, total silence), turn time (message sent → `turn.end`), and the CPU the server
+process used over the level (% of one core; the machine's cores × 100% is all of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil  # type: ignore[import-untyped]
+from rich.console import Console
+from rich.table import Table
+
+from voicewire.client import Client, TurnResult
+from voicewire.protocol.frames import AudioFrame
+from voicewire.protocol.messages import TurnEnd
+from voicewire.server.runner import free_port
+
+SWEEP = (1, 4, 8, 12, 16, 20, 24)
+# 59 words, ~20 s spoken by Piper's joe voice; at 30 tok/s the text is written in ~2 s.
+REPLY = (
+    "Sure, I can help with that. The apartment on Maple Street has two bedrooms, a bright "
+    "kitchen and a small balcony that faces the park. It costs $1,850 a month, utilities "
+    "included, and it is available from March 1st. The building has an elevator, a bike room "
+    "and a laundry on the ground floor. Shall I book a visit?"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the benchmarks that need a server of their own (concurrency, idle).
+
+
+@dataclass(frozen=True, slots=True)
+class ServerProcess:
+    """A `voicewire serve` subprocess: its base `ws://` URL and the process to measure."""
+
+    url: str
+    process: psutil.Process
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        t = self.process.cpu_times()
+        return float(t.user + t.system)
+
+    def rss(self) -> int:
+        return int(self.process.memory_info().rss)
+
+
+@contextmanager
+def server_process(
+    *,
+    tts: str,
+    env: Mapping[str, str] | None = None,
+    startup_timeout_s: float = 120.0,
+) -> Iterator[ServerProcess]:
+    """Run `python -m voicewire serve --llm scripted --tts TTS` on a free port until exit.
+
+    Settings come from `env` (`VOICEWIRE_*`); inherited `VOICEWIRE_*` variables are dropped so
+    a run does not depend on the caller's shell. Data (SQLite, secret) go to a temp dir.
+    """
+    with tempfile.TemporaryDirectory(prefix="voicewire-bench-") as tmp:
+        port = free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("VOICEWIRE_")}
+        environ.update({"VOICEWIRE_DATA_DIR": tmp, **(env or {})})
+        log = Path(tmp) / "server.log"
+        args = [sys.executable, "-m", "voicewire", "serve", "--llm", "scripted", "--tts", tts]
+        args += ["--port", str(port), "--log-level", "warning"]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(args, env=environ, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log, startup_timeout_s)
+            yield ServerProcess(f"ws://127.0.0.1:{port}", psutil.Process(proc.pid), log)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not answer {url} within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores) since boot."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The `q`th percentile (linear interpolation); NaN for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def underruns(frames: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Underruns of real-time playback of `frames` ((arrival s, duration s), in order).
+
+    Playback starts when the first audio arrives. A frame that arrives after everything before
+    it has been played is an underrun: the silence lasts until it arrives, and playback goes
+    on from there. Returns each underrun as (when the audio ran dry, silence in s).
+    """
+    ends: float | None = None  # when the audio received so far will have been played
+    out: list[tuple[float, float]] = []
+    for arrived, duration in frames:
+        if duration <= 0:
+            continue
+        if ends is None:
+            ends = arrived + duration
+        elif arrived > ends:
+            out.append((ends, arrived - ends))
+            ends = arrived + duration
+        else:
+            ends += duration
+    return out
+
+
+def playback(frames: Sequence[tuple[float, float]]) -> tuple[int, float]:
+    """(underrun events, total silence in s) of real-time playback of `frames`."""
+    dry = underruns(frames)
+    return len(dry), sum(s for _, s in dry)
+
+
+def session_stats(result: TurnResult, sent: float) -> dict[str, Any]:
+    """One session's turn: TTFA, turn time, audio, and underruns of real-time playback."""
+    rate = result.sample_rate
+    frames = [(t, len(e.payload) / 2 / rate) for t, e in result.events if isinstance(e, AudioFrame)]
+    audible = [t for t, d in frames if d > 0]
+    dry = underruns(frames)
+    end = result.end
+    return {
+        "ttfa_ms": (audible[0] - sent) * 1000 if audible else None,
+        "turn_ms": (result.events[-1][0] - sent) * 1000,
+        "audio_s": sum(d for _, d in frames),
+        "frames": len(frames),
+        "underruns": len(dry),
+        "underrun_ms": sum(s for _, s in dry) * 1000,
+        # When each underrun began (s since the message was sent) and how long it lasted (ms).
+        "underrun_at": [[round(t - sent, 3), round(s * 1000, 1)] for t, s in dry],
+        "status": end.status if isinstance(end, TurnEnd) else "none",
+        "errors": [e.code for e in result.errors],
+    }
+
+
+async def _ask(client: Client, question: str, timeout_s: float) -> dict[str, Any]:
+    async with asyncio.timeout(timeout_s):
+        sent = time.monotonic()
+        result = await client.ask(question)
+    return session_stats(result, sent)
+
+
+async def _level(url: str, sessions: int, timeout_s: float) -> list[dict[str, Any]]:
+    clients = [Client(url, open_timeout=60) for _ in range(sessions)]
+    try:
+        await asyncio.gather(*(c.open() for c in clients))
+        # All sessions are open; now they all ask at once.
+        return list(
+            await asyncio.gather(
+                *(_ask(c, f"question {i}", timeout_s) for i, c in enumerate(clients))
+            )
+        )
+    finally:
+        await asyncio.gather(
+            *(c.ws.close() for c in clients if c.connected), return_exceptions=True
+        )
+
+
+def _summarize(
+    sessions: int, rows: list[dict[str, Any]], wall: float, cpu: float, own: float
+) -> dict[str, Any]:
+    ttfa = [r["ttfa_ms"] for r in rows if r["ttfa_ms"] is not None]
+    turn = [r["turn_ms"] for r in rows]
+    return {
+        "sessions": sessions,
+        "ttfa_p50_ms": percentile(ttfa, 50),
+        "ttfa_p95_ms": percentile(ttfa, 95),
+        "ttfa_max_ms": max(ttfa, default=float("nan")),
+        "underruns": sum(r["underruns"] for r in rows),
+        "sessions_with_underruns": sum(1 for r in rows if r["underruns"]),
+        "underrun_ms": sum(r["underrun_ms"] for r in rows),
+        "underrun_ms_max": max((r["underrun_ms"] for r in rows), default=0.0),
+        "turn_p50_ms": percentile(turn, 50),
+        "turn_max_ms": max(turn, default=float("nan")),
+        "audio_s": percentile([r["audio_s"] for r in rows], 50),
+        "server_cpu_pct": 100 * cpu / wall,
+        "client_cpu_pct": 100 * own / wall,
+        "wall_s": wall,
+        "incomplete": sum(1 for r in rows if r["status"] != "complete" or r["errors"]),
+        "clients": rows,
+    }
+
+
+def run(
+    *,
+    sessions: Sequence[int] = SWEEP,
+    tts: str = "piper",
+    tps: float = 30.0,
+    reply: str = REPLY,
+    first_token_ms: float = 0.0,
+    turn_timeout_s: float = 600.0,
+    json_path: Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    env = {
+        "VOICEWIRE_SCRIPTED_REPLY": reply,
+        "VOICEWIRE_SCRIPTED_TPS": str(tps),
+        "VOICEWIRE_SCRIPTED_FIRST_TOKEN_MS": str(first_token_ms),
+        "VOICEWIRE_MAX_CONNECTIONS": str(max(1000, 2 * max(sessions, default=1))),
+    }
+    me = psutil.Process()
+    levels: list[dict[str, Any]] = []
+    with server_process(tts=tts, env=env) as server:
+        url = server.url + "/ws"
+        asyncio.run(_level(url, 1, turn_timeout_s))  # warm-up (first synthesis), not counted
+        for n in sessions:
+            time.sleep(0.5)  # let the previous level's tail (writes, closes) settle
+            cpu0, own0, all0 = server.cpu_seconds(), _own_cpu(me), busy_cpu_seconds()
+            t0 = time.monotonic()
+            rows = asyncio.run(_level(url, n, turn_timeout_s))
+            wall = time.monotonic() - t0
+            cpu, own = server.cpu_seconds() - cpu0, _own_cpu(me) - own0
+            level = _summarize(n, rows, wall, cpu, own)
+            # Everything else the machine ran meanwhile (it is shared: this is the noise).
+            level["other_cpu_pct"] = 100 * (busy_cpu_seconds() - all0 - cpu - own) / wall
+            levels.append(level)
+    out = {
+        "suite": "concurrency",
+        "tts": tts,
+        "tps": tps,
+        "first_token_ms": first_token_ms,
+        "words": len(reply.split()),
+        "cpus": os.cpu_count(),
+        "levels": levels,
+        "summary": _verdict(levels),
+    }
+    if not quiet:
+        Console(width=max(Console().width, 140)).print(table(out))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(out, indent=2))
+    return out
+
+
+def _own_cpu(me: psutil.Process) -> float:
+    t = me.cpu_times()
+    return float(t.user + t.system)
+
+
+def _verdict(levels: list[dict[str, Any]]) -> dict[str, Any]:
+    """The most sessions with zero underruns and TTFA p95 ≤ 2× the 1-session TTFA (p50), at
+    that level and every smaller one swept."""
+    single = next((lv for lv in levels if lv["sessions"] == 1), None)
+    base = single["ttfa_p50_ms"] if single else float("nan")
+    clean = 0
+    for lv in sorted(levels, key=lambda lv: lv["sessions"]):
+        ok = not lv["underruns"] and not lv["incomplete"] and lv["ttfa_p95_ms"] <= 2 * base
+        lv["clean"] = ok
+        if not ok:
+            break
+        clean = lv["sessions"]
+    return {"ttfa_1_session_ms": base, "max_clean_sessions": clean}
+
+
+def table(out: dict[str, Any]) -> Table:
+    t = Table(
+        title=f"concurrency: {out['words']}-word reply, scripted LLM at {out['tps']:g} tok/s, "
+        f"tts={out['tts']}, {out['cpus']} CPUs (CPU: % of one core; other: rest of the machine)"
+    )
+    for name in (
+        "sessions",
+        "TTFA p50 ms",
+        "TTFA p95 ms",
+        "underruns (sessions)",
+        "silence ms total",
+        "silence ms worst",
+        "turn p50 s",
+        "turn max s",
+        "server CPU %",
+        "client CPU %",
+        "other CPU %",
+    ):
+        t.add_column(name, justify="right")
+    for lv in out["levels"]:
+        t.add_row(
+            str(lv["sessions"]),
+            f"{lv['ttfa_p50_ms']:.0f}",
+            f"{lv['ttfa_p95_ms']:.0f}",
+            f"{lv['underruns']} ({lv['sessions_with_underruns']})",
+            f"{lv['underrun_ms']:.0f}",
+            f"{lv['underrun_ms_max']:.0f}",
+            f"{lv['turn_p50_ms'] / 1000:.1f}",
+            f"{lv['turn_max_ms'] / 1000:.1f}",
+            f"{lv['server_cpu_pct']:.0f}",
+            f"{lv['client_cpu_pct']:.0f}",
+            f"{lv.get('other_cpu_pct', float('nan')):.0f}",
+        )
+    s = out["summary"]
+    t.caption = (
+        f"most sessions with zero underruns and TTFA p95 ≤ 2 × {s['ttfa_1_session_ms']:.0f} ms: "
+        f"{s['max_clean_sessions']}"
+    )
+    return t
+
+
+def markdown(out: dict[str, Any]) -> str:
+    """The results as a Markdown table (for docs/benchmarks.md)."""
+    lines = [
+        "| sessions | TTFA p50 ms | TTFA p95 ms | underruns (sessions) | silence ms, all "
+        "| silence ms, worst session | turn p50 s | turn max s | server CPU % | other CPU % |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lv in out["levels"]:
+        lines.append(
+            f"| {lv['sessions']} | {lv['ttfa_p50_ms']:.0f} | {lv['ttfa_p95_ms']:.0f} "
+            f"| {lv['underruns']} ({lv['sessions_with_underruns']}) | {lv['underrun_ms']:,.0f} "
+            f"| {lv['underrun_ms_max']:,.0f} | {lv['turn_p50_ms'] / 1000:.1f} "
+            f"| {lv['turn_max_ms'] / 1000:.1f} | {lv['server_cpu_pct']:.0f} "
+            f"| {lv.get('other_cpu_pct', float('nan')):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", default=",".join(map(str, SWEEP)), help="e.g. 1,4,8")
+    parser.add_argument("--tts", default="piper", help="piper | fake")
+    parser.add_argument("--tps", type=float, default=30.0, help="scripted LLM tokens/s")
+    parser.add_argument("--reply", default=REPLY, help="the scripted reply")
+    parser.add_argument("--first-token-ms", type=float, default=0.0)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args(argv)
+    out = run(
+        sessions=[int(n) for n in args.sessions.split(",") if n.strip()],
+        tts=args.tts,
+        tps=args.tps,
+        reply=args.reply,
+        first_token_ms=args.first_token_ms,
+        json_path=args.json,
+    )
+    return 1 if any(lv["incomplete"] for lv in out["levels"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
