@@ -255,8 +255,9 @@ def test_the_seeds_own_frontend_shows_the_reply_and_plays_every_segment_to_its_e
         expected_s = sum(0.04 * len(w) + 0.04 for w in text.split())
         assert m["duration"] == pytest.approx(expected_s, abs=0.03)
         assert m["ended"] - m["started"] >= 1000 * expected_s - 50
-    # The seed's bug (docs/compat.md): every segment starts the moment it arrives.
-    assert media[1]["started"] < media[0]["ended"]
+    # The seed's bug (docs/compat.md): every segment starts the moment it arrives, so one
+    # that arrives while another still plays overlaps it (which pair depends on timing).
+    assert any(b["started"] < a["ended"] for a, b in itertools.pairwise(media))
 
 
 def test_with_the_documented_fix_the_seeds_frontend_plays_segments_one_after_another(
