@@ -49,6 +49,9 @@ class Settings(BaseSettings):
 
     # The first segment is spoken once it has this many words and ends a clause ("Sure,").
     first_segment_min_words: int = 1
+    # Later segments may end at a clause boundary once they have this many words (0: only at
+    # sentence ends). Shorter segments keep audio flowing when many sessions share the CPU.
+    segment_clause_min_words: int = 6
     stt: str = "pocketsphinx"  # speech input: pocketsphinx | openai | none
     stt_base_url: str = "http://127.0.0.1:8000/v1"
     stt_model: str = "whisper-1"

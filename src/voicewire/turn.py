@@ -78,6 +78,7 @@ class TurnOptions:
     max_chars: int = 8000  # the reply is cut here (error `reply_too_long`)
     timeout_s: float = 30.0  # for the responder's first item and between items
     first_min_words: int = 1  # "Sure," may be the first thing said
+    clause_min_words: int | None = 6  # later segments may end at a clause of 6+ words
 
 
 _Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
@@ -112,8 +113,10 @@ class Turn:
             raise
 
     async def _write(self, segments: asyncio.Queue[Segment | None]) -> None:
-        splitter = ClauseSplitter(first_min_words=self.options.first_min_words)
         opts = self.options
+        splitter = ClauseSplitter(
+            first_min_words=opts.first_min_words, clause_min_words=opts.clause_min_words
+        )
         try:
             async with aclosing(aiter_of(self.responder(self.context))) as items:
                 while True:

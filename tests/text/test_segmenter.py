@@ -832,3 +832,27 @@ def test_speech_has_no_emoji_or_symbols_left() -> None:
     [segment] = feed_whole(ClauseSplitter(), reply)
     assert segment.speech == "Party time now ok done."
     assert not any(unicodedata.category(c) in {"So", "Sk", "Cf"} for c in segment.speech)
+
+
+def test_later_segments_end_at_a_clause_once_they_have_clause_min_words() -> None:
+    reply = "Sure, I can help. The flat has two bedrooms, a bright kitchen, and a balcony. Hi, you."
+    splitter = ClauseSplitter(first_min_words=1, clause_min_words=5)
+    texts = [s.text for s in splitter.feed(reply) + splitter.flush()]
+    assert texts == [
+        "Sure,",
+        " I can help.",
+        " The flat has two bedrooms,",
+        " a bright kitchen, and a balcony.",
+        " Hi, you.",
+    ]
+
+
+def test_without_clause_min_words_later_segments_wait_for_the_sentence_end() -> None:
+    reply = "Sure, I can help. The flat has two bedrooms, a bright kitchen, and a balcony."
+    splitter = ClauseSplitter(first_min_words=1)
+    texts = [s.text for s in splitter.feed(reply) + splitter.flush()]
+    assert texts == [
+        "Sure,",
+        " I can help.",
+        " The flat has two bedrooms, a bright kitchen, and a balcony.",
+    ]

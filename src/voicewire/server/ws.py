@@ -272,6 +272,7 @@ class Connection:
                 max_chars=settings.max_reply_chars,
                 timeout_s=settings.llm_timeout_s,
                 first_min_words=settings.first_segment_min_words,
+                clause_min_words=settings.segment_clause_min_words or None,
             ),
         )
         self.turn = turn

@@ -12,7 +12,8 @@ The rules (pinned down by tests/text/test_segmenter.py):
   such a boundary at once, whatever follows, so "Sure," is released the moment it arrives.
   A line break always ends a segment (list items and headings are their own segments),
   whatever the word count.
-* Later segments: released at sentence ends and line breaks. A segment that grows past
+* Later segments: released at sentence ends and line breaks (and, with ``clause_min_words``,
+  at a clause boundary once they have that many words). A segment that grows past
   ``max_chars`` (counted from its first speakable char) is cut at its last clause boundary
   within ``max_chars``, else at its last word boundary there, else at the next one after.
 * A "." after an abbreviation (Dr, etc, e.g, U.S, a.m, ...), a single capital initial or the
@@ -136,9 +137,18 @@ class ClauseSplitter:
     far, so the segments never depend on how the reply was chunked into deltas.
     """
 
-    def __init__(self, *, first_min_words: int = 3, max_chars: int = 220) -> None:
+    def __init__(
+        self,
+        *,
+        first_min_words: int = 3,
+        max_chars: int = 220,
+        clause_min_words: int | None = None,
+    ) -> None:
         self._first_min_words = first_min_words
         self._max_chars = max_chars
+        # Later segments also end at a clause boundary once they have this many words (None:
+        # only at sentence ends): shorter pieces keep audio flowing when synthesis is busy.
+        self._clause_min_words = clause_min_words
         self._start_reply()
 
     def feed(self, delta: str) -> list[Segment]:
@@ -301,8 +311,12 @@ class ClauseSplitter:
                     self._best_word = end
                 else:  # a sentence end the first segment had to skip is a clause boundary too
                     self._best_clause = end
-            if kind == _WORD or (kind == _CLAUSE and self._index > 0):
+            if kind == _WORD:
                 return None
+            if kind == _CLAUSE and self._index > 0:
+                least = self._clause_min_words
+                if least is None or len(self._words(end)) < least:
+                    return None
         words = self._words(end)
         if not words:
             return None
