@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import serve
-from tests.stt.speech import CHUNK, QUESTION, RATE, pieces, resample, silence
+from tests.stt.speech import CHUNK, RATE, pieces, piper_question, resample, silence
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -17,7 +17,6 @@ from voicewire.protocol.frames import AudioFrame, CodecId, FrameFlags, FrameKind
 from voicewire.protocol.messages import SpeechStarted, Transcript, TurnEnd, TurnStart
 from voicewire.server.app import create_app
 from voicewire.tts.fake import FakeToneTTS
-from voicewire.tts.piper import PiperTTS
 
 REPLY = "Tomorrow in Paris it will be sunny, with a high of twenty degrees. Enjoy your day."
 
@@ -26,14 +25,7 @@ REPLY = "Tomorrow in Paris it will be sunny, with a high of twenty degrees. Enjo
 def question() -> bytes:
     """Piper saying the question, at 16 kHz, with silence around it (0.5 s before, 1 s after)."""
 
-    async def speak() -> tuple[bytes, int]:
-        tts = PiperTTS()
-        try:
-            return b"".join([c.pcm async for c in tts.synthesize(QUESTION)]), tts.sample_rate
-        finally:
-            tts.close()
-
-    pcm, rate = asyncio.run(speak())
+    pcm, rate = piper_question()
     return silence(0.5) + resample(pcm, rate, RATE) + silence(1.0)
 
 

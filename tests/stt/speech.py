@@ -53,3 +53,19 @@ def assert_heard_the_question(final: Transcript) -> None:
     assert final.final
     assert "weather" in final.text.lower()
     assert "paris" in final.text.lower()
+
+
+def piper_question() -> tuple[bytes, int]:
+    """The question as Piper's joe voice speaks it: pcm16 at the voice's rate, and that rate."""
+    import asyncio
+
+    from voicewire.tts.piper import PiperTTS
+
+    async def speak() -> tuple[bytes, int]:
+        tts = PiperTTS()
+        try:
+            return b"".join([c.pcm async for c in tts.synthesize(QUESTION)]), tts.sample_rate
+        finally:
+            tts.close()
+
+    return asyncio.run(speak())

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import serve
+from tests.web.chromium import launch
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.server.app import create_app
@@ -31,16 +30,6 @@ REPLY = (
 XSS = "<img src=x onerror=alert(1)>"
 XSS_REPLY = f"Here is the tag you asked about: {XSS} It is shown as text."
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    "--headless=new",
-]
 WAIT_MS = 30_000
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "frames.json").read_text())
 
@@ -129,17 +118,8 @@ def xss_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        reason = "chromium is not installed (run `make chromium`); the browser tests need it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch() as browser:
+        yield browser
 
 
 OpenPage = Callable[..., Page]

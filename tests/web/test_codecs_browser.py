@@ -4,34 +4,23 @@ frontend code plays the replies of /ws/voice-chat/."""
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from tests.conftest import serve
+from tests.web.chromium import launch
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.server.app import create_app
 from voicewire.tts.fake import FakeToneTTS
 
 REPLY = "Sure, I can help with that. The flat has two bedrooms and a balcony. It costs $1,850."
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-    "--headless=new",
-]
 WAIT_MS = 30_000
 SEED_DIR = Path(__file__).parent / "seed"
 
@@ -120,17 +109,8 @@ def slow_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        reason = "chromium is not installed (run `make chromium`); the browser tests need it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launch() as browser:
+        yield browser
 
 
 @pytest.fixture

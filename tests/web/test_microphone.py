@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.conftest import serve
-from tests.stt.speech import QUESTION, silence
+from tests.stt.speech import piper_question, silence
+from tests.web.chromium import launch
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.server.app import create_app
 from voicewire.tts.fake import FakeToneTTS
-from voicewire.tts.piper import PiperTTS
 
-CHROMIUM = shutil.which("chromium")
 REPLY = "Tomorrow in Paris it will be sunny."
 
 
@@ -28,14 +23,7 @@ REPLY = "Tomorrow in Paris it will be sunny."
 def question_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Piper saying the question, with a second of silence before and several after."""
 
-    async def speak() -> tuple[bytes, int]:
-        tts = PiperTTS()
-        try:
-            return b"".join([c.pcm async for c in tts.synthesize(QUESTION)]), tts.sample_rate
-        finally:
-            tts.close()
-
-    pcm, rate = asyncio.run(speak())
+    pcm, rate = piper_question()
     path = tmp_path_factory.mktemp("mic") / "question.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -54,50 +42,35 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_a_question_spoken_into_the_mic_button_gets_a_reply(base: str, question_wav: Path) -> None:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (run `make chromium`)")
-        pytest.skip("chromium is not installed (run `make chromium`)")
     args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required",
-        "--headless=new",
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-audio-capture={question_wav}%noloop",
     ]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        try:
-            context = browser.new_context(permissions=["microphone"])
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(base + "/")
-            page.wait_for_function("() => window.voicewire && window.voicewire.state === 'open'")
-            page.evaluate(
-                """() => {
-                  window.heard = [];
-                  window.ends = [];
-                  window.voicewire.on("transcript", (t) => window.heard.push(t));
-                  window.voicewire.on("turnEnd", (e) => window.ends.push(e));
-                }"""
-            )
-            page.click("#mic")
-            page.wait_for_function("() => window.ends.length >= 1", timeout=60_000)
-            final = page.evaluate("() => window.heard.filter((t) => t.final)")
-            end = page.evaluate("() => window.ends[0]")
-            user_bubbles = page.locator("#log .msg.user .bubble").all_inner_texts()
-            bot_bubbles = page.locator("#log .msg.bot .bubble").all_inner_texts()
-            assert page.get_attribute("#mic", "aria-pressed") == "true"
-            assert page.evaluate("() => window.voicewireMic().sentFrames") > 50
-            context.close()
-        finally:
-            browser.close()
+    with launch(args) as browser:
+        context = browser.new_context(permissions=["microphone"])
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(base + "/")
+        page.wait_for_function("() => window.voicewire && window.voicewire.state === 'open'")
+        page.evaluate(
+            """() => {
+              window.heard = [];
+              window.ends = [];
+              window.voicewire.on("transcript", (t) => window.heard.push(t));
+              window.voicewire.on("turnEnd", (e) => window.ends.push(e));
+            }"""
+        )
+        page.click("#mic")
+        page.wait_for_function("() => window.ends.length >= 1", timeout=60_000)
+        final = page.evaluate("() => window.heard.filter((t) => t.final)")
+        end = page.evaluate("() => window.ends[0]")
+        user_bubbles = page.locator("#log .msg.user .bubble").all_inner_texts()
+        bot_bubbles = page.locator("#log .msg.bot .bubble").all_inner_texts()
+        assert page.get_attribute("#mic", "aria-pressed") == "true"
+        assert page.evaluate("() => window.voicewireMic().sentFrames") > 50
+        context.close()
     assert errors == []
     assert final and "paris" in final[0]["text"].lower()
     assert user_bubbles and "paris" in user_bubbles[0].lower()
