@@ -1,10 +1,8 @@
 """The WebSocket glue: frames in → Session → turns → frames out. Thin by design.
 
-One reader (this coroutine), one writer task that owns the socket's send side, and at most one
-running turn. Everything that leaves goes through the writer's bounded queue, where the Session
-stamps `seq` at the moment of sending, so `seq` order is wire order. When the queue is full the
-turn waits (backpressure); when the socket takes nothing for `send_timeout_s`, the client is
-cut off with close code 4001.
+One reader task, one writer (the `Outbox`, which owns the socket's send side), at most one
+running turn, and the microphone when it is on. The session ends when the client goes or can
+no longer be written to.
 """
 
 from __future__ import annotations
@@ -12,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from prometheus_client import Histogram
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicewire.codecs import CODECS, SAMPLE_RATES, make_encoder, output_rate
 from voicewire.llm.base import ChatMessage
@@ -33,10 +28,8 @@ from voicewire.protocol.messages import (
     Limits,
     Ping,
     Pong,
-    ServerMessage,
     SessionUpdate,
     SpeechStarted,
-    TextDelta,
     Transcript,
     TurnCancel,
     TurnEnd,
@@ -46,23 +39,15 @@ from voicewire.protocol.messages import (
 from voicewire.protocol.session import MicrophoneAudio, Session, Violation
 from voicewire.responder import TurnContext
 from voicewire.server.handshake import Admission, Refusal, admit
+from voicewire.server.outbox import Close, Outbox
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.voice_input import VoiceInput
-from voicewire.turn import AudioOut, Turn, TurnOptions, heard_text
+from voicewire.turn import Turn, TurnOptions, heard_text
 
 if TYPE_CHECKING:
     from voicewire.server.app import Services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Close:
-    code: int
-    reason: str
-
-
-_Item = ServerMessage | AudioOut | _Close
 
 
 class Connection:
@@ -84,19 +69,21 @@ class Connection:
                 max_messages_per_second=s.max_messages_per_second,
             ),
         )
-        self.out: asyncio.Queue[_Item] = asyncio.Queue(maxsize=s.send_queue_frames)
+        self.out = Outbox(
+            websocket,
+            self.session,
+            services.metrics,
+            maxsize=s.send_queue_frames,
+            send_timeout_s=s.send_timeout_s,
+        )
         self.history: list[ChatMessage] = []
         self.turn: Turn | None = None
         self.turn_task: asyncio.Task[None] | None = None
         self.played_ms: dict[int, int] = {}
-        self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
         self.recorder: Recorder | None = None
         self.identity: str | None = None
         self.voice_input: VoiceInput | None = None
         self.voice_reply = True
-        # Per running turn: when its user message arrived, until its first text / audio left.
-        self.waiting_text: dict[int, float] = {}
-        self.waiting_audio: dict[int, float] = {}
 
     async def run(self) -> None:
         admission = await admit(self.ws, self.services)
@@ -126,7 +113,7 @@ class Connection:
             self.recorder = Recorder(
                 self.services.store, self.services.writes, admission.conversation_id
             )
-        writer = asyncio.create_task(self._write())
+        writer = asyncio.create_task(self.out.run())
         reader = asyncio.create_task(self._read())
         try:
             ready = self.session.ready_message().model_copy(
@@ -135,20 +122,20 @@ class Connection:
                     "guest_token": admission.guest_token,
                 }
             )
-            self.out.put_nowait(ready)
+            self.out.put_now(ready)
             # The session ends when the client goes (reader) or cannot be written to (writer).
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             if reader.done() and reader.exception() is not None:
                 # A bug: the details go to the log, the client gets a generic 1011.
                 log.error("session %s failed", self.session.session_id, exc_info=reader.exception())
-                self._put_now(_Close(CloseCode.INTERNAL, "internal error"))
+                self.out.put_now(Close(CloseCode.INTERNAL, "internal error"))
         finally:
             reader.cancel()
             await self._cancel_turn()
             if self.voice_input is not None:
                 await self.voice_input.close()
             if not writer.done():
-                self._put_now(_Close(CloseCode.NORMAL, ""))
+                self.out.put_now(Close(CloseCode.NORMAL, ""))
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(writer), 1.0)
                 writer.cancel()
@@ -163,10 +150,10 @@ class Connection:
             except TimeoutError:
                 if self.turn is not None:
                     continue  # a long reply is not idleness
-                self._put_now(
+                self.out.put_now(
                     Error(code=ErrorCode.IDLE_TIMEOUT, message=f"no message for {idle:g} s")
                 )
-                self._put_now(_Close(CloseCode.IDLE_TIMEOUT, ErrorCode.IDLE_TIMEOUT))
+                self.out.put_now(Close(CloseCode.IDLE_TIMEOUT, ErrorCode.IDLE_TIMEOUT))
                 return
             except (WebSocketDisconnect, RuntimeError):
                 return
@@ -180,7 +167,7 @@ class Connection:
                 if isinstance(item, Violation):
                     await self.out.put(item.error)
                     if item.close_code is not None:
-                        self._put_now(_Close(item.close_code, item.error.code))
+                        self.out.put_now(Close(item.close_code, item.error.code))
                         return
                 else:
                     await self._handle(item)
@@ -241,9 +228,7 @@ class Connection:
         s, settings, tts = self.session.settings, self.services.settings, self.services.tts
         turn_id = self.session.new_turn()
         voice = message.voice and s.voice
-        self.waiting_text[turn_id] = time.monotonic()
-        if voice:
-            self.waiting_audio[turn_id] = self.waiting_text[turn_id]
+        self.out.turn_started(turn_id, voice=voice)
         recorded = None
         if self.recorder is not None:
             recorded = self.recorder.user_message(
@@ -313,89 +298,18 @@ class Connection:
                 )
             if turn.status == "interrupted":
                 # Never waits behind a full queue: the end must follow the cancel at once.
-                self._put_now(end)
+                self.out.put_now(end)
             else:
                 await self.out.put(end)
             self.services.metrics.turns.labels(turn.status).inc()
             if self.turn is turn:
                 self.turn = None
 
-    def _put_now(self, item: _Item) -> None:
-        """Queue `item` without waiting; a full queue loses dropped turns' audio to make room."""
-        if self.out.full():
-            kept = [
-                i
-                for i in _drain(self.out)
-                if not (isinstance(i, AudioOut) and i.turn_id in self.dropped)
-            ]
-            for i in kept[-(self.out.maxsize - 1) :]:
-                self.out.put_nowait(i)
-        self.out.put_nowait(item)
-
-    @staticmethod
-    def _observe(waiting: dict[int, float], turn_id: int, histogram: Histogram) -> None:
-        since = waiting.pop(turn_id, None)
-        if since is not None:
-            histogram.observe(time.monotonic() - since)
-
     async def _cancel_turn(self) -> None:
         task, turn = self.turn_task, self.turn
         if task is None or task.done() or turn is None:
             return
-        self.dropped.add(turn.turn_id)
+        self.out.drop(turn.turn_id)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-    async def _write(self) -> None:
-        ws, session, metrics = self.ws, self.session, self.services.metrics
-        timeout = self.services.settings.send_timeout_s
-        try:
-            while True:
-                item = await self.out.get()
-                if isinstance(item, _Close):
-                    if ws.application_state == WebSocketState.CONNECTED:
-                        async with asyncio.timeout(timeout):
-                            await ws.close(item.code, item.reason)
-                    return
-                if isinstance(item, AudioOut):
-                    if item.turn_id in self.dropped or not session.is_running(item.turn_id):
-                        continue
-                    self._observe(self.waiting_audio, item.turn_id, metrics.ttfa)
-                    frame: str | bytes = session.audio(
-                        item.turn_id,
-                        item.segment_id,
-                        item.payload,
-                        sample_offset=item.sample_offset,
-                        flags=item.flags,
-                    )
-                else:
-                    if isinstance(item, TextDelta):
-                        self._observe(self.waiting_text, item.turn_id, metrics.ttft)
-                    elif isinstance(item, Error):
-                        metrics.errors.labels(item.code).inc()
-                    elif isinstance(item, TurnEnd):
-                        self.waiting_text.pop(item.turn_id, None)
-                        self.waiting_audio.pop(item.turn_id, None)
-                    frame = session.send(item)
-                async with asyncio.timeout(timeout):
-                    if isinstance(frame, bytes):
-                        await ws.send_bytes(frame)
-                    else:
-                        await ws.send_text(frame)
-        except TimeoutError:
-            # The client reads nothing: stop buffering for it. The close frame may not get
-            # through a full socket; the transport is dropped either way.
-            log.warning("session %s: slow consumer cut off", session.session_id)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await ws.close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER)
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            log.debug("writer stopped: %r", exc)
-
-
-def _drain(queue: asyncio.Queue[_Item]) -> list[_Item]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items

@@ -1,0 +1,142 @@
+"""The send side of a session: one bounded queue, one writer task that owns the socket's sends.
+
+The Session stamps `seq` at the moment a frame is written, so `seq` order is wire order. When
+the queue is full the producers wait (backpressure: a turn pauses); when the socket takes
+nothing for `send_timeout_s` the client is cut off with close code 4001. Audio of a cancelled
+turn still in the queue is dropped, so nothing of a turn follows its `turn.end`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from prometheus_client import Histogram
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from voicewire.protocol.errors import CloseCode, ErrorCode
+from voicewire.protocol.messages import Error, ServerMessage, TextDelta, TurnEnd
+from voicewire.protocol.session import Session
+from voicewire.server.metrics import Metrics
+from voicewire.turn import AudioOut
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+Item = ServerMessage | AudioOut | Close
+
+
+class Outbox:
+    def __init__(
+        self,
+        ws: WebSocket,
+        session: Session,
+        metrics: Metrics,
+        *,
+        maxsize: int,
+        send_timeout_s: float,
+    ) -> None:
+        self.ws, self.session, self.metrics = ws, session, metrics
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=maxsize)
+        self.send_timeout_s = send_timeout_s
+        self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
+        # Per running turn: when its user message arrived, until its first text / audio left.
+        self.waiting_text: dict[int, float] = {}
+        self.waiting_audio: dict[int, float] = {}
+
+    async def put(self, item: Item) -> None:
+        await self.queue.put(item)
+
+    def put_now(self, item: Item) -> None:
+        """Queue `item` without waiting; a full queue loses dropped turns' audio to make room."""
+        queue = self.queue
+        if queue.full():
+            kept = [
+                i
+                for i in _drain(queue)
+                if not (isinstance(i, AudioOut) and i.turn_id in self.dropped)
+            ]
+            for i in kept[-(queue.maxsize - 1) :]:
+                queue.put_nowait(i)
+        queue.put_nowait(item)
+
+    def drop(self, turn_id: int) -> None:
+        self.dropped.add(turn_id)
+
+    def turn_started(self, turn_id: int, *, voice: bool) -> None:
+        self.waiting_text[turn_id] = time.monotonic()
+        if voice:
+            self.waiting_audio[turn_id] = self.waiting_text[turn_id]
+
+    async def run(self) -> None:
+        """The writer: until a `Close` is sent, or the socket fails or stops taking frames."""
+        ws, session = self.ws, self.session
+        try:
+            while True:
+                item = await self.queue.get()
+                if isinstance(item, Close):
+                    if ws.application_state == WebSocketState.CONNECTED:
+                        async with asyncio.timeout(self.send_timeout_s):
+                            await ws.close(item.code, item.reason)
+                    return
+                frame = self._frame(item)
+                if frame is None:
+                    continue
+                async with asyncio.timeout(self.send_timeout_s):
+                    if isinstance(frame, bytes):
+                        await ws.send_bytes(frame)
+                    else:
+                        await ws.send_text(frame)
+        except TimeoutError:
+            # The client reads nothing: stop buffering for it. The close frame may not get
+            # through a full socket; the transport is dropped either way.
+            log.warning("session %s: slow consumer cut off", session.session_id)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await ws.close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.debug("writer stopped: %r", exc)
+
+    def _frame(self, item: ServerMessage | AudioOut) -> str | bytes | None:
+        session, metrics = self.session, self.metrics
+        if isinstance(item, AudioOut):
+            if item.turn_id in self.dropped or not session.is_running(item.turn_id):
+                return None
+            _observe(self.waiting_audio, item.turn_id, metrics.ttfa)
+            return session.audio(
+                item.turn_id,
+                item.segment_id,
+                item.payload,
+                sample_offset=item.sample_offset,
+                flags=item.flags,
+            )
+        if isinstance(item, TextDelta):
+            _observe(self.waiting_text, item.turn_id, metrics.ttft)
+        elif isinstance(item, Error):
+            metrics.errors.labels(item.code).inc()
+        elif isinstance(item, TurnEnd):
+            self.waiting_text.pop(item.turn_id, None)
+            self.waiting_audio.pop(item.turn_id, None)
+        return session.send(item)
+
+
+def _observe(waiting: dict[int, float], turn_id: int, histogram: Histogram) -> None:
+    since = waiting.pop(turn_id, None)
+    if since is not None:
+        histogram.observe(time.monotonic() - since)
+
+
+def _drain(queue: asyncio.Queue[Item]) -> list[Item]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
