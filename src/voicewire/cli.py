@@ -50,8 +50,14 @@ def serve(
         typer.Option("--app", help="The app answering turns, as module:object (default: LLM)."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Server processes on this port (> 1 needs VOICEWIRE_REDIS_URL)."),
+    ] = 1,
 ) -> None:
     """Run the server (defaults: the embedded SmolLM2 + Piper, http://127.0.0.1:8000)."""
+    import os
+
     import uvicorn
 
     from voicewire.engines import EngineError, build_llm, build_tts
@@ -70,12 +76,34 @@ def serve(
         engines = build_llm(settings), build_tts(settings)
     except (EngineError, LLMError, TTSError) as exc:
         raise fail(str(exc), 2) from None
-    typer.echo(f"voicewire: serving http://{settings.host}:{settings.port}/", err=True)
+    server: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": log_level}
+    if workers > 1:
+        # Each worker is a process of its own, with its own engines; a reconnect may land on
+        # any of them, so the replay logs must be shared.
+        if not settings.redis_url:
+            raise fail(
+                "--workers > 1 needs VOICEWIRE_REDIS_URL: a resume may land on any worker", 2
+            )
+        del engines
+        for key, value in options.items():
+            if value:
+                os.environ[f"VOICEWIRE_{key.upper()}"] = str(value)
+        if settings.persist:
+            from voicewire.storage import upgrade_sync
+
+            upgrade_sync(settings.resolved_database_url())  # once, before the workers start
+        server |= {"workers": workers, "factory": True}
+        target: Any = "voicewire.server.app:app_from_env"
+    else:
+        target = create_app(settings, llm=engines[0], tts=engines[1], responder=responder)
+    typer.echo(
+        f"voicewire: serving http://{settings.host}:{settings.port}/"
+        + (f" with {workers} workers" if workers > 1 else ""),
+        err=True,
+    )
     uvicorn.run(
-        create_app(settings, llm=engines[0], tts=engines[1], responder=responder),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
+        target,
+        **server,
         # Above our own limit, so the Session answers oversize frames with its error first.
         ws_max_size=4 * settings.max_text_frame_bytes,
         # Audio hardly compresses (opus, mp3) or not enough to pay for it (pcm16: -20% for a

@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 30.0  # for the first token and between tokens
     ping_interval_s: float = 20.0  # WebSocket pings; a peer that misses one is closed
 
+    # Resume (PROTOCOL.md §8). With redis_url set, replay logs and session ownership live in
+    # Redis, so any process can serve a resume; unset, in this process's memory.
+    redis_url: str | None = None
+    resume_grace_s: float = 30.0  # a reply keeps being generated this long without a client
+    resume_ttl_s: float = 120.0  # a session can be resumed this long after its last frame
+    resume_buffer_frames: int = 4096  # frames kept per session for replay
+    resume_token_ttl_s: int = 86400
+
     max_text_frame_bytes: int = 65536
     max_message_chars: int = 4000
     max_messages_per_second: int = 20

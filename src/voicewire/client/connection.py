@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
 from voicewire.protocol.frames import AudioFrame, decode_frame
@@ -27,6 +28,7 @@ from voicewire.protocol.messages import (
     SegmentStart,
     ServerMessage,
     SessionReady,
+    SessionResumed,
     SessionUpdated,
     TextDelta,
     TurnEnd,
@@ -36,6 +38,8 @@ from voicewire.protocol.messages import (
 
 Event = ServerMessage | AudioFrame
 OnEvent = Callable[[Event], None]
+# Close codes after which the session is resumed (PROTOCOL.md §8); 1006: no close frame at all.
+RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1013, 4001})
 
 
 @dataclass
@@ -98,9 +102,12 @@ class Client:
     """`async with Client(url) as c: result = await c.ask("hi")`.
 
     `token` connects as that identity (else the server makes a guest); `conversation` resumes
-    one. With `reconnect=True`, a socket that dropped between turns is reopened on the next
-    `send`, with the guest token and conversation from `session.ready`, so the conversation
-    (and the server's memory of it) goes on.
+    one. With `resume=True` (the default), a socket that drops is reopened at once with the
+    session's resume token and the last `seq` received: the rest of a reply in flight arrives
+    as if nothing happened (PROTOCOL.md §8); `resumes` counts these. With `reconnect=True`, a
+    socket that dropped between turns is reopened on the next `send`, with the guest token and
+    conversation from `session.ready`, so the conversation (and the server's memory of it)
+    goes on.
     """
 
     def __init__(
@@ -110,13 +117,21 @@ class Client:
         token: str | None = None,
         conversation: str | None = None,
         reconnect: bool = False,
+        resume: bool = True,
+        resume_attempts: int = 6,
         **connect_kwargs: Any,
     ) -> None:
         self.url = url
         self.token = token
         self.conversation_id = conversation
         self.reconnect = reconnect
+        self.resume = resume
+        self.resume_attempts = resume_attempts
         self.reconnects = 0
+        self.resumes = 0
+        self.resume_token: str | None = None
+        self.last_seq = 0
+        self._resuming = False
         self._kwargs = connect_kwargs
         self._ws: ClientConnection | None = None
         self._settings: dict[str, Any] = {}  # session.update fields, replayed on reconnect
@@ -133,30 +148,50 @@ class Client:
         if self._ws is not None:
             await self._ws.close()
 
-    def session_url(self) -> str:
-        """`url` with the `token` and `conversation` query parameters this client holds."""
+    def session_url(self, *, resume: bool = False) -> str:
+        """`url` with the `token` and `conversation` (or `resume`) parameters this client holds."""
         parts = urlsplit(self.url)
         query = dict(parse_qsl(parts.query))
         if self.token:
             query["token"] = self.token
         if self.conversation_id:
             query["conversation"] = self.conversation_id
+        if resume and self.resume_token:
+            query["resume"] = self.resume_token
+            query["last_seq"] = str(self.last_seq)
         return urlunsplit(parts._replace(query=urlencode(query)))
 
     async def open(self) -> SessionReady:
         """Open the socket and read `session.ready` (done by `async with`)."""
+        await self._connect(resume=False)
+        first = await self._receive()
+        if not isinstance(first, SessionReady):
+            raise RuntimeError(f"expected session.ready, got {first!r}")
+        return first
+
+    async def _connect(self, *, resume: bool) -> None:
         self._ws = await connect(
-            self.session_url(),
+            self.session_url(resume=resume),
             subprotocols=[PROTOCOL_VERSION],  # type: ignore[list-item]
             **self._kwargs,
         )
-        first = await self.receive()
-        if not isinstance(first, SessionReady):
-            raise RuntimeError(f"expected session.ready, got {first!r}")
-        self.ready = first
-        self.token = first.guest_token or self.token
-        self.conversation_id = first.conversation_id or self.conversation_id
-        return first
+
+    async def _resume(self, closed: ConnectionClosed) -> None:
+        """Reopen the session after a drop; a server that cannot resume starts a new one."""
+        delay = 0.1
+        for attempt in range(self.resume_attempts):
+            try:
+                await self._connect(resume=True)
+                break
+            except InvalidStatus:
+                raise closed from None  # refused: this session cannot be resumed by us
+            except OSError:
+                if attempt == self.resume_attempts - 1:
+                    raise closed from None
+                await asyncio.sleep(delay)
+                delay *= 2
+        self.resumes += 1
+        self._resuming = True
 
     @property
     def ws(self) -> ClientConnection:
@@ -201,12 +236,38 @@ class Client:
         await self.send_json(message)
 
     async def receive(self) -> Event:
+        """The next event; a dropped socket is resumed on the way (with `resume=True`)."""
+        while True:
+            try:
+                return await self._receive()
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd is not None else 1006
+                if not (self.resume and self.resume_token and code in RESUMABLE_CLOSES):
+                    raise
+                await self._resume(closed)
+
+    async def _receive(self) -> Event:
         data = await self.ws.recv()
         if isinstance(data, bytes):
-            return decode_frame(data)
+            frame = decode_frame(data)
+            self.last_seq = frame.seq
+            return frame
         event = server_message_adapter.validate_json(data)
+        if isinstance(event, SessionReady):
+            # A new session (at start, or when a resume was not possible).
+            self.ready = event
+            self.token = event.guest_token or self.token
+            self.conversation_id = event.conversation_id or self.conversation_id
+            self.resume_token = event.resume_token
+            if self._resuming and self._settings:
+                # Not resumed: a new session, with the server's defaults again.
+                await self.send_json({"type": "session.update", **self._settings})
+        if isinstance(event, SessionReady | SessionResumed):
+            self._resuming = False
         if isinstance(event, SessionReady | SessionUpdated):
             self.audio = event.audio
+        if not isinstance(event, SessionResumed):
+            self.last_seq = event.seq
         return event
 
     async def events(self) -> AsyncIterator[Event]:

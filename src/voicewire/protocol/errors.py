@@ -24,6 +24,8 @@ class ErrorCode(enum.StrEnum):
     SLOW_CONSUMER = "slow_consumer"
     REPLY_TOO_LONG = "reply_too_long"
     SERVER_BUSY = "server_busy"
+    RESUME_UNAVAILABLE = "resume_unavailable"
+    SESSION_RESUMED_ELSEWHERE = "session_resumed_elsewhere"
     # The server's side: an engine failed or the server broke.
     STT_UNAVAILABLE = "stt_unavailable"
     LLM_FAILED = "llm_failed"
@@ -43,5 +45,6 @@ class CloseCode(enum.IntEnum):
     # 4000–4999: application codes.
     IDLE_TIMEOUT = 4000
     SLOW_CONSUMER = 4001
+    RESUMED_ELSEWHERE = 4002
     RATE_LIMITED = 4008
     TOO_MANY_CONNECTIONS = 4029

@@ -121,6 +121,15 @@ class SessionReady(_Event):
     # come back to its history (absent when the client connected with a token).
     conversation_id: str | None = None
     guest_token: str | None = None
+    # Reconnect with it and the last seq processed to resume this session (PROTOCOL.md §8).
+    resume_token: str | None = None
+
+
+class SessionResumed(_Event):
+    """The first frame of a resumed session; its `seq` is the client's `last_seq`, not a new one."""
+
+    type: Literal["session.resumed"] = "session.resumed"
+    session_id: str
 
 
 class SessionUpdated(_Event):
@@ -217,6 +226,7 @@ class Pong(_Event):
 
 ServerMessage = Annotated[
     SessionReady
+    | SessionResumed
     | SessionUpdated
     | TurnStart
     | TextDelta

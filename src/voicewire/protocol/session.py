@@ -38,6 +38,7 @@ from voicewire.protocol.messages import (
     Limits,
     ServerMessage,
     SessionReady,
+    SessionResumed,
     SessionUpdate,
     SessionUpdated,
     TurnCancel,
@@ -278,6 +279,37 @@ class Session:
             rate=s.rate,
             limits=self.limits,
         )
+
+    def resumed_frame(self, last_seq: int) -> str:
+        """`session.resumed`: the one event that takes no new `seq` (it repeats `last_seq`)."""
+        return SessionResumed(session_id=self.session_id, seq=last_seq).model_dump_json()
+
+    def continue_from(
+        self,
+        session_id: str,
+        *,
+        seq: int,
+        next_turn: int,
+        settings: SpeechSettings,
+        requested_rate: int,
+        running_turn: int | None = None,
+    ) -> None:
+        """Go on with a session another connection (or process) ran: id, seq, turns, settings."""
+        self._check_open("continue a session")
+        self.session_id = session_id
+        self._seq = seq
+        self._next_turn = next_turn
+        self.settings = settings
+        self._requested_rate = requested_rate
+        self._running = {running_turn} if running_turn is not None else set()
+
+    @property
+    def next_turn(self) -> int:
+        return self._next_turn
+
+    @property
+    def requested_rate(self) -> int:
+        return self._requested_rate
 
     def updated_message(self) -> SessionUpdated:
         s = self.settings

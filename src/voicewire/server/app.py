@@ -23,6 +23,8 @@ from voicewire.config import Settings
 from voicewire.engines import build_llm, build_tts
 from voicewire.llm.base import LLM
 from voicewire.responder import Responder, llm_responder, load_responder
+from voicewire.resume import Hub
+from voicewire.resume.memory import MemoryHub
 from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.compat import router as compat_router
 from voicewire.server.handshake import ConnectionLimits
@@ -55,6 +57,7 @@ class Services:
     connections: ConnectionLimits
     metrics: Metrics
     stt: LazySTT
+    hub: Hub
 
 
 def create_app(
@@ -84,6 +87,8 @@ def create_app(
         signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
         limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
         metrics = Metrics(engines[1])
+        hub = build_hub(settings)
+        await hub.start()
         app.state.services = Services(
             settings,
             *engines,
@@ -94,12 +99,14 @@ def create_app(
             limits,
             metrics,
             LazySTT(settings, stt),
+            hub,
         )
         log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
         try:
             yield
         finally:
             await writes.drain()
+            await hub.close()
             if store is not None:
                 await store.close()
 
@@ -115,6 +122,21 @@ def create_app(
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of `voicewire serve --workers N`, from VOICEWIRE_* settings."""
+    return create_app(Settings())
+
+
+def build_hub(settings: Settings) -> Hub:
+    """Where replay logs live: Redis when configured (any process resumes), else memory."""
+    ttl, cap = settings.resume_ttl_s, settings.resume_buffer_frames
+    if settings.redis_url:
+        from voicewire.resume.redis import RedisHub
+
+        return RedisHub(settings.redis_url, ttl_s=ttl, cap=cap)
+    return MemoryHub(ttl_s=ttl, cap=cap)
 
 
 @asynccontextmanager

@@ -4,6 +4,8 @@ A token is `base64url(json claims) + "." + base64url(HMAC-SHA256(secret, claims)
 `{"sub": subject, "kind": "guest" | "user", "exp": unix seconds}`. Guests get one issued by the
 server on their first connection; registered users get one from the deployment (signed with the
 same secret, e.g. `voicewire token alice`). Nothing a client writes in a message can change it.
+Resume tokens are signed the same way, with `"kind": "resume"` and the session they resume;
+they are never identity tokens.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ class Identity:
     subject: str
 
 
+@dataclass(frozen=True, slots=True)
+class ResumeGrant:
+    """What a resume token lets its holder resume: one session, of one identity."""
+
+    session_id: str
+    subject: str
+    conversation_id: str  # "" when nothing is stored
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -48,11 +59,38 @@ class TokenSigner:
         self._secret = secret
 
     def sign(self, identity: Identity, ttl_s: int = GUEST_TTL_S) -> str:
-        claims = {"sub": identity.subject, "kind": identity.kind, "exp": int(time.time()) + ttl_s}
-        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        return body + "." + _b64(self._mac(body))
+        return self._encode({"sub": identity.subject, "kind": identity.kind}, ttl_s)
 
     def verify(self, token: str) -> Identity:
+        claims = self._decode(token)
+        sub, kind = claims.get("sub"), claims.get("kind")
+        if not isinstance(sub, str) or kind not in ("guest", "user"):
+            raise InvalidToken("malformed claims")
+        return Identity(kind, sub)
+
+    def sign_resume(self, grant: ResumeGrant, ttl_s: int) -> str:
+        """A resume token: resumes `grant.session_id`, for its identity only (PROTOCOL.md §8)."""
+        claims = {
+            "sub": grant.subject,
+            "kind": "resume",
+            "sid": grant.session_id,
+            "conv": grant.conversation_id,
+        }
+        return self._encode(claims, ttl_s)
+
+    def verify_resume(self, token: str) -> ResumeGrant:
+        claims = self._decode(token)
+        sub, sid, conv = claims.get("sub"), claims.get("sid"), claims.get("conv")
+        if claims.get("kind") != "resume" or not all(isinstance(v, str) for v in (sub, sid, conv)):
+            raise InvalidToken("not a resume token")
+        return ResumeGrant(str(sid), str(sub), str(conv))
+
+    def _encode(self, claims: dict[str, str], ttl_s: int) -> str:
+        body = json.dumps({**claims, "exp": int(time.time()) + ttl_s}, separators=(",", ":"))
+        encoded = _b64(body.encode())
+        return encoded + "." + _b64(self._mac(encoded))
+
+    def _decode(self, token: str) -> dict[str, object]:
         body, _, sig = token.partition(".")
         try:
             good = hmac.compare_digest(_unb64(sig), self._mac(body))
@@ -61,12 +99,12 @@ class TokenSigner:
             raise InvalidToken("malformed token") from None
         if not isinstance(claims, dict):
             raise InvalidToken("bad signature")
-        sub, kind, exp = claims.get("sub"), claims.get("kind"), claims.get("exp")
-        if not isinstance(sub, str) or kind not in ("guest", "user") or not isinstance(exp, int):
+        exp = claims.get("exp")
+        if not isinstance(exp, int):
             raise InvalidToken("malformed claims")
         if exp < time.time():
             raise InvalidToken("expired token")
-        return Identity(kind, sub)
+        return claims
 
     def new_guest(self) -> tuple[Identity, str]:
         identity = Identity("guest", "guest-" + secrets.token_hex(12))

@@ -17,10 +17,18 @@ from starlette.websockets import WebSocket
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import PROTOCOL_VERSION
-from voicewire.server.auth import Identity, InvalidToken
+from voicewire.server.auth import Identity, InvalidToken, ResumeGrant
 
 if TYPE_CHECKING:
     from voicewire.server.app import Services
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The client asks to resume `grant.session_id` after the frame `last_seq` (§8)."""
+
+    grant: ResumeGrant
+    last_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,7 @@ class Admission:
     conversation_id: str  # "" when nothing is stored
     guest_token: str | None  # a newly issued guest's token, to be sent in session.ready
     history: list[ChatMessage]
+    resume: Resume | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +74,19 @@ async def admit(ws: WebSocket, services: Services) -> Admission | Refusal:
         return Refusal("a token is required")
     else:
         identity, guest_token = services.signer.new_guest()
+    resume = None
+    if ws.query_params.get("resume"):
+        asked = _resume(ws, services, identity if token else None)
+        if isinstance(asked, Refusal):
+            return asked
+        resume = asked
     store = services.store
     if store is None:
-        return Admission(identity, "", guest_token, [])
+        return Admission(identity, "", guest_token, [], resume)
     owner = await store.identity(identity.kind, identity.subject)
     conversation = ws.query_params.get("conversation")
+    if resume is not None:
+        conversation = resume.grant.conversation_id
     history: list[ChatMessage] = []
     if conversation:
         if await store.conversation_owner(conversation) != owner:
@@ -80,7 +97,23 @@ async def admit(ws: WebSocket, services: Services) -> Admission | Refusal:
         ]
     else:
         conversation = await store.new_conversation(owner)
-    return Admission(identity, conversation, guest_token, history)
+    return Admission(identity, conversation, guest_token, history, resume)
+
+
+def _resume(ws: WebSocket, services: Services, identity: Identity | None) -> Resume | Refusal:
+    """A resume is for the identity it was issued to, which must be proven by its token."""
+    if identity is None:
+        return Refusal("a resume needs the token of its identity")
+    try:
+        grant = services.signer.verify_resume(ws.query_params["resume"])
+    except InvalidToken:
+        return Refusal("invalid resume token")
+    if grant.subject != identity.subject:
+        return Refusal("invalid resume token")  # someone else's: the same answer as a forgery
+    last_seq = ws.query_params.get("last_seq", "")
+    if not last_seq.isdigit() or len(last_seq) > 10:
+        return Refusal("last_seq must be a non-negative integer")
+    return Resume(grant, int(last_seq))
 
 
 class ConnectionLimits:

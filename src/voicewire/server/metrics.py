@@ -28,6 +28,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.resumes = Counter(
+            "voicewire_resumes",
+            "Resume requests by outcome (resumed, unavailable)",
+            ["outcome"],
+            registry=r,
+        )
         self.errors = Counter(
             "voicewire_errors", "error events sent, by code", ["code"], registry=r
         )

@@ -1,9 +1,13 @@
 """The send side of a session: one bounded queue, one writer task that owns the socket's sends.
 
-The Session stamps `seq` at the moment a frame is written, so `seq` order is wire order. When
-the queue is full the producers wait (backpressure: a turn pauses); when the socket takes
+The Session stamps `seq` at the moment a frame is written, so `seq` order is wire order; each
+stamped frame goes to the session's replay log first (PROTOCOL.md §8), then to the socket.
+When the queue is full the producers wait (backpressure: a turn pauses); when the socket takes
 nothing for `send_timeout_s` the client is cut off with close code 4001. Audio of a cancelled
 turn still in the queue is dropped, so nothing of a turn follows its `turn.end`.
+
+When the client goes the writer goes on without a socket ("detached"): frames are still
+stamped and logged, for the client to get them when it resumes. It stops at `End`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import Error, ServerMessage, TextDelta, TurnEnd
 from voicewire.protocol.session import Session
+from voicewire.resume import ReplayLog
 from voicewire.server.metrics import Metrics
 from voicewire.turn import AudioOut
 
@@ -28,11 +33,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Close:
+    """Close the socket (the writer goes on, detached, until `End`)."""
+
     code: int
     reason: str
 
 
-Item = ServerMessage | AudioOut | Close
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A frame sent as it is: replayed from a log, or `session.resumed` (no new seq)."""
+
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """Everything queued before it is written (or logged): the writer stops."""
+
+
+Item = ServerMessage | AudioOut | Close | Raw | End
 
 
 class Outbox:
@@ -52,6 +71,9 @@ class Outbox:
         # Per running turn: when its user message arrived, until its first text / audio left.
         self.waiting_text: dict[int, float] = {}
         self.waiting_audio: dict[int, float] = {}
+        self.log: ReplayLog | None = None
+        self.attached = True  # False once the socket is closed, failed or taken over
+        self._sending: asyncio.Future[None] | None = None
 
     async def put(self, item: Item) -> None:
         await self.queue.put(item)
@@ -77,34 +99,71 @@ class Outbox:
         if voice:
             self.waiting_audio[turn_id] = self.waiting_text[turn_id]
 
+    def detach(self, close: Close | None = None) -> None:
+        """Stop using the socket now (a send in progress is abandoned); close it if asked."""
+        if not self.attached:
+            return
+        self.attached = False
+        if self._sending is not None:
+            self._sending.cancel()
+        if close is not None:
+            task = asyncio.create_task(self._close(close))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
     async def run(self) -> None:
-        """The writer: until a `Close` is sent, or the socket fails or stops taking frames."""
-        ws, session = self.ws, self.session
-        try:
-            while True:
-                item = await self.queue.get()
-                if isinstance(item, Close):
-                    if ws.application_state == WebSocketState.CONNECTED:
-                        async with asyncio.timeout(self.send_timeout_s):
-                            await ws.close(item.code, item.reason)
-                    return
-                frame = self._frame(item)
-                if frame is None:
+        """The writer: until `End`. Socket failures detach it; they do not stop it."""
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, End):
+                return
+            if isinstance(item, Close):
+                if self.attached:
+                    self.attached = False
+                    await self._close(item)
+                continue
+            if isinstance(item, Raw):
+                frame = item.data
+            else:
+                stamped = self._frame(item)
+                if stamped is None:
                     continue
-                async with asyncio.timeout(self.send_timeout_s):
-                    if isinstance(frame, bytes):
-                        await ws.send_bytes(frame)
-                    else:
-                        await ws.send_text(frame)
+                frame = stamped
+                if self.log is not None:
+                    self.log.append(self.session.seq, frame)
+            if self.attached:
+                await self._send(frame)
+
+    async def _send(self, frame: str | bytes) -> None:
+        ws = self.ws
+        sending = asyncio.ensure_future(
+            ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_text(frame)
+        )
+        self._sending = sending
+        try:
+            async with asyncio.timeout(self.send_timeout_s):
+                await sending
         except TimeoutError:
             # The client reads nothing: stop buffering for it. The close frame may not get
             # through a full socket; the transport is dropped either way.
-            log.warning("session %s: slow consumer cut off", session.session_id)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await ws.close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER)
+            log.warning("session %s: slow consumer cut off", self.session.session_id)
+            self.attached = False
+            await self._close(Close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER))
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            # detach() abandoned this send.
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            log.debug("writer stopped: %r", exc)
+            log.debug("session %s: socket gone: %r", self.session.session_id, exc)
+            self.attached = False
+        finally:
+            self._sending = None
+
+    async def _close(self, close: Close) -> None:
+        with contextlib.suppress(Exception):
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                async with asyncio.timeout(1.0):
+                    await self.ws.close(close.code, close.reason)
 
     def _frame(self, item: ServerMessage | AudioOut) -> str | bytes | None:
         session, metrics = self.session, self.metrics

@@ -1,8 +1,9 @@
 """The WebSocket glue: frames in → Session → turns → frames out. Thin by design.
 
 One reader task, one writer (the `Outbox`, which owns the socket's send side), at most one
-running turn, and the microphone when it is on. The session ends when the client goes or can
-no longer be written to.
+running turn, and the microphone when it is on. When the client goes, a running reply goes on
+for `resume_grace_s` into the session's replay log; then the session is handed off, for a
+resume on any process to take over (PROTOCOL.md §8; the replay itself is `relay.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 from functools import partial
 from typing import TYPE_CHECKING
 
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voicewire.codecs import CODECS, SAMPLE_RATES, make_encoder, output_rate
@@ -38,9 +40,12 @@ from voicewire.protocol.messages import (
 )
 from voicewire.protocol.session import MicrophoneAudio, Session, Violation
 from voicewire.responder import TurnContext
-from voicewire.server.handshake import Admission, Refusal, admit
-from voicewire.server.outbox import Close, Outbox
+from voicewire.resume import Control, Handoff, ReplayLog, SessionState
+from voicewire.server.auth import ResumeGrant
+from voicewire.server.handshake import Admission, Refusal, Resume, admit
+from voicewire.server.outbox import Close, End, Outbox
 from voicewire.server.persist import Recorder, StartGate
+from voicewire.server.relay import Relay, TooManyHeld, restore, snapshot
 from voicewire.server.voice_input import VoiceInput
 from voicewire.turn import Turn, TurnOptions, heard_text
 
@@ -50,25 +55,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def new_session(services: Services) -> Session:
+    s, tts = services.settings, services.tts
+    return Session(
+        uuid.uuid4().hex,
+        audio=AudioFormat(sample_rate=tts.sample_rate),
+        voices=tts.voices,
+        codecs=CODECS,
+        sample_rates=SAMPLE_RATES | {tts.sample_rate},
+        output_rate=output_rate,
+        limits=Limits(
+            max_text_frame_bytes=s.max_text_frame_bytes,
+            max_message_chars=s.max_message_chars,
+            max_messages_per_second=s.max_messages_per_second,
+        ),
+    )
+
+
 class Connection:
     def __init__(self, websocket: WebSocket, services: Services) -> None:
         self.ws = websocket
         self.services = services
         s = services.settings
-        tts = services.tts
-        self.session = Session(
-            uuid.uuid4().hex,
-            audio=AudioFormat(sample_rate=tts.sample_rate),
-            voices=tts.voices,
-            codecs=CODECS,
-            sample_rates=SAMPLE_RATES | {tts.sample_rate},
-            output_rate=output_rate,
-            limits=Limits(
-                max_text_frame_bytes=s.max_text_frame_bytes,
-                max_message_chars=s.max_message_chars,
-                max_messages_per_second=s.max_messages_per_second,
-            ),
-        )
+        self.session = new_session(services)
         self.out = Outbox(
             websocket,
             self.session,
@@ -81,9 +90,16 @@ class Connection:
         self.turn_task: asyncio.Task[None] | None = None
         self.played_ms: dict[int, int] = {}
         self.recorder: Recorder | None = None
-        self.identity: str | None = None
+        self.identity = ""
+        self.conversation_id = ""
         self.voice_input: VoiceInput | None = None
         self.voice_reply = True
+        self.log: ReplayLog | None = None
+        self.relay: Relay | None = None  # while a resume replays: client frames are held
+        self.inbound = asyncio.Lock()  # client frames are handled one at a time, in order
+        self.reader: asyncio.Task[None] | None = None
+        self.taken_over = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         admission = await admit(self.ws, self.services)
@@ -109,46 +125,177 @@ class Connection:
     async def _serve(self, admission: Admission) -> None:
         self.identity = admission.identity.subject
         self.history = admission.history
-        if self.services.store is not None:
-            self.recorder = Recorder(
-                self.services.store, self.services.writes, admission.conversation_id
-            )
         writer = asyncio.create_task(self.out.run())
-        reader = asyncio.create_task(self._read())
+        self.reader = reader = asyncio.create_task(self._read())
         try:
-            ready = self.session.ready_message().model_copy(
-                update={
-                    "conversation_id": admission.conversation_id or None,
-                    "guest_token": admission.guest_token,
-                }
-            )
-            self.out.put_now(ready)
-            # The session ends when the client goes (reader) or cannot be written to (writer).
+            if admission.resume is not None:
+                if not await self._resume(admission, admission.resume, reader):
+                    return
+            else:
+                await self._start(admission)
+            # The session ends when the client goes or is taken over (reader), or on a bug.
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if reader.done() and reader.exception() is not None:
+            if reader.done() and not reader.cancelled() and reader.exception() is not None:
                 # A bug: the details go to the log, the client gets a generic 1011.
                 log.error("session %s failed", self.session.session_id, exc_info=reader.exception())
                 self.out.put_now(Close(CloseCode.INTERNAL, "internal error"))
+                await self._cancel_turn()
+            await self._finish_without_client()
         finally:
             reader.cancel()
             await self._cancel_turn()
             if self.voice_input is not None:
                 await self.voice_input.close()
-            if not writer.done():
-                self.out.put_now(Close(CloseCode.NORMAL, ""))
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(writer), 1.0)
-                writer.cancel()
+            await self._stop_writer(writer)
+            if self.log is not None:
+                try:
+                    await self.log.handoff(self._state())
+                except Exception:
+                    log.exception("session %s: handoff failed", self.session.session_id)
             self.session.close()
+
+    async def _start(self, admission: Admission) -> None:
+        """A new session: own its log, then `session.ready` (seq 1, the log's first frame)."""
+        self._use_conversation(admission.conversation_id)
+        await self._own(self._state())
+        grant = ResumeGrant(self.session.session_id, self.identity, self.conversation_id)
+        ready = self.session.ready_message().model_copy(
+            update={
+                "conversation_id": admission.conversation_id or None,
+                "guest_token": admission.guest_token,
+                "resume_token": self.services.signer.sign_resume(
+                    grant, self.services.settings.resume_token_ttl_s
+                ),
+            }
+        )
+        self.out.put_now(ready)
+
+    async def _resume(
+        self, admission: Admission, request: Resume, reader: asyncio.Task[None]
+    ) -> bool:
+        """Replay the session to this socket, then own it; False if the client went meanwhile."""
+        relay = Relay(self.services.hub, request.grant.session_id, self.identity, self.out)
+        self.relay = relay
+        replay = asyncio.create_task(relay.run(request.last_seq, self.session))
+        await asyncio.wait({replay, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if not replay.done():
+            replay.cancel()  # the client went again: the session stays in its log
+            with contextlib.suppress(asyncio.CancelledError):
+                await replay
+            return False
+        handoff = replay.result()
+        async with self.inbound:
+            self.relay = None
+            resumed = handoff is not None and await self._take_over(handoff, relay)
+            if not resumed:
+                log.info("session %s: resume unavailable", request.grant.session_id)
+                self.session = self.out.session = new_session(self.services)
+                await self._start(admission)
+                self.out.put_now(
+                    Error(
+                        code=ErrorCode.RESUME_UNAVAILABLE, message="this session cannot be resumed"
+                    )
+                )
+            self.services.metrics.resumes.labels("resumed" if resumed else "unavailable").inc()
+            for message in relay.held:
+                if not await self._dispatch(message):
+                    reader.cancel()
+                    break
+        return True
+
+    async def _take_over(self, handoff: Handoff, relay: Relay) -> bool:
+        state = handoff.state
+        orphan = relay.open_turn if handoff.orphaned else None
+        restore(self.session, state, running_turn=orphan.turn_id if orphan else None)
+        self.history = [ChatMessage(role, text) for role, text in state.history]
+        self._use_conversation(state.conversation_id)
+        if not await self._own(state):
+            return False
+        if orphan is not None:
+            # The process running this reply died: the reply ends here, failed.
+            await self.out.put(
+                Error(
+                    code=ErrorCode.INTERNAL,
+                    message="the server generating this reply stopped",
+                    turn_id=orphan.turn_id,
+                )
+            )
+            text = "".join(orphan.text)
+            await self.out.put(TurnEnd(turn_id=orphan.turn_id, status="failed", text=text))
+        return True
+
+    def _use_conversation(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        if self.services.store is not None and conversation_id:
+            self.recorder = Recorder(self.services.store, self.services.writes, conversation_id)
+
+    async def _own(self, state: SessionState) -> bool:
+        self.log = await self.services.hub.open(state, self._on_control)
+        self.out.log = self.log
+        return self.log is not None
+
+    def _state(self) -> SessionState:
+        return snapshot(
+            self.session,
+            subject=self.identity,
+            conversation_id=self.conversation_id,
+            history=self.history,
+            history_messages=self.services.settings.history_messages,
+            running_turn=self.turn.turn_id if self.turn is not None else None,
+        )
+
+    def _save_state(self) -> None:
+        if self.log is not None:
+            task = asyncio.create_task(self.log.save(self._state()))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _on_control(self, control: Control) -> None:
+        """Controls from a connection resuming this session (maybe on another process)."""
+        if control.get("type") == "takeover":
+            self.taken_over = True
+            self.out.detach(Close(CloseCode.RESUMED_ELSEWHERE, ErrorCode.SESSION_RESUMED_ELSEWHERE))
+            if self.reader is not None and not self.inbound.locked():
+                self.reader.cancel()
+        elif control.get("type") == "cancel" and self.turn is not None:
+            turn_id, played_ms = control.get("turn_id"), control.get("played_ms")
+            if turn_id is not None and turn_id != self.turn.turn_id:
+                return
+            if isinstance(played_ms, int):
+                self.played_ms[self.turn.turn_id] = played_ms
+            await self._cancel_turn()
+
+    async def _finish_without_client(self) -> None:
+        """The client went: a running reply goes on into the log, for `resume_grace_s`."""
+        task = self.turn_task
+        if task is None or task.done():
+            return
+        self.out.detach()
+        grace = self.services.settings.resume_grace_s
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            log.info(
+                "session %s: no resume within %g s, reply stopped", self.session.session_id, grace
+            )
+            await self._cancel_turn()
+
+    async def _stop_writer(self, writer: asyncio.Task[None]) -> None:
+        if writer.done():
+            return
+        self.out.put_now(Close(CloseCode.NORMAL, ""))
+        self.out.put_now(End())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(writer), 2.0)
+        writer.cancel()
 
     async def _read(self) -> None:
         idle = self.services.settings.idle_timeout_s
-        while True:
+        while not self.taken_over:
             try:
                 async with asyncio.timeout(idle):
                     message = await self.ws.receive()
             except TimeoutError:
-                if self.turn is not None:
+                if self.turn is not None or self.relay is not None:
                     continue  # a long reply is not idleness
                 self.out.put_now(
                     Error(code=ErrorCode.IDLE_TIMEOUT, message=f"no message for {idle:g} s")
@@ -159,18 +306,31 @@ class Connection:
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            if message.get("text") is not None:
-                inbound = self.session.receive_text(message["text"])
-            else:
-                inbound = self.session.receive_bytes(message.get("bytes") or b"")
-            for item in inbound:
-                if isinstance(item, Violation):
-                    await self.out.put(item.error)
-                    if item.close_code is not None:
-                        self.out.put_now(Close(item.close_code, item.error.code))
+            async with self.inbound:
+                if self.relay is not None:
+                    try:
+                        await self.relay.hold(message)
+                    except TooManyHeld:
+                        self.out.put_now(Close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED))
                         return
-                else:
-                    await self._handle(item)
+                elif not await self._dispatch(message):
+                    return
+
+    async def _dispatch(self, message: Message) -> bool:
+        """Handle one client frame; False when the connection must close."""
+        if message.get("text") is not None:
+            inbound = self.session.receive_text(message["text"])
+        else:
+            inbound = self.session.receive_bytes(message.get("bytes") or b"")
+        for item in inbound:
+            if isinstance(item, Violation):
+                await self.out.put(item.error)
+                if item.close_code is not None:
+                    self.out.put_now(Close(item.close_code, item.error.code))
+                    return False
+            else:
+                await self._handle(item)
+        return True
 
     async def _handle(self, message: object) -> None:
         if isinstance(message, UserMessage):
@@ -262,6 +422,7 @@ class Connection:
         )
         self.turn = turn
         self.turn_task = asyncio.create_task(self._run_turn(turn, gate))
+        self._save_state()
 
     async def _run_turn(self, turn: Turn, gate: StartGate) -> None:
         try:
@@ -304,6 +465,7 @@ class Connection:
             self.services.metrics.turns.labels(turn.status).inc()
             if self.turn is turn:
                 self.turn = None
+            self._save_state()
 
     async def _cancel_turn(self) -> None:
         task, turn = self.turn_task, self.turn

@@ -1,5 +1,5 @@
 // The demo chat page. Message text only ever goes into the DOM as text nodes (never as HTML).
-import { Microphone } from "./microphone.js";
+import { MIC_RATE, Microphone } from "./microphone.js";
 import { VoicewireClient, defaultUrl } from "./voicewire.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,6 +59,7 @@ function bot(turnId) {
   if (!entry) {
     const item = el("li", "msg bot");
     item.dataset.turn = String(turnId);
+    if (client.session) item.dataset.session = client.session.session_id; // turn ids are per session
     item.dataset.status = "running";
     const bubble = el("p", "bubble");
     bubble.setAttribute("aria-busy", "true");
@@ -129,6 +130,7 @@ function updateControls() {
 // --- client events ------------------------------------------------------------------------------
 
 client.on("state", ({ state }) => {
+  if (state !== "open") delete conn.dataset.resumed;
   conn.dataset.state = state;
   connLabel.textContent = STATE_LABELS[state] || state;
   updateControls();
@@ -136,6 +138,21 @@ client.on("state", ({ state }) => {
 
 client.on("ready", () => {
   bots = new Map(); // turn ids start again at 1 in a new session
+  restartMic();
+  updateControls();
+});
+
+// A dropped connection came back and the session went on where it was (PROTOCOL.md §8).
+let resumedTimer = null;
+client.on("resumed", () => {
+  conn.dataset.resumed = "true";
+  connLabel.textContent = "Reconnected";
+  clearTimeout(resumedTimer);
+  resumedTimer = setTimeout(() => {
+    delete conn.dataset.resumed;
+    connLabel.textContent = STATE_LABELS[client.state] || client.state;
+  }, 3000);
+  restartMic();
   updateControls();
 });
 
@@ -253,6 +270,13 @@ micButton.addEventListener("click", async () => {
   }
 });
 window.voicewireMic = () => mic;
+
+// A session (new or resumed) does not keep the microphone on: turn it on again there.
+function restartMic() {
+  if (!mic || !mic.active) return;
+  const { end, voice } = mic;
+  client._sendJson({ type: "input_audio.start", sample_rate: MIC_RATE, end, voice });
+}
 
 $("error-close").addEventListener("click", () => {
   errorBox.hidden = true;

@@ -17,6 +17,12 @@
 //
 // Events are CustomEvents; the payload is `event.detail`. `client.on(type, fn)` is a shorthand
 // that passes the detail and returns an unsubscribe function.
+//
+// A dropped connection is resumed (PROTOCOL.md §8): the client reconnects with the session's
+// resume_token and the seq of the last frame it processed, and the server replays what was
+// missed, so the reply goes on as if nothing happened (audio already scheduled keeps playing;
+// the replayed audio follows it gaplessly). When the server cannot resume, a new session starts
+// on the same conversation and the reply in flight ends locally as interrupted.
 
 export const PROTOCOL = "voicewire.v1";
 export const HEADER_SIZE = 20;
@@ -210,16 +216,27 @@ const DEFAULTS = {
   sampleRate: null, // a pcm16/mp3 rate to ask for (null: the server's default)
   timelineLimit: 5000, // buffer records kept in `timeline` (for tests and debugging)
   autoUnlock: true, // create/resume the AudioContext on the first click/keydown/touch
+  token: null, // identity token (default: the URL's `token`, else the guest token from the server)
+  conversation: null, // conversation to continue (default: the URL's `conversation`)
+  resume: true, // resume a dropped session (PROTOCOL.md §8) instead of starting a new one
+  resumeWindowMs: 150000, // give up resuming this long after the drop (resume_grace_s + _ttl_s)
 };
+
+// Closes after which resuming makes no sense: the server ended the session on purpose (policy,
+// bad data, rate limit, too many connections) or another connection took it over (4002).
+const NO_RESUME_CODES = new Set([1003, 1007, 1008, 1009, 4002, 4008, 4029]);
 
 /**
  * A voicewire.v1 client: one WebSocket, text events, gapless Web Audio playback, word timing.
  *
- * Events (detail): state {state}, ready (session.ready), session (session.updated),
+ * Events (detail): state {state}, ready (session.ready: a new session), resumed
+ * (session.resumed, plus `last_seq`: the session goes on), session (session.updated),
  * turnStart (turn.start), text {turn_id, text, delta}, data (data), segment (segment.start /
  * segment.end, plus `start_time` on the audio clock), word {turn_id, segment_id, index, text,
  * char_start, char_end, start16, end16, start_ms, end_ms, time}, turnEnd {turn_id, status,
- * text, played_ms?}, playbackEnd {turn_id, played_ms}, error {code, message, turn_id?}.
+ * text, played_ms?}, playbackEnd {turn_id, played_ms}, error {code, message, turn_id?},
+ * disconnected {code, last_seq} (the socket dropped; a resume follows, the turn goes on).
+ * A turn lost with its session ends with turnEnd {status: "interrupted", disconnected: true}.
  */
 export class VoicewireClient extends EventTarget {
   constructor(url, options = {}) {
@@ -246,7 +263,18 @@ export class VoicewireClient extends EventTarget {
     this._ticker = null;
     this._codecWarned = new Set();
     this._formatPending = false; // a session.update for the codec is on its way
-    this._lastSeq = 0;
+    this._lastSeq = 0; // seq of the last frame processed in this session
+    // Identity and conversation, sent again on every reconnect (PROTOCOL.md §0).
+    const query = this._urlParams();
+    this.token = this.options.token || query.get("token") || null;
+    this.conversationId = this.options.conversation || query.get("conversation") || null;
+    this._guestToken = false; // `token` came from session.ready.guest_token
+    this.resumeToken = null; // session.ready.resume_token of the current session
+    this._sessionOpen = false; // session.ready / session.resumed came on the current socket
+    this._droppedAt = null; // Date.now() of the drop a resume is pending for
+    this._probing = false;
+    this._pendingCancel = null; // a stop() while disconnected: sent once the session resumed
+    this._settings = {}; // setVoice() fields, sent again to a new session
     this._onGesture = () => this.resumeAudio();
     this._onVisibility = () => {
       if (document.visibilityState === "visible" && this._ctx) this.resumeAudio();
@@ -276,9 +304,14 @@ export class VoicewireClient extends EventTarget {
     this._emit("state", { state });
   }
 
-  /** The open WebSocket (read-only use), or null. */
+  /** The WebSocket of the running session (read-only use), or null (also while it reconnects). */
   get socket() {
-    return this._ws;
+    return this._sessionOpen ? this._ws : null;
+  }
+
+  /** The seq of the last frame processed (what a resume asks the server to continue after). */
+  get lastSeq() {
+    return this._lastSeq;
   }
 
   get audioContext() {
@@ -291,6 +324,11 @@ export class VoicewireClient extends EventTarget {
     return !!t && !t.dropped && (t.running || !t.playbackEnded);
   }
 
+  /** True while a dropped session waits to be resumed (its turn and audio go on meanwhile). */
+  get resuming() {
+    return this._droppedAt !== null;
+  }
+
   get currentTurnId() {
     return this._current ? this._current.id : null;
   }
@@ -301,19 +339,24 @@ export class VoicewireClient extends EventTarget {
   connect() {
     this._closing = false;
     const ready = new Promise((resolve) => this._readyWaiters.push(resolve));
-    if (!this._ws && !this._retryTimer) this._open();
+    if (!this._ws && !this._retryTimer && !this._probing) this._open();
     return ready;
   }
 
-  /** Close for good (no reconnect). */
+  /**
+   * Close for good (no reconnect, no resume). A running turn is cancelled first (with the ms
+   * heard), so the server does not finish a reply nobody will come back for (PROTOCOL.md §8).
+   */
   close(code = 1000, reason = "") {
+    if (this._ws && this._ws.readyState === WebSocket.OPEN) this.stop();
     this._closing = true;
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
     const ws = this._ws;
     this._ws = null;
+    this._sessionOpen = false;
     if (ws) ws.close(code, reason);
-    this._endSession();
+    this._abandonSession();
     this._setState("closed");
   }
 
@@ -330,12 +373,54 @@ export class VoicewireClient extends EventTarget {
     this._ctx = null;
   }
 
+  _urlParams() {
+    try {
+      return new URL(this.url, globalThis.location && globalThis.location.href).searchParams;
+    } catch {
+      return new URLSearchParams();
+    }
+  }
+
+  // `url` with the identity, the conversation and (when resuming) the session to resume.
+  _sessionUrl(resume) {
+    let u;
+    try {
+      u = new URL(this.url, globalThis.location && globalThis.location.href);
+    } catch {
+      return this.url;
+    }
+    const q = u.searchParams;
+    for (const name of ["token", "conversation", "resume", "last_seq"]) q.delete(name);
+    if (this.token) q.set("token", this.token);
+    if (this.conversationId) q.set("conversation", this.conversationId);
+    if (resume) {
+      q.set("resume", this.resumeToken);
+      q.set("last_seq", String(this._lastSeq));
+    }
+    return u.href;
+  }
+
+  // Whether the session can be resumed after a close with `code`.
+  _canResume(code) {
+    return (
+      !!this.options.resume &&
+      !!this.resumeToken &&
+      !!this.token &&
+      this._lastSeq > 0 &&
+      !NO_RESUME_CODES.has(code)
+    );
+  }
+
   _open() {
     this._retryTimer = null;
     this._setState(this._attempt > 0 ? "reconnecting" : "connecting");
+    if (this._droppedAt !== null && Date.now() - this._droppedAt > this.options.resumeWindowMs) {
+      this._abandonSession(); // too late: the server has let the session go
+    }
+    const resume = this._droppedAt !== null && this._canResume(1006);
     let ws;
     try {
-      ws = new WebSocket(this.url, PROTOCOL);
+      ws = new WebSocket(this._sessionUrl(resume), PROTOCOL);
     } catch (err) {
       this._emit("error", { code: "connect_failed", message: String(err.message || err) });
       this._scheduleReconnect();
@@ -343,8 +428,11 @@ export class VoicewireClient extends EventTarget {
     }
     ws.binaryType = "arraybuffer";
     this._ws = ws;
-    this._lastSeq = 0;
+    this._sessionOpen = false;
+    if (!resume) this._lastSeq = 0;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       if (ws === this._ws) this._setState("open");
     };
     ws.onmessage = (event) => {
@@ -355,7 +443,8 @@ export class VoicewireClient extends EventTarget {
     ws.onclose = (event) => {
       if (ws !== this._ws) return;
       this._ws = null;
-      this._onDisconnect(event);
+      this._sessionOpen = false;
+      this._onDisconnect(event, opened);
     };
   }
 
@@ -376,19 +465,84 @@ export class VoicewireClient extends EventTarget {
     this._silenceAll();
   }
 
-  _onDisconnect(event) {
+  // The session will not be resumed: end it here, forget its resume token.
+  _abandonSession() {
     this._endSession();
+    this.resumeToken = null;
+    this._droppedAt = null;
+    this._pendingCancel = null;
+  }
+
+  _onDisconnect(event, opened) {
+    const code = (event && event.code) || 1006;
     if (this._closing || !this.options.reconnect) {
+      this._abandonSession();
       this._setState("closed");
       return;
     }
-    if (event && event.code && event.code !== 1000 && event.code !== 1001 && event.code !== 1006) {
+    if (code !== 1000 && code !== 1001 && code !== 1006) {
+      const reason = event && event.reason ? ` ${event.reason}` : "";
       this._emit("error", {
         code: "connection_closed",
-        message: `the server closed the connection (${event.code}${event.reason ? ` ${event.reason}` : ""})`,
+        message: `the server closed the connection (${code}${reason})`,
       });
     }
+    if (!this._canResume(code)) {
+      this._abandonSession();
+    } else if (this._droppedAt === null) {
+      // Keep the turn, its text and the audio already scheduled: the resume continues them.
+      this._droppedAt = Date.now();
+      this._emit("disconnected", { code, last_seq: this._lastSeq });
+    }
+    if (!opened && (this.resumeToken || this.conversationId || this._guestToken)) {
+      // The handshake failed: refused (HTTP 403: a resume, conversation or token the server no
+      // longer accepts) or no network. Only a server that answers HTTP can have refused it.
+      this._probing = true;
+      this._setState("reconnecting");
+      this._reachable().then((up) => {
+        this._probing = false;
+        if (this._closing || this._ws || this._retryTimer) return;
+        if (up) this._fallBack();
+        this._scheduleReconnect();
+      });
+      return;
+    }
     this._scheduleReconnect();
+  }
+
+  // Does the server answer HTTP? (Any response will do; a network error or timeout is a no.)
+  _reachable() {
+    if (typeof fetch !== "function") return Promise.resolve(true);
+    let probe;
+    try {
+      probe = new URL(this.url, globalThis.location && globalThis.location.href);
+      probe.protocol = probe.protocol === "wss:" ? "https:" : "http:";
+      probe.search = "";
+    } catch {
+      return Promise.resolve(true);
+    }
+    const timeout = globalThis.AbortSignal && AbortSignal.timeout;
+    const signal = timeout ? AbortSignal.timeout(5000) : undefined;
+    return fetch(probe.href, { mode: "no-cors", cache: "no-store", signal }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  // A handshake the server refused: ask for less next time, one thing at a time.
+  _fallBack() {
+    if (this.resumeToken) {
+      this._abandonSession();
+      this._emit("error", {
+        code: "resume_refused",
+        message: "the session could not be resumed; a new one starts",
+      });
+    } else if (this.conversationId) {
+      this.conversationId = null; // a new conversation
+    } else if (this._guestToken) {
+      this.token = null; // a new guest
+      this._guestToken = false;
+    }
   }
 
   _scheduleReconnect() {
@@ -431,7 +585,12 @@ export class VoicewireClient extends EventTarget {
     if (!t || !this.busy) return null;
     const played = this._dropAudio(t);
     if (t.running) {
-      this._sendJson({ type: "turn.cancel", turn_id: t.id, played_ms: Math.round(played) });
+      const cancel = { type: "turn.cancel", turn_id: t.id, played_ms: Math.round(played) };
+      if (this._droppedAt !== null) {
+        this._pendingCancel = cancel; // away: sent as soon as the session has resumed
+      } else {
+        this._sendJson(cancel);
+      }
     }
     this._finishPlayback(t);
     return { turn_id: t.id, played_ms: Math.round(played) };
@@ -446,6 +605,8 @@ export class VoicewireClient extends EventTarget {
     }
     if (voice_name !== undefined) message.voice_name = voice_name;
     if (rate !== undefined) message.rate = rate;
+    Object.assign(this._settings, message); // a new session gets them again
+    delete this._settings.type;
     return this._sendJson(message);
   }
 
@@ -457,10 +618,15 @@ export class VoicewireClient extends EventTarget {
     return this._sendJson(message);
   }
 
-  // After session.ready: ask for the codec/rate of the options; true when an update was sent.
+  // After session.ready: ask for the codec/rate of the options and the settings of setVoice()
+  // the new session does not have yet; true when an update was sent.
   _requestFormat() {
     const { codec, sampleRate } = this.options;
     const want = {};
+    const session = this.session || {};
+    for (const [name, value] of Object.entries(this._settings)) {
+      if (session[name] !== value) want[name] = value;
+    }
     if (codec && codec !== this.audioFormat.codec) want.codec = codec;
     if (sampleRate && sampleRate !== this.audioFormat.sample_rate) want.sample_rate = sampleRate;
     if (Object.keys(want).length === 0) return false;
@@ -479,8 +645,21 @@ export class VoicewireClient extends EventTarget {
 
   // --- server → client ------------------------------------------------------------------------
 
-  _checkSeq(seq) {
+  _checkSeq(seq, type) {
     if (typeof seq !== "number") return;
+    if (type === "session.ready") {
+      this._lastSeq = 0; // a new session: seq starts again at 1
+    } else if (type === "session.resumed") {
+      // It takes no number of its own: its seq is the last_seq the resume asked for.
+      if (seq !== this._lastSeq) {
+        this._emit("error", {
+          code: "seq_gap",
+          message: `session resumed at seq ${seq}, the last frame processed was ${this._lastSeq}`,
+        });
+      }
+      this._lastSeq = seq;
+      return;
+    }
     if (this._lastSeq && seq !== this._lastSeq + 1) {
       this._emit("error", {
         code: "seq_gap",
@@ -499,18 +678,13 @@ export class VoicewireClient extends EventTarget {
       return;
     }
     if (!m || typeof m !== "object") return;
-    this._checkSeq(m.seq);
+    this._checkSeq(m.seq, m.type);
     switch (m.type) {
       case "session.ready":
-        this._silenceAll();
-        this._turns.clear();
-        this._current = null;
-        this._attempt = 0;
-        this.session = m;
-        if (m.audio) this.audioFormat = m.audio;
-        this._emit("ready", m);
-        // connect() resolves once the asked-for codec is in force, so the first turn has it.
-        if (!this._requestFormat()) this._resolveReady(m);
+        this._onSessionReady(m);
+        break;
+      case "session.resumed":
+        this._onSessionResumed(m);
         break;
       case "session.updated":
         this.session = { ...this.session, ...m };
@@ -557,6 +731,42 @@ export class VoicewireClient extends EventTarget {
       default:
         break; // unknown server types are ignored (PROTOCOL.md §6)
     }
+  }
+
+  // A new session: on the first connect, after a plain reconnect, or when a resume could not
+  // be honoured (then `error` resume_unavailable follows and the reply in flight is lost here).
+  _onSessionReady(m) {
+    this._endSession(); // before `ready`: the turn in flight ends as interrupted, silenced
+    this._turns.clear();
+    this._current = null;
+    this._attempt = 0;
+    this._droppedAt = null;
+    this._pendingCancel = null;
+    this._sessionOpen = true;
+    this.session = m;
+    this.resumeToken = typeof m.resume_token === "string" && m.resume_token ? m.resume_token : null;
+    if (m.guest_token) {
+      this.token = m.guest_token;
+      this._guestToken = true;
+    }
+    if (m.conversation_id) this.conversationId = m.conversation_id;
+    if (m.audio) this.audioFormat = m.audio;
+    this._emit("ready", m);
+    // connect() resolves once the asked-for codec is in force, so the first turn has it.
+    if (!this._requestFormat()) this._resolveReady(m);
+  }
+
+  // The session goes on: turns, text, settings and the audio already scheduled are kept; the
+  // replayed frames that follow continue exactly where the last processed frame left off.
+  _onSessionResumed(m) {
+    this._attempt = 0;
+    this._droppedAt = null;
+    this._sessionOpen = true;
+    const cancel = this._pendingCancel;
+    this._pendingCancel = null;
+    if (cancel) this._sendJson(cancel); // stop() while away: end the reply being replayed
+    this._emit("resumed", { ...m, last_seq: this._lastSeq });
+    if (!this._formatPending) this._resolveReady(this.session);
   }
 
   _turn(id) {

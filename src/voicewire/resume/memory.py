@@ -1,0 +1,130 @@
+"""Replay logs in this process's memory: resume on one process, no extra service."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+
+from voicewire.resume import (
+    Control,
+    Frame,
+    Handoff,
+    Hub,
+    OnControl,
+    ReplayLog,
+    SessionState,
+    Unavailable,
+)
+
+
+class _Log:
+    def __init__(self, state: SessionState, cap: int) -> None:
+        self.frames: deque[Frame] = deque(maxlen=cap)
+        self.state = state
+        self.handoff: Handoff | None = None
+        self.owner: OnControl | None = None
+        self.changed = asyncio.Event()  # replaced by a new one at every change
+        self.touched = time.monotonic()
+
+    def wake(self) -> None:
+        self.touched = time.monotonic()
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    @property
+    def last_seq(self) -> int:
+        return self.frames[-1].seq if self.frames else self.state.seq
+
+
+class _MemoryReplayLog(ReplayLog):
+    def __init__(self, log: _Log) -> None:
+        self.log = log
+
+    def append(self, seq: int, data: str | bytes) -> None:
+        self.log.frames.append(Frame(seq, data))
+        self.log.wake()
+
+    async def save(self, state: SessionState) -> None:
+        self.log.state = state
+
+    async def handoff(self, state: SessionState) -> None:
+        log = self.log
+        log.state = state
+        log.handoff = Handoff(state)
+        log.owner = None
+        log.wake()
+
+
+class MemoryHub(Hub):
+    def __init__(self, *, ttl_s: float, cap: int) -> None:
+        self.node = uuid.uuid4().hex[:12]
+        self.ttl_s, self.cap = ttl_s, cap
+        self.logs: dict[str, _Log] = {}
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for sid, log in list(self.logs.items()):
+            if log.owner is None and now - log.touched > self.ttl_s:
+                del self.logs[sid]
+
+    async def open(self, state: SessionState, on_control: OnControl) -> ReplayLog | None:
+        self._sweep()
+        log = self.logs.get(state.session_id)
+        if log is None:
+            log = self.logs[state.session_id] = _Log(state, self.cap)
+        elif log.owner is not None:
+            return None
+        log.owner, log.handoff, log.state = on_control, None, state
+        log.touched = time.monotonic()
+        return _MemoryReplayLog(log)
+
+    async def find(self, session_id: str) -> SessionState | None:
+        self._sweep()
+        log = self.logs.get(session_id)
+        return None if log is None else log.state
+
+    async def follow(self, session_id: str, after_seq: int) -> AsyncIterator[Frame | Handoff]:
+        log = self.logs.get(session_id)
+        if log is None:
+            raise Unavailable("unknown or expired session")
+        frames = log.frames
+        if after_seq > log.last_seq:
+            raise Unavailable(f"seq {after_seq} was never sent")
+        if frames and frames[0].seq > after_seq + 1:
+            raise Unavailable(f"frames after seq {after_seq} are no longer kept")
+        return _follow(log, after_seq)
+
+    async def control(self, session_id: str, control: Control) -> None:
+        log = self.logs.get(session_id)
+        if log is not None and log.owner is not None:
+            await log.owner(control)
+
+
+async def _follow(log: _Log, position: int) -> AsyncIterator[Frame | Handoff]:
+    frames = log.frames
+    while True:
+        changed = log.changed
+        pending = _after(frames, position)
+        if not pending and log.handoff is None:
+            await changed.wait()
+            continue
+        for frame in pending:
+            if frame.seq != position + 1:
+                raise Unavailable(f"frames after seq {position} are no longer kept")
+            position = frame.seq
+            yield frame
+        if log.handoff is not None and not _after(frames, position):
+            yield log.handoff
+            return
+
+
+def _after(frames: deque[Frame], seq: int) -> list[Frame]:
+    """The frames after `seq` (seqs in a log are consecutive)."""
+    if not frames:
+        return []
+    start = max(0, seq + 1 - frames[0].seq)
+    return list(itertools.islice(frames, start, None))

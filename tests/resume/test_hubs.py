@@ -1,0 +1,209 @@
+"""The replay-log contract, on both hubs: in memory, and in the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from tests.resume.conftest import require_redis
+from voicewire.resume import Control, Frame, Handoff, Hub, SessionState, Unavailable
+from voicewire.resume.memory import MemoryHub
+from voicewire.resume.redis import RedisHub
+
+MakeHub = Callable[..., Awaitable[Hub]]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_hub(request: pytest.FixtureRequest) -> AsyncIterator[MakeHub]:
+    """Builds hubs of one kind; Redis hubs made by one test share its key prefix (its nodes)."""
+    hubs: list[Hub] = []
+    memory: MemoryHub | None = None
+
+    async def make(ttl_s: float = 60, cap: int = 1000) -> Hub:
+        nonlocal memory
+        if request.param == "memory":
+            # One process has one memory hub: "another node" is the same hub.
+            memory = memory or MemoryHub(ttl_s=ttl_s, cap=cap)
+            return memory
+        prefix = request.getfixturevalue("redis_prefix")
+        hub = RedisHub(require_redis(), ttl_s=ttl_s, cap=cap, prefix=prefix)
+        await hub.start()
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in hubs:
+        await hub.close()
+
+
+def state(seq: int = 0, **changes: object) -> SessionState:
+    return SessionState(
+        session_id="s1", subject="guest-1", conversation_id="c1", seq=seq, next_turn=1
+    ).model_copy(update=changes)
+
+
+async def no_control(control: Control) -> None:
+    raise AssertionError(f"unexpected control {control}")
+
+
+async def collect(hub: Hub, after: int) -> list[Frame | Handoff]:
+    items: list[Frame | Handoff] = []
+    async for item in await hub.follow("s1", after):
+        items.append(item)
+    return items
+
+
+async def test_a_follower_gets_every_frame_after_its_seq_live_then_the_handoff(
+    make_hub: MakeHub,
+) -> None:
+    hub = await make_hub()
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    for seq in range(1, 6):
+        log.append(seq, f'{{"seq":{seq}}}' if seq % 2 else bytes([seq]) * 10)
+    await log.save(state(5))
+    follower = asyncio.create_task(collect(hub, 2))
+    await asyncio.sleep(0.05)
+    log.append(6, "live")
+    await log.handoff(state(6, next_turn=3))
+    items = await asyncio.wait_for(follower, 5)
+    frames = [i for i in items if isinstance(i, Frame)]
+    assert [f.seq for f in frames] == [3, 4, 5, 6]
+    assert [f.data for f in frames] == ['{"seq":3}', bytes([4]) * 10, '{"seq":5}', "live"]
+    assert isinstance(items[-1], Handoff)
+    assert items[-1].state.next_turn == 3
+    assert not items[-1].orphaned
+
+
+async def test_a_follower_that_has_everything_gets_only_the_handoff(make_hub: MakeHub) -> None:
+    hub = await make_hub()
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    log.append(1, "a")
+    await log.handoff(state(1))
+    items = await collect(hub, 1)
+    assert len(items) == 1 and isinstance(items[0], Handoff)
+
+
+async def test_an_unknown_session_cannot_be_followed(make_hub: MakeHub) -> None:
+    hub = await make_hub()
+    assert await hub.find("s1") is None
+    with pytest.raises(Unavailable):
+        await hub.follow("s1", 0)
+
+
+async def test_frames_beyond_the_cap_are_trimmed_and_a_follow_from_before_them_fails(
+    make_hub: MakeHub,
+) -> None:
+    hub = await make_hub(cap=50)
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    for seq in range(1, 401):
+        log.append(seq, "x")
+    await log.handoff(state(400))
+    with pytest.raises(Unavailable):
+        await collect(hub, 0)
+    items = await collect(hub, 395)  # the newest frames are kept
+    assert [i.seq for i in items if isinstance(i, Frame)] == [396, 397, 398, 399, 400]
+
+
+async def test_a_control_reaches_the_owner_from_another_node(make_hub: MakeHub) -> None:
+    owner_hub, other_hub = await make_hub(), await make_hub()
+    received: asyncio.Queue[Control] = asyncio.Queue()
+
+    async def on_control(control: Control) -> None:
+        await received.put(control)
+
+    assert await owner_hub.open(state(), on_control) is not None
+    await other_hub.control("s1", {"type": "cancel", "turn_id": 2, "played_ms": 150})
+    control = await asyncio.wait_for(received.get(), 5)
+    assert control == {"type": "cancel", "turn_id": 2, "played_ms": 150}
+
+
+async def test_a_session_has_one_owner_until_it_is_handed_off(make_hub: MakeHub) -> None:
+    first, second = await make_hub(), await make_hub()
+    log = await first.open(state(), no_control)
+    assert log is not None
+    assert await second.open(state(), no_control) is None
+    log.append(1, "a")
+    await log.handoff(state(1))
+    assert await second.open(state(1), no_control) is not None
+
+
+async def test_the_next_owner_continues_the_same_log_after_the_handoff(make_hub: MakeHub) -> None:
+    first, second = await make_hub(), await make_hub()
+    log = await first.open(state(), no_control)
+    assert log is not None
+    for seq in (1, 2, 3):
+        log.append(seq, f"a{seq}")
+    await log.handoff(state(3))
+    assert (await second.find("s1")) == state(3)
+    log2 = await second.open(state(3), no_control)
+    assert log2 is not None
+    log2.append(4, "b4")
+    log2.append(5, b"b5")
+    await log2.handoff(state(5))
+    # The first owner's handoff is gone: a follower goes straight on into the second part.
+    items = await collect(first, 2)
+    assert [(i.seq, i.data) for i in items if isinstance(i, Frame)] == [
+        (3, "a3"),
+        (4, "b4"),
+        (5, b"b5"),
+    ]
+    assert isinstance(items[-1], Handoff) and items[-1].state.seq == 5
+
+
+async def test_a_follower_takes_over_from_an_owner_whose_process_died(redis_prefix: str) -> None:
+    url = require_redis()
+    dead = RedisHub(url, ttl_s=60, cap=100, prefix=redis_prefix)
+    alive = RedisHub(url, ttl_s=60, cap=100, prefix=redis_prefix)
+    await dead.start()
+    await alive.start()
+    try:
+        log = await dead.open(state(running_turn=2), no_control)
+        assert log is not None
+        for seq in (1, 2, 3):
+            log.append(seq, f"f{seq}")
+        await log.save(state(2, running_turn=2, next_turn=3))
+        await asyncio.sleep(0.1)  # the frames are written in the background
+        # The process dies: no handoff, its heartbeat stops.
+        for task in dead._background:
+            task.cancel()
+        await dead.redis.delete(dead._node_key(dead.node))
+        items = await asyncio.wait_for(collect(alive, 1), 10)
+        assert [i.seq for i in items if isinstance(i, Frame)] == [2, 3]
+        handoff = items[-1]
+        assert isinstance(handoff, Handoff) and handoff.orphaned
+        assert handoff.state.seq == 3 and handoff.state.running_turn == 2
+        # and the session can be owned again
+        assert await alive.open(handoff.state, no_control) is not None
+    finally:
+        await alive.close()
+        await dead.redis.aclose()
+
+
+async def test_redis_keys_expire_after_the_resume_window(redis_prefix: str) -> None:
+    hub = RedisHub(require_redis(), ttl_s=30, cap=100, prefix=redis_prefix)
+    await hub.start()
+    try:
+        log = await hub.open(state(), no_control)
+        assert log is not None
+        log.append(1, "a")
+        await log.handoff(state(1))
+        for key in (hub._key("s1", "log"), hub._key("s1", "state")):
+            assert 0 < await hub.redis.ttl(key) <= 30
+        assert not await hub.redis.exists(hub._key("s1", "owner"))
+    finally:
+        await hub.close()
+
+
+async def test_a_memory_log_is_forgotten_after_the_resume_window() -> None:
+    hub = MemoryHub(ttl_s=0.05, cap=100)
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    log.append(1, "a")
+    await log.handoff(state(1))
+    await asyncio.sleep(0.1)
+    assert await hub.find("s1") is None

@@ -1,0 +1,260 @@
+"""Resume on one process (in-memory replay): a cut reply arrives whole, once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import serve
+from tests.cutproxy import CutProxy
+from tests.resume.turns import REPLY, audio_of, one_turn, seqs_of, streams, text_of
+from tests.server.test_persistence import wait_for_messages, ws_url
+from voicewire.client import Client
+from voicewire.config import Settings
+from voicewire.llm.scripted import ScriptedLLM
+from voicewire.protocol.frames import AudioFrame
+from voicewire.protocol.messages import (
+    PROTOCOL_VERSION,
+    Error,
+    SessionReady,
+    SessionResumed,
+    TurnEnd,
+    server_message_adapter,
+)
+from voicewire.server.app import create_app
+from voicewire.tts.fake import FakeToneTTS
+
+
+@contextmanager
+def server(tmp_path: Path, **settings: Any) -> Iterator[str]:
+    """A server streaming REPLY at 40 tokens/s (about 2 s), with the fake voice."""
+    options: dict[str, Any] = {"llm": "scripted", "tts": "fake", "data_dir": tmp_path}
+    llm = ScriptedLLM(REPLY, tokens_per_second=40, first_token_ms=20)
+    app = create_app(Settings(**(options | settings)), llm=llm, tts=FakeToneTTS())
+    with serve(app) as base:
+        yield base
+
+
+@asynccontextmanager
+async def cuttable(base: str) -> AsyncIterator[CutProxy]:
+    proxy = CutProxy(int(base.rsplit(":", 1)[1]))
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with server(tmp_path_factory.mktemp("data")) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def reference(base: str) -> list[Any]:
+    """The same reply, never interrupted."""
+
+    async def run() -> list[Any]:
+        async with Client(ws_url(base)) as c:
+            return await one_turn(c)
+
+    return asyncio.run(run())
+
+
+def assert_same_reply(events: list[Any], reference: list[Any]) -> None:
+    assert text_of(events) == text_of(reference) == REPLY
+    assert audio_of(events) == audio_of(reference)
+    assert streams(events) == streams(reference)
+    seqs = seqs_of(events)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a frame missing or repeated"
+
+
+@pytest.mark.parametrize("half_open", [False, True], ids=["reset", "half-open"])
+async def test_a_reply_cut_mid_stream_arrives_byte_identical_after_the_resume(
+    base: str, reference: list[Any], half_open: bool
+) -> None:
+    async with cuttable(base) as proxy, Client(proxy.url) as c:
+        events = await one_turn(c, cut=lambda n: n == 3, proxy=proxy, half_open=half_open)
+    assert c.resumes == 1
+    assert_same_reply(events, reference)
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
+    pcm = np.frombuffer(audio_of(events), dtype="<i2").astype(np.float64)
+    assert len(pcm) / c.ready.audio.sample_rate > 5  # type: ignore[union-attr]
+    assert np.sqrt(np.mean(pcm**2)) > 500, "the resumed audio is silence"
+
+
+async def test_a_session_goes_on_after_a_resume_with_the_same_seq_and_turns(base: str) -> None:
+    async with cuttable(base) as proxy, Client(proxy.url) as c:
+        first = await one_turn(c, cut=lambda n: n == 2, proxy=proxy, half_open=True)
+        second = await one_turn(c, "And the day after?")
+    assert c.resumes == 1
+    assert isinstance(first[-1], TurnEnd) and first[-1].turn_id == 1
+    assert isinstance(second[-1], TurnEnd) and second[-1].turn_id == 2
+    assert second[-1].status == "complete"
+    assert seqs_of(second)[0] == seqs_of(first)[-1] + 1
+
+
+async def test_a_reply_that_ended_while_the_client_was_away_is_replayed_whole(
+    base: str, reference: list[Any]
+) -> None:
+    async with cuttable(base) as proxy, Client(proxy.url) as c:
+        await c.send("What is the plan?", message_id="q-what-is-the-plan?")
+        events: list[Any] = []
+        while len([e for e in events if isinstance(e, AudioFrame)]) < 2:
+            event = await c.receive()
+            if events or type(event).__name__ == "TurnStart":
+                events.append(event)
+        proxy.cut()
+        await asyncio.sleep(3.5)  # the whole reply is generated meanwhile
+        while not isinstance(events[-1], TurnEnd):
+            event = await c.receive()
+            if not isinstance(event, SessionResumed):
+                events.append(event)
+    assert c.resumes == 1
+    assert_same_reply(events, reference)
+
+
+async def test_the_stored_conversation_has_the_whole_resumed_reply(base: str) -> None:
+    async with cuttable(base) as proxy, Client(proxy.url) as c:
+        events = await one_turn(c, cut=lambda n: n == 2, proxy=proxy)
+        assert c.ready is not None and c.token and c.conversation_id
+    messages = await wait_for_messages(
+        base, c.conversation_id, c.token, lambda m: m and m[-1]["status"] == "complete"
+    )
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert messages[-1]["text"] == text_of(events) == REPLY
+
+
+async def raw_resume(base: str, **params: str) -> tuple[Any, list[Any]]:
+    """Connect with `params`; return the socket and the first events (up to 2)."""
+    ws = await connect(ws_url(base, **params), subprotocols=[PROTOCOL_VERSION])  # type: ignore[list-item]
+    first = [server_message_adapter.validate_json(await ws.recv())]
+    if isinstance(first[0], SessionReady):
+        first.append(server_message_adapter.validate_json(await ws.recv()))
+    return ws, first
+
+
+async def test_a_cancel_sent_during_the_replay_stops_the_reply(base: str) -> None:
+    async with cuttable(base) as proxy, Client(proxy.url, resume=False) as c:
+        await c.send("What is the plan?")
+        while not isinstance(await c.receive(), AudioFrame):
+            pass
+        proxy.cut()
+        token, resume, last_seq = c.token, c.resume_token, c.last_seq
+    assert token and resume
+    ws, first = await raw_resume(base, token=token, resume=resume, last_seq=str(last_seq))
+    assert isinstance(first[0], SessionResumed) and first[0].seq == last_seq
+    await ws.send('{"type": "turn.cancel", "turn_id": 1, "played_ms": 300}')
+    async with asyncio.timeout(10):
+        while True:
+            data = await ws.recv()
+            if isinstance(data, str):
+                event = server_message_adapter.validate_json(data)
+                if isinstance(event, TurnEnd):
+                    break
+    await ws.close()
+    assert event.status == "interrupted" and event.played_ms == 300
+    assert len(event.text) < len(REPLY)
+
+
+async def test_resumes_with_a_forged_expired_foreign_or_missing_token_are_refused(
+    tmp_path: Path,
+) -> None:
+    with server(tmp_path, resume_token_ttl_s=-1) as expired_base:
+        async with Client(ws_url(expired_base)) as c:
+            token, expired = c.token, c.resume_token
+        assert token and expired
+        with pytest.raises(InvalidStatus) as refused:
+            await raw_resume(expired_base, token=token, resume=expired, last_seq="1")
+        assert refused.value.response.status_code == 403
+
+    with server(tmp_path / "b") as base:
+        async with Client(ws_url(base)) as a, Client(ws_url(base)) as b:
+            assert a.token and a.resume_token and b.token
+            body, _, sig = a.resume_token.partition(".")
+            forged = body + "." + ("A" if sig[0] != "A" else "B") + sig[1:]
+            refusals = [
+                {"token": a.token, "resume": forged, "last_seq": "1"},  # forged
+                {"token": b.token, "resume": a.resume_token, "last_seq": "1"},  # not b's
+                {"resume": a.resume_token, "last_seq": "1"},  # no identity
+                {"token": a.token, "resume": a.token, "last_seq": "1"},  # not a resume token
+                {"token": a.token, "resume": a.resume_token, "last_seq": "-1"},
+            ]
+            for params in refusals:
+                with pytest.raises(InvalidStatus) as refused:
+                    await raw_resume(base, **params)
+                assert refused.value.response.status_code == 403, params
+
+
+async def test_a_session_past_its_resume_window_starts_afresh_on_the_same_conversation(
+    tmp_path: Path,
+) -> None:
+    with server(tmp_path, resume_ttl_s=0.2) as base:
+        async with Client(ws_url(base)) as c:
+            await one_turn(c)
+            token, resume, seq = c.token, c.resume_token, c.last_seq
+            conversation = c.conversation_id
+        assert token and resume
+        await asyncio.sleep(0.5)
+        ws, first = await raw_resume(base, token=token, resume=resume, last_seq=str(seq))
+        await ws.close()
+    ready, error = first
+    assert isinstance(ready, SessionReady) and ready.seq == 1
+    assert ready.conversation_id == conversation and ready.resume_token != resume
+    assert isinstance(error, Error) and error.code == "resume_unavailable"
+
+
+async def test_a_resume_claiming_frames_never_sent_starts_afresh(base: str) -> None:
+    async with Client(ws_url(base)) as c:
+        token, resume = c.token, c.resume_token
+    assert token and resume
+    ws, first = await raw_resume(base, token=token, resume=resume, last_seq="999")
+    await ws.close()
+    assert isinstance(first[0], SessionReady)
+    assert isinstance(first[1], Error) and first[1].code == "resume_unavailable"
+
+
+async def test_a_reply_nobody_resumes_stops_after_the_grace_period(tmp_path: Path) -> None:
+    with server(tmp_path, resume_grace_s=0.3) as base:
+        async with cuttable(base) as proxy, Client(proxy.url, resume=False) as c:
+            await c.send("What is the plan?")
+            while not isinstance(await c.receive(), AudioFrame):
+                pass
+            proxy.cut()
+        assert c.token and c.conversation_id
+        messages = await wait_for_messages(
+            base, c.conversation_id, c.token, lambda m: m and m[-1]["status"] != "streaming"
+        )
+    reply = messages[-1]
+    assert reply["status"] == "interrupted"
+    assert 0 < len(reply["text"]) < len(REPLY)
+
+
+async def test_the_old_connection_of_a_resumed_session_is_closed_with_4002(base: str) -> None:
+    async with Client(ws_url(base)) as old:
+        token, resume, seq = old.token, old.resume_token, old.last_seq
+        assert token and resume
+        ws, first = await raw_resume(base, token=token, resume=resume, last_seq=str(seq))
+        assert isinstance(first[0], SessionResumed)
+        with pytest.raises(Exception) as closed:
+            async with asyncio.timeout(5):
+                await old.ws.recv()
+        assert getattr(closed.value, "rcvd", None) is not None
+        assert closed.value.rcvd.code == 4002  # type: ignore[attr-defined]
+        await ws.send('{"type": "ping", "id": "p"}')
+        pong = server_message_adapter.validate_json(await ws.recv())
+        assert pong.type == "pong" and pong.seq == seq + 1
+        await ws.close()

@@ -1,0 +1,143 @@
+"""Two server processes sharing the real Redis and PostgreSQL: a reply started on A is resumed
+on B, whole, and the stored conversation is complete.
+
+The client talks to a proxy (the load balancer); the proxy is switched to B, then cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import make_url
+
+from tests.conftest import free_port
+from tests.cutproxy import CutProxy
+from tests.resume.conftest import require_redis
+from tests.resume.turns import REPLY, audio_of, one_turn, seqs_of, streams, text_of
+from tests.server.test_persistence import wait_for_messages
+from tests.storage.conftest import _postgres_connection, postgres_url
+from voicewire.client import Client
+from voicewire.protocol.messages import TurnEnd
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    """A throwaway PostgreSQL database both processes share."""
+    admin = await _postgres_connection()
+    name = f"vwtest_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_url()).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def start(port: int, data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "voicewire", "serve", "--port", str(port)]
+    command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
+    proc = subprocess.Popen(command, env={**os.environ, "VOICEWIRE_DATA_DIR": str(data), **env})
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+            return proc
+        except httpx.HTTPError:
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def two_servers(database: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
+    env = {
+        "VOICEWIRE_DATABASE_URL": database,
+        "VOICEWIRE_REDIS_URL": require_redis(),
+        "VOICEWIRE_SECRET": "a secret the two processes share",
+        "VOICEWIRE_SCRIPTED_REPLY": REPLY,
+        "VOICEWIRE_SCRIPTED_TPS": "40",
+    }
+    ports = free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, port in enumerate(ports):
+            procs.append(start(port, tmp_path / f"node{i}", env))
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+async def test_a_reply_started_on_one_process_is_resumed_whole_on_another(
+    two_servers: tuple[int, int],
+) -> None:
+    port_a, port_b = two_servers
+    async with Client(f"ws://127.0.0.1:{port_a}/ws") as c:
+        reference = await one_turn(c)
+
+    proxy = CutProxy(port_a)
+    await proxy.start()
+    try:
+        async with Client(proxy.url) as c:
+
+            def cut_to_b(frames: int) -> bool:
+                if frames == 3:
+                    proxy.upstream_port = port_b  # the reconnect lands on B
+                    return True
+                return False
+
+            events = await one_turn(c, cut=cut_to_b, proxy=proxy)
+            # The session now lives on B: it goes on there.
+            after = await one_turn(c, "And then?")
+    finally:
+        await proxy.close()
+    assert c.resumes == 1
+    assert text_of(events) == text_of(reference) == REPLY
+    assert audio_of(events) == audio_of(reference)
+    assert streams(events) == streams(reference)
+    seqs = seqs_of(events) + seqs_of(after)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert isinstance(after[-1], TurnEnd) and after[-1].status == "complete"
+    assert after[-1].turn_id == 2
+
+    assert c.token and c.conversation_id
+    base_b = f"http://127.0.0.1:{port_b}"
+    messages: list[dict[str, Any]] = await wait_for_messages(
+        base_b,
+        c.conversation_id,
+        c.token,
+        lambda m: len(m) == 4 and all(x["status"] == "complete" for x in m),
+    )
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert [m["text"] for m in messages] == ["What is the plan?", REPLY, "And then?", REPLY]
+
+
+async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "voicewire", "serve", "--workers", "2", "--llm", "scripted"]
+    env = {k: v for k, v in os.environ.items() if k != "VOICEWIRE_REDIS_URL"}
+    proc = await asyncio.create_subprocess_exec(
+        *command,
+        "--tts",
+        "fake",
+        env={**env, "VOICEWIRE_DATA_DIR": str(tmp_path)},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert b"VOICEWIRE_REDIS_URL" in stderr
