@@ -76,7 +76,14 @@ def serve(
         engines = build_llm(settings), build_tts(settings)
     except (EngineError, LLMError, TTSError) as exc:
         raise fail(str(exc), 2) from None
-    server: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": log_level}
+    server: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        # On SIGTERM, replies in flight finish into their replay logs (for a resume elsewhere)
+        # for up to resume_grace_s; then the process stops.
+        "timeout_graceful_shutdown": int(settings.resume_grace_s) + 5,
+    }
     if workers > 1:
         # Each worker is a process of its own, with its own engines; a reconnect may land on
         # any of them, so the replay logs must be shared.
@@ -261,6 +268,12 @@ def _forward(module: str, ctx: typer.Context) -> None:
 
     code = importlib.import_module(module).main(list(ctx.args))
     raise typer.Exit(code or 0)
+
+
+@bench_app.command("resume", context_settings=_FORWARD)
+def bench_resume(ctx: typer.Context) -> None:
+    """Resume gap after a dropped connection, and Redis cost per audio frame (-h for options)."""
+    _forward("voicewire.bench.resume", ctx)
 
 
 @bench_app.command("concurrency", context_settings=_FORWARD)

@@ -98,3 +98,22 @@ def test_the_plots_are_written_as_png_files(tmp_path: Path) -> None:
     assert out["timeline"]["measured"]["ttfa_ms"] > 0
     for name in ("timeline.png", "concurrency.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_resume_suite_measures_both_hubs_and_the_redis_cost_per_frame(tmp_path: Path) -> None:
+    from tests.resume.conftest import require_redis
+    from voicewire.bench import resume
+
+    path = tmp_path / "resume.json"
+    out = resume.run(
+        runs=2, tts="fake", redis_url=require_redis(), frames=50, json_path=path, quiet=True
+    )
+    assert set(out["hubs"]) == {"memory", "redis"}
+    for hub in out["hubs"].values():
+        assert len(hub["runs"]) == 2
+        for run in hub["runs"]:
+            assert 0 <= run["open_to_resumed_ms"] <= run["open_to_first_replayed_ms"]
+            assert run["reconnect_to_first_replayed_ms"] >= run["open_to_first_replayed_ms"]
+    assert out["redis_append"]["us_per_frame"] > 0
+    assert out["redis_append"]["redis_bytes_per_frame"] > resume.FRAME_BYTES  # payload + entry
+    assert json.loads(path.read_text())["hubs"]["redis"]["summary"]["ttfa_p50_ms"] > 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from tests.resume.turns import REPLY, audio_of, one_turn, seqs_of, streams, text
 from tests.server.test_persistence import wait_for_messages
 from tests.storage.conftest import _postgres_connection, postgres_url
 from voicewire.client import Client
-from voicewire.protocol.messages import TurnEnd
+from voicewire.protocol.messages import Error, TurnEnd
 
 
 @pytest.fixture
@@ -58,7 +59,9 @@ def start(port: int, data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]
 
 
 @pytest.fixture
-def two_servers(database: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
+def two_servers(
+    database: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[tuple[int, int, list[subprocess.Popen[bytes]]]]:
     env = {
         "VOICEWIRE_DATABASE_URL": database,
         "VOICEWIRE_REDIS_URL": require_redis(),
@@ -71,18 +74,21 @@ def two_servers(database: str, redis_prefix: str, tmp_path: Path) -> Iterator[tu
     try:
         for i, port in enumerate(ports):
             procs.append(start(port, tmp_path / f"node{i}", env))
-        yield ports
+        yield (*ports, procs)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=20)
+            proc.wait(timeout=60)
+
+
+Servers = tuple[int, int, list[subprocess.Popen[bytes]]]
 
 
 async def test_a_reply_started_on_one_process_is_resumed_whole_on_another(
-    two_servers: tuple[int, int],
+    two_servers: Servers,
 ) -> None:
-    port_a, port_b = two_servers
+    port_a, port_b, _ = two_servers
     async with Client(f"ws://127.0.0.1:{port_a}/ws") as c:
         reference = await one_turn(c)
 
@@ -126,6 +132,63 @@ async def test_a_reply_started_on_one_process_is_resumed_whole_on_another(
         ("assistant", "complete"),
     ]
     assert [m["text"] for m in messages] == ["What is the plan?", REPLY, "And then?", REPLY]
+
+
+async def test_a_reply_in_flight_during_a_restart_finishes_and_is_resumed_elsewhere(
+    two_servers: Servers,
+) -> None:
+    port_a, port_b, procs = two_servers
+    proxy = CutProxy(port_a)
+    await proxy.start()
+    try:
+        async with Client(proxy.url) as c:
+
+            def restart_a(frames: int) -> bool:
+                if frames == 3:
+                    proxy.upstream_port = port_b
+                    procs[0].terminate()  # SIGTERM: A closes its sockets with 1012 and drains
+                return False
+
+            events = await one_turn(c, cut=restart_a, proxy=proxy)
+    finally:
+        await proxy.close()
+    assert c.resumes == 1
+    assert text_of(events) == REPLY
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
+    # uvicorn re-raises the SIGTERM once it has shut down gracefully.
+    assert procs[0].wait(timeout=30) in (0, -signal.SIGTERM)
+    seqs = seqs_of(events)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+async def test_a_reply_whose_process_was_killed_ends_failed_and_the_session_goes_on_elsewhere(
+    two_servers: Servers,
+) -> None:
+    port_a, port_b, procs = two_servers
+    proxy = CutProxy(port_a)
+    await proxy.start()
+    try:
+        async with Client(proxy.url) as c:
+
+            def kill_a(frames: int) -> bool:
+                if frames == 3:
+                    proxy.upstream_port = port_b
+                    procs[0].kill()  # no drain, no handoff
+                return False
+
+            events = await one_turn(c, cut=kill_a, proxy=proxy)
+            after = await one_turn(c, "Are you still there?")
+    finally:
+        await proxy.close()
+    assert c.resumes == 1
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.status == "failed" and end.turn_id == 1
+    assert any(isinstance(e, Error) and e.code == "internal_error" for e in events)
+    assert REPLY.startswith(text_of(events))
+    assert isinstance(after[-1], TurnEnd) and after[-1].status == "complete"
+    seqs = seqs_of(events) + seqs_of(after)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
 async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:

@@ -242,3 +242,20 @@ async def test_timestamps_are_timezone_aware_utc(store: Store) -> None:
         assert parsed.utcoffset() is not None
         assert parsed.utcoffset() == UTC.utcoffset(parsed)
     assert message.model_dump(mode="json")["created_at"] == message.created_at
+
+
+async def test_fail_dangling_leaves_the_replies_of_live_server_processes_alone(
+    store: Store,
+) -> None:
+    identity, conv = await conversation(store)
+    await store.add_user_message(conv, "hi", client_id=None, turn_id=1)
+    await store.begin_reply(conv, turn_id=1, spoken=False, node="live")
+    await store.begin_reply(conv, turn_id=2, spoken=False, node="dead")
+    await store.begin_reply(conv, turn_id=3, spoken=False)  # from before replies had a node
+
+    async def alive(node: str) -> bool:
+        return node == "live"
+
+    assert await store.fail_dangling(alive) == 2
+    statuses = [m.status for m in await store.messages(identity, conv)]
+    assert statuses == ["complete", "streaming", "failed", "failed"]

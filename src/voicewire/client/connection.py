@@ -39,7 +39,7 @@ from voicewire.protocol.messages import (
 Event = ServerMessage | AudioFrame
 OnEvent = Callable[[Event], None]
 # Close codes after which the session is resumed (PROTOCOL.md §8); 1006: no close frame at all.
-RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1013, 4001})
+RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013, 4001})
 
 
 @dataclass

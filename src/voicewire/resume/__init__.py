@@ -110,5 +110,9 @@ class Hub(ABC):
         """
 
     @abstractmethod
+    async def alive(self, node: str) -> bool:
+        """Is the server process `node` still running?"""
+
+    @abstractmethod
     async def control(self, session_id: str, control: Control) -> None:
         """Deliver a control to the session's owner, wherever it runs (dropped if none)."""

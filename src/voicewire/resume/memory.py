@@ -98,6 +98,9 @@ class MemoryHub(Hub):
             raise Unavailable(f"frames after seq {after_seq} are no longer kept")
         return _follow(log, after_seq)
 
+    async def alive(self, node: str) -> bool:
+        return node == self.node  # one process: every other node is an earlier run of it
+
     async def control(self, session_id: str, control: Control) -> None:
         log = self.logs.get(session_id)
         if log is not None and log.owner is not None:

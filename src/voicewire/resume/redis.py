@@ -100,6 +100,9 @@ class RedisHub(Hub):
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
 
+    async def alive(self, node: str) -> bool:
+        return await self._alive(node)
+
     async def _alive(self, node: bytes | str | None) -> bool:
         if node is None:
             return False

@@ -81,14 +81,15 @@ def create_app(
         # Load once per process, before the first connection, so a broken engine fails the
         # start-up with a clear message instead of failing a turn later.
         engines = llm or build_llm(settings), tts or build_tts(settings)
+        hub = build_hub(settings)
+        await hub.start()
         url = settings.resolved_database_url()
-        store = await Store.open(url) if settings.persist else None
+        # Replies other live processes are generating are theirs: only dead ones' are failed.
+        store = await Store.open(url, alive=hub.alive) if settings.persist else None
         writes = Writes()
         signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
         limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
         metrics = Metrics(engines[1])
-        hub = build_hub(settings)
-        await hub.start()
         app.state.services = Services(
             settings,
             *engines,

@@ -68,10 +68,13 @@ async def retried(what: str, write: Callable[[], Awaitable[T]]) -> T:
 class Recorder:
     """One connection's writes: its conversation, user messages, and replies."""
 
-    def __init__(self, store: Store, writes: Writes, conversation_id: str) -> None:
+    def __init__(
+        self, store: Store, writes: Writes, conversation_id: str, *, node: str | None = None
+    ) -> None:
         self.store = store
         self.writes = writes
         self.conversation_id = conversation_id
+        self.node = node  # this server process, recorded on the replies it generates
         self._replies: dict[int, asyncio.Task[str]] = {}
 
     def user_message(
@@ -94,7 +97,9 @@ class Recorder:
             await stored
             return await retried(
                 "opening a reply",
-                lambda: store.begin_reply(conversation, turn_id=turn_id, spoken=spoken),
+                lambda: store.begin_reply(
+                    conversation, turn_id=turn_id, spoken=spoken, node=self.node
+                ),
             )
 
         self._replies[turn_id] = self.writes.spawn(begin())

@@ -46,6 +46,7 @@ class Relay:
     held: list[Message] = field(default_factory=list)
     replayed: int = 0
     open_turn: OpenTurn | None = None
+    ended: set[int] = field(default_factory=set)  # turns whose turn.end was replayed
 
     async def run(self, last_seq: int, session: Session) -> Handoff | None:
         """Replay, then return the owner's handoff; None if the session cannot be resumed."""
@@ -104,6 +105,16 @@ class Relay:
             self.open_turn.text.append(event["text"])
         elif kind == "turn.end":
             self.open_turn = None
+            self.ended.add(event["turn_id"])
+
+    def unfinished(self, handoff: Handoff) -> OpenTurn | None:
+        """The turn a dead owner left running (None when the owner handed off)."""
+        if not handoff.orphaned:
+            return None
+        running = handoff.state.running_turn
+        if self.open_turn is None and running is not None and running not in self.ended:
+            return OpenTurn(running)  # it started before the client's last_seq
+        return self.open_turn
 
 
 def snapshot(

@@ -205,7 +205,7 @@ class Connection:
 
     async def _take_over(self, handoff: Handoff, relay: Relay) -> bool:
         state = handoff.state
-        orphan = relay.open_turn if handoff.orphaned else None
+        orphan = relay.unfinished(handoff)
         restore(self.session, state, running_turn=orphan.turn_id if orphan else None)
         self.history = [ChatMessage(role, text) for role, text in state.history]
         self._use_conversation(state.conversation_id)
@@ -227,7 +227,12 @@ class Connection:
     def _use_conversation(self, conversation_id: str) -> None:
         self.conversation_id = conversation_id
         if self.services.store is not None and conversation_id:
-            self.recorder = Recorder(self.services.store, self.services.writes, conversation_id)
+            self.recorder = Recorder(
+                self.services.store,
+                self.services.writes,
+                conversation_id,
+                node=self.services.hub.node,
+            )
 
     async def _own(self, state: SessionState) -> bool:
         self.log = await self.services.hub.open(state, self._on_control)

@@ -144,5 +144,7 @@ class Message(Base):
     )
     turn_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(255))
+    # The server process generating a `streaming` reply (see Store.fail_dangling).
+    node: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

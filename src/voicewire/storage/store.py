@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -33,6 +33,8 @@ from voicewire.storage.schema import (
     utcnow,
 )
 
+Alive = Callable[[str], Awaitable[bool]]  # is this server process (node) still running?
+
 
 class Store:
     """Every method commits before it returns; none blocks the event loop."""
@@ -45,10 +47,18 @@ class Store:
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True, schema: str | None = None) -> Store:
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        schema: str | None = None,
+        alive: Alive | None = None,
+    ) -> Store:
         """Connect, migrate to head, and mark replies left `streaming` by a dead server `failed`.
 
-        `schema` (PostgreSQL only) puts every table in that existing schema.
+        `schema` (PostgreSQL only) puts every table in that existing schema. `alive(node)` says
+        whether a server process still runs (see `fail_dangling`).
         """
         parsed = normalize_url(url)
         if migrate:
@@ -57,7 +67,7 @@ class Store:
             await asyncio.to_thread(ensure_sqlite_dir, parsed)
         store = cls(make_engine(parsed, schema=schema))
         try:
-            await store.fail_dangling()
+            await store.fail_dangling(alive)
         except BaseException:
             await store.close()
             raise
@@ -174,10 +184,21 @@ class Store:
             conversation_id, "user", text, status="complete", client_id=client_id, turn_id=turn_id
         )
 
-    async def begin_reply(self, conversation_id: str, *, turn_id: int, spoken: bool) -> str:
-        """Insert the assistant reply as `streaming`, so a restart can find it if we die."""
+    async def begin_reply(
+        self, conversation_id: str, *, turn_id: int, spoken: bool, node: str | None = None
+    ) -> str:
+        """Insert the assistant reply as `streaming`, so a restart can find it if we die.
+
+        `node`: the server process generating it.
+        """
         return await self._add(
-            conversation_id, "assistant", "", status="streaming", spoken=spoken, turn_id=turn_id
+            conversation_id,
+            "assistant",
+            "",
+            status="streaming",
+            spoken=spoken,
+            turn_id=turn_id,
+            node=node,
         )
 
     async def _add(self, conversation_id: str, role: Role, text: str, **fields: Any) -> str:
@@ -221,14 +242,22 @@ class Store:
         if await self._update(update(Message).where(*reply).values(**values)) != 1:
             raise NotFound("reply not found")
 
-    async def fail_dangling(self) -> int:
-        """Mark every `streaming` reply `failed`, keeping its text; returns how many.
+    async def fail_dangling(self, alive: Alive | None = None) -> int:
+        """Mark `streaming` replies of dead server processes `failed`, keeping their text.
 
-        Only safe while no other server writes to the same database: theirs would be hit too.
+        Without `alive`, every `streaming` reply is taken for dead (one server process). With
+        it, replies whose `node` is alive are left to the process writing them. Returns how
+        many were failed.
         """
-        return await self._update(
-            update(Message).where(Message.status == "streaming").values(status="failed")
-        )
+        dangling = update(Message).where(Message.status == "streaming")
+        if alive is not None:
+            async with self._sessions() as session:
+                nodes = await session.scalars(
+                    select(Message.node).where(Message.status == "streaming").distinct()
+                )
+                live = [n for n in nodes if n is not None and await alive(n)]
+            dangling = dangling.where(or_(Message.node.is_(None), Message.node.not_in(live)))
+        return await self._update(dangling.values(status="failed"))
 
     async def _update(self, statement: Update) -> int:
         async with self._write() as session:
