@@ -30,6 +30,7 @@ class CutProxy:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            await self._server.wait_closed()
         self.cut()
         for upstream in self._half_open:
             upstream.transport.abort()
@@ -89,23 +90,27 @@ async def _pipe(
 
 @contextlib.contextmanager
 def proxy_in_thread(upstream_port: int) -> Iterator[CutProxy]:
-    """A CutProxy running on its own event loop thread (for sync tests, e.g. Playwright)."""
+    """A CutProxy on its own event loop thread (for sync tests, e.g. Playwright), closed with
+    everything it opened."""
     loop = asyncio.new_event_loop()
     proxy = CutProxy(upstream_port)
-    started = threading.Event()
-
-    def main() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(proxy.start())
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=main, daemon=True)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    started.wait(5)
+    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(5)
     try:
         yield proxy
     finally:
-        asyncio.run_coroutine_threadsafe(proxy.close(), loop).result(5)
+        asyncio.run_coroutine_threadsafe(_shut(proxy), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+        loop.close()
+
+
+async def _shut(proxy: CutProxy) -> None:
+    await proxy.close()
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0)  # let the aborted transports close their sockets

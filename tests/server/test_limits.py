@@ -186,7 +186,17 @@ async def test_a_client_that_never_reads_is_cut_off_and_its_buffer_stays_bounded
     tmp_path: Path,
 ) -> None:
     long_reply = WORDS * 400  # minutes of speech
-    app = make_app(tmp_path, reply=long_reply, tps=5000, send_timeout_s=1.0, send_queue_frames=64)
+    app = make_app(
+        tmp_path,
+        reply=long_reply,
+        tps=5000,
+        send_timeout_s=1.0,
+        send_queue_frames=64,
+        # Cut off, the reply goes on into the replay log for a resume (PROTOCOL.md §8) for
+        # this long, within resume_buffer_frames; then the session ends.
+        resume_grace_s=2.0,
+        resume_buffer_frames=300,
+    )
     with serve(app) as base:
         url = base.replace("http", "ws", 1) + "/ws"
         # max_queue=1: the client stops reading from its socket after one unread message.
@@ -202,6 +212,8 @@ async def test_a_client_that_never_reads_is_cut_off_and_its_buffer_stays_bounded
                 await asyncio.sleep(0.1)
             # The server gave up on the stuck client instead of buffering minutes of audio.
             assert connections.count == 0
+            logs = app.state.services.hub.logs.values()
+            assert logs and all(len(log.frames) <= 300 for log in logs)
 
 
 async def test_a_well_behaved_client_is_served_while_another_floods(url: str) -> None:

@@ -8,11 +8,8 @@ stays same-origin for the server's Origin check.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.conftest import serve
-from tests.cutproxy import CutProxy
+from tests.cutproxy import CutProxy, proxy_in_thread
 from tests.web.chromium import launch
 from tests.web.test_browser import RECORDER, WAIT_MS, ask, wait_playback_end, wait_turn_end
 from voicewire.config import Settings
@@ -38,19 +35,33 @@ REPLY = (
     "for this weekend?"
 )
 TOKENS_PER_SECOND = 8
+RATE = 0.9  # speech rate set with session.update (slower: more audio ahead of the text)
 SECRET = "browser-resume-tests-secret"
 
 # On top of test_browser's RECORDER: the resume events, the connection label as it changes,
-# and what the client had when its socket dropped.
+# what the client had when its socket dropped, and the JSON it sent (after how many resumes and
+# new sessions).
 RESUME_RECORDER = """
 () => {
   const c = window.voicewire;
-  Object.assign(rec, { resumed: [], readies: [], disconnects: [], labels: [] });
+  Object.assign(rec, { resumed: [], readies: [], disconnects: [], labels: [], sent: [] });
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === "string") {
+      const m = JSON.parse(data);
+      rec.sent.push({ ...m, afterResumes: rec.resumed.length, afterReadies: rec.readies.length });
+    }
+    return send.call(this, data);
+  };
   c.on("resumed", (d) => rec.resumed.push(d));
   c.on("ready", (d) => rec.readies.push(d));
   c.on("disconnected", (d) => rec.disconnects.push({
-    ...d, turnEnds: rec.turnEnds.length, scheduled: c.timeline.length,
+    ...d, turnEnds: rec.turnEnds.length, scheduled: c.timeline.length, busy: c.busy,
+    resuming: c.resuming,
+    textLength: c.currentTurnId === null ? 0 : (rec.texts[c.currentTurnId] || "").length,
   }));
+  rec.texts = {};
+  c.on("text", (d) => { rec.texts[d.turn_id] = d.text; });
   const label = document.getElementById("conn-label");
   new MutationObserver(() => rec.labels.push(label.textContent))
     .observe(label, { childList: true, characterData: true, subtree: true });
@@ -79,36 +90,9 @@ def server_port(data_dir: Path) -> Iterator[int]:
         yield port
 
 
-@contextmanager
-def _proxy(upstream_port: int) -> Iterator[CutProxy]:
-    """A CutProxy on its own event loop thread, closed with everything it opened."""
-    loop = asyncio.new_event_loop()
-    proxy = CutProxy(upstream_port)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(5)
-    try:
-        yield proxy
-    finally:
-        asyncio.run_coroutine_threadsafe(_shut(proxy), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
-
-
-async def _shut(proxy: CutProxy) -> None:
-    await proxy.close()
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.sleep(0)  # let the aborted transports close their sockets
-
-
 @pytest.fixture
 def proxy(server_port: int) -> Iterator[CutProxy]:
-    with _proxy(server_port) as proxy:
+    with proxy_in_thread(server_port) as proxy:
         yield proxy
 
 
@@ -120,7 +104,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Callable[[CutProxy], Page]]:
-    """Open the demo page through the proxy, wait for its session, install the recorders."""
+    """Open the demo page through the proxy, wait for its session, install the recorders, and
+    set a speech rate (a setting a resumed session keeps and a new one has to be told again)."""
     contexts = []
     errors: list[str] = []
 
@@ -137,6 +122,8 @@ def open_page(browser: Browser) -> Iterator[Callable[[CutProxy], Page]]:
         )
         assert page.evaluate(RECORDER) == "running"
         page.evaluate(RESUME_RECORDER)
+        page.evaluate(f"() => voicewire.setVoice({{ rate: {RATE} }})")
+        page.wait_for_function(f"() => voicewire.session.rate === {RATE}", timeout=WAIT_MS)
         return page
 
     yield open_
@@ -145,10 +132,17 @@ def open_page(browser: Browser) -> Iterator[Callable[[CutProxy], Page]]:
     assert errors == [], f"uncaught errors in the page: {errors}"
 
 
-def cut_mid_reply(page: Page, proxy: CutProxy, *, half_open: bool = False) -> None:
-    """Ask, and once the reply's first audio is scheduled (and before its end), cut the socket."""
+def cut_mid_reply(
+    page: Page, proxy: CutProxy, *, lead_s: float = 0.0, half_open: bool = False
+) -> None:
+    """Ask; cut the socket once the reply's audio is scheduled `lead_s` ahead, before its end."""
     ask(page)
-    page.wait_for_function("() => voicewire.timeline.length >= 1", timeout=WAIT_MS)
+    page.wait_for_function(
+        "(lead) => voicewire.timeline.length >= 1"
+        " && voicewire.timeline.at(-1).end - voicewire.currentTime >= lead",
+        arg=lead_s,
+        timeout=WAIT_MS,
+    )
     assert page.evaluate("() => rec.turnEnds.length") == 0, "the turn ended before the cut"
     proxy.cut_threadsafe(half_open=half_open)
     page.wait_for_function("() => rec.disconnects.length >= 1", timeout=WAIT_MS)
@@ -167,11 +161,14 @@ def test_a_reply_cut_mid_stream_resumes_and_the_page_shows_the_whole_text_and_pl
 ) -> None:
     page = open_page(proxy)
     session_id = page.evaluate("() => voicewire.session.session_id")
-    cut_mid_reply(page, proxy, half_open=half_open)
+    # Cut with 1.5 s of speech scheduled ahead: the resume (backoff ~0.5 s) is back before it
+    # has played out, so the replayed audio has to follow it without a gap.
+    cut_mid_reply(page, proxy, lead_s=1.5, half_open=half_open)
     drop = page.evaluate("() => rec.disconnects[0]")
-    assert drop["turnEnds"] == 0 and drop["scheduled"] >= 1
+    assert 0 < drop["textLength"] < len(REPLY), "the cut came after the whole text"
     # Cut mid-reply, the turn goes on in the page: no local end, the audio keeps playing.
-    assert page.evaluate("() => voicewire.busy && voicewire.resuming") is True
+    assert drop["turnEnds"] == 0 and drop["scheduled"] >= 1
+    assert drop["busy"] is True and drop["resuming"] is True
 
     page.wait_for_function("() => rec.resumed.length >= 1", timeout=WAIT_MS)
     resumed = page.evaluate("() => rec.resumed[0]")
@@ -216,10 +213,16 @@ def test_a_reply_cut_mid_stream_resumes_and_the_page_shows_the_whole_text_and_pl
     for a, b in itertools.pairwise(records):
         assert b["start"] >= a["end"] - 1e-9, f"buffers overlap: {a} then {b}"
     assert all(r["stopped_at"] is None for r in records)
+    # The first replayed buffer starts exactly where the last one before the cut ends.
+    before, after = records[drop["scheduled"] - 1], records[drop["scheduled"]]
+    assert after["start"] == pytest.approx(before["end"], abs=1e-6), (before, after)
     assert result["lastSeq"] > drop["last_seq"]
-    print("drop", drop, "resumed", resumed, "final seq", result["lastSeq"], result["stats"])
     # The page said so.
     assert "Reconnecting…" in result["labels"] and "Reconnected" in result["labels"]
+    # The resumed session kept its settings: the client did not send them again.
+    sent = page.evaluate("() => rec.sent")
+    assert [m["type"] for m in sent if m["afterResumes"]] == []
+    assert page.evaluate("() => voicewire.session.rate") == RATE
 
 
 def test_a_resume_a_restarted_server_cannot_honour_ends_in_a_new_session_on_the_same_conversation(
@@ -256,6 +259,10 @@ def test_a_resume_a_restarted_server_cannot_honour_ends_in_a_new_session_on_the_
         assert lost["status"] == "interrupted" and lost["disconnected"] is True
         assert REPLY.startswith(lost["text"]) and lost["text"] != REPLY
         assert not after["busy"]
+        # The new session was told the settings again.
+        page.wait_for_function(f"() => voicewire.session.rate === {RATE}", timeout=WAIT_MS)
+        updates = page.evaluate("() => rec.sent.filter((m) => m.afterReadies === 1)")
+        assert [(m["type"], m.get("rate")) for m in updates] == [("session.update", RATE)]
         old = page.locator("#log .msg.bot").first
         assert old.get_attribute("data-status") == "interrupted"
         assert "seq_gap" not in error_codes(page)

@@ -76,6 +76,10 @@ class ReplayLog(ABC):
         """Log a frame; never blocks the writer (remote logs are written in the background)."""
 
     @abstractmethod
+    def trim(self, through_seq: int) -> None:
+        """Forget frames up to `through_seq`: the client has them for sure (see Outbox)."""
+
+    @abstractmethod
     async def save(self, state: SessionState) -> None:
         """Keep a snapshot of the state, for when this owner dies without handing off."""
 

@@ -29,6 +29,7 @@ class _Log:
         self.owner: OnControl | None = None
         self.changed = asyncio.Event()  # replaced by a new one at every change
         self.touched = time.monotonic()
+        self.appended = state.seq  # the last seq ever logged, trimmed or not
 
     def wake(self) -> None:
         self.touched = time.monotonic()
@@ -37,7 +38,7 @@ class _Log:
 
     @property
     def last_seq(self) -> int:
-        return self.frames[-1].seq if self.frames else self.state.seq
+        return max(self.appended, self.state.seq)
 
 
 class _MemoryReplayLog(ReplayLog):
@@ -46,7 +47,13 @@ class _MemoryReplayLog(ReplayLog):
 
     def append(self, seq: int, data: str | bytes) -> None:
         self.log.frames.append(Frame(seq, data))
+        self.log.appended = seq
         self.log.wake()
+
+    def trim(self, through_seq: int) -> None:
+        frames = self.log.frames
+        while frames and frames[0].seq <= through_seq:
+            frames.popleft()
 
     async def save(self, state: SessionState) -> None:
         self.log.state = state

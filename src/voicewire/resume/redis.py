@@ -192,11 +192,15 @@ class _RedisReplayLog(ReplayLog):
         self.hub, self.sid = hub, sid
         self.pending: list[tuple[int, str | bytes]] = []
         self.writer: asyncio.Task[None] | None = None
+        self.trim_through = 0  # trimmed with the next batch
 
     def append(self, seq: int, data: str | bytes) -> None:
         self.pending.append((seq, data))
         if self.writer is None or self.writer.done():
             self.writer = asyncio.create_task(self._write())
+
+    def trim(self, through_seq: int) -> None:
+        self.trim_through = through_seq  # with the next batch of frames
 
     async def _write(self) -> None:
         hub, key = self.hub, self.hub._key(self.sid, "log")
@@ -208,6 +212,9 @@ class _RedisReplayLog(ReplayLog):
                         kind = b"t" if isinstance(data, str) else b"b"
                         fields: dict[Any, Any] = {b"k": kind, b"d": data}
                         pipe.xadd(key, fields, id=f"{seq}-0", maxlen=hub.cap, approximate=True)
+                    if self.trim_through:
+                        pipe.xtrim(key, minid=f"{self.trim_through + 1}-0", approximate=True)
+                        self.trim_through = 0
                     pipe.expire(key, hub.ttl)
                     pipe.expire(hub._key(self.sid, "owner"), hub.ttl)
                     await pipe.execute()

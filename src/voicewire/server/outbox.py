@@ -8,6 +8,11 @@ turn still in the queue is dropped, so nothing of a turn follows its `turn.end`.
 
 When the client goes the writer goes on without a socket ("detached"): frames are still
 stamped and logged, for the client to get them when it resumes. It stops at `End`.
+
+The log forgets frames the client has for sure: those sent `delivered_after_s` ago on a
+socket that is still open. WebSocket pings every `ping_interval_s` close a socket whose peer
+does not answer the next one, and an answer means everything sent before it arrived; so
+`delivered_after_s` = 2 × `ping_interval_s` + a margin.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from prometheus_client import Histogram
@@ -63,6 +69,7 @@ class Outbox:
         *,
         maxsize: int,
         send_timeout_s: float,
+        delivered_after_s: float = 45.0,
     ) -> None:
         self.ws, self.session, self.metrics = ws, session, metrics
         self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=maxsize)
@@ -73,6 +80,9 @@ class Outbox:
         self.waiting_audio: dict[int, float] = {}
         self.log: ReplayLog | None = None
         self.attached = True  # False once the socket is closed, failed or taken over
+        self.gone = asyncio.Event()  # set with attached = False: the session goes on without it
+        self.delivered_after_s = delivered_after_s
+        self.sent: deque[tuple[float, int]] = deque()  # (when, seq) of frames sent
         self._sending: asyncio.Future[None] | None = None
 
     async def put(self, item: Item) -> None:
@@ -103,7 +113,7 @@ class Outbox:
         """Stop using the socket now (a send in progress is abandoned); close it if asked."""
         if not self.attached:
             return
-        self.attached = False
+        self._lose()
         if self._sending is not None:
             self._sending.cancel()
         if close is not None:
@@ -113,12 +123,20 @@ class Outbox:
     async def run(self) -> None:
         """The writer: until `End`. Socket failures detach it; they do not stop it."""
         while True:
-            item = await self.queue.get()
+            if self.queue.empty() and self.sent:
+                try:  # idle: frames still kept for a resume become delivered as time passes
+                    async with asyncio.timeout(self.delivered_after_s):
+                        item = await self.queue.get()
+                except TimeoutError:
+                    self._forget_delivered()
+                    continue
+            else:
+                item = await self.queue.get()
             if isinstance(item, End):
                 return
             if isinstance(item, Close):
                 if self.attached:
-                    self.attached = False
+                    self._lose()
                     await self._close(item)
                 continue
             if isinstance(item, Raw):
@@ -132,6 +150,18 @@ class Outbox:
                     self.log.append(self.session.seq, frame)
             if self.attached:
                 await self._send(frame)
+                if self.log is not None and not isinstance(item, Raw):
+                    self.sent.append((time.monotonic(), self.session.seq))
+                    self._forget_delivered()
+
+    def _forget_delivered(self) -> None:
+        now = time.monotonic()
+        sent = self.sent
+        delivered = 0
+        while sent and now - sent[0][0] > self.delivered_after_s:
+            delivered = sent.popleft()[1]
+        if delivered and self.log is not None and self.attached:
+            self.log.trim(delivered)
 
     async def _send(self, frame: str | bytes) -> None:
         ws = self.ws
@@ -146,7 +176,7 @@ class Outbox:
             # The client reads nothing: stop buffering for it. The close frame may not get
             # through a full socket; the transport is dropped either way.
             log.warning("session %s: slow consumer cut off", self.session.session_id)
-            self.attached = False
+            self._lose()
             await self._close(Close(CloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER))
         except asyncio.CancelledError:
             current = asyncio.current_task()
@@ -155,9 +185,13 @@ class Outbox:
             # detach() abandoned this send.
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.debug("session %s: socket gone: %r", self.session.session_id, exc)
-            self.attached = False
+            self._lose()
         finally:
             self._sending = None
+
+    def _lose(self) -> None:
+        self.attached = False
+        self.gone.set()
 
     async def _close(self, close: Close) -> None:
         with contextlib.suppress(Exception):

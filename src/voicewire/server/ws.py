@@ -84,6 +84,7 @@ class Connection:
             services.metrics,
             maxsize=s.send_queue_frames,
             send_timeout_s=s.send_timeout_s,
+            delivered_after_s=2 * s.ping_interval_s + 5,
         )
         self.history: list[ChatMessage] = []
         self.turn: Turn | None = None
@@ -133,8 +134,11 @@ class Connection:
                     return
             else:
                 await self._start(admission)
-            # The session ends when the client goes or is taken over (reader), or on a bug.
-            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            # The session ends when the client goes or is taken over (reader), when its socket
+            # fails or is cut off (the writer loses it), or on a bug.
+            gone = asyncio.create_task(self.out.gone.wait())
+            await asyncio.wait({reader, writer, gone}, return_when=asyncio.FIRST_COMPLETED)
+            gone.cancel()
             if reader.done() and not reader.cancelled() and reader.exception() is not None:
                 # A bug: the details go to the log, the client gets a generic 1011.
                 log.error("session %s failed", self.session.session_id, exc_info=reader.exception())
