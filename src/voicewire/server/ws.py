@@ -100,6 +100,7 @@ class Connection:
         self.inbound = asyncio.Lock()  # client frames are handled one at a time, in order
         self.reader: asyncio.Task[None] | None = None
         self.taken_over = False
+        self.closed_by_client = False  # a close frame with 1000: the user is done, no resume
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -275,9 +276,15 @@ class Connection:
             await self._cancel_turn()
 
     async def _finish_without_client(self) -> None:
-        """The client went: a running reply goes on into the log, for `resume_grace_s`."""
+        """The client went: a running reply goes on into the log, for `resume_grace_s`.
+
+        Not when it closed the socket itself with 1000: then it is done, and so is the reply.
+        """
         task = self.turn_task
         if task is None or task.done():
+            return
+        if self.closed_by_client:
+            await self._cancel_turn()
             return
         self.out.detach()
         grace = self.services.settings.resume_grace_s
@@ -311,9 +318,13 @@ class Connection:
                 )
                 self.out.put_now(Close(CloseCode.IDLE_TIMEOUT, ErrorCode.IDLE_TIMEOUT))
                 return
-            except (WebSocketDisconnect, RuntimeError):
+            except WebSocketDisconnect as exc:
+                self.closed_by_client = exc.code == CloseCode.NORMAL
+                return
+            except RuntimeError:
                 return
             if message["type"] == "websocket.disconnect":
+                self.closed_by_client = message.get("code") == CloseCode.NORMAL
                 return
             async with self.inbound:
                 if self.relay is not None:

@@ -1,0 +1,73 @@
+"""The writer and the replay log: every stamped frame is logged; frames the client has for sure
+are forgotten; without a socket, frames are still stamped and kept for a resume."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.websockets import WebSocketState
+
+from voicewire.protocol.messages import Pong
+from voicewire.protocol.session import Session
+from voicewire.resume import Control, SessionState
+from voicewire.resume.memory import MemoryHub
+from voicewire.server.metrics import Metrics
+from voicewire.server.outbox import End, Outbox
+from voicewire.tts.fake import FakeToneTTS
+
+
+class RecordingSocket:
+    """Takes every frame at once and remembers it."""
+
+    application_state = WebSocketState.CONNECTED
+
+    def __init__(self) -> None:
+        self.frames: list[str | bytes] = []
+
+    async def send_text(self, data: str) -> None:
+        self.frames.append(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.application_state = WebSocketState.DISCONNECTED
+
+
+async def ignore(control: Control) -> None:
+    return None
+
+
+async def test_the_log_keeps_only_frames_not_yet_surely_delivered() -> None:
+    hub = MemoryHub(ttl_s=60, cap=100)
+    session = Session("s1")
+    socket = RecordingSocket()
+    out = Outbox(
+        socket,  # type: ignore[arg-type]
+        session,
+        Metrics(FakeToneTTS()),
+        maxsize=16,
+        send_timeout_s=1,
+        delivered_after_s=0.2,
+    )
+    state = SessionState(session_id="s1", subject="u", conversation_id="", seq=0, next_turn=1)
+    out.log = await hub.open(state, ignore)
+    frames = hub.logs["s1"].frames
+    writer = asyncio.create_task(out.run())
+
+    out.put_now(Pong(id="a"))
+    out.put_now(Pong(id="b"))
+    await asyncio.sleep(0.05)
+    assert [f.seq for f in frames] == [1, 2]  # sent just now: a resume may still need them
+    assert [f.data for f in frames] == socket.frames  # logged exactly as sent
+    await asyncio.sleep(0.4)  # idle longer than delivered_after_s
+    assert list(frames) == []
+
+    out.detach()  # the client went: nothing is delivered any more, everything is kept
+    out.put_now(Pong(id="c"))
+    out.put_now(Pong(id="d"))
+    await asyncio.sleep(0.4)
+    assert [f.seq for f in frames] == [3, 4]
+    assert len(socket.frames) == 2
+    out.put_now(End())
+    await asyncio.wait_for(writer, 2)
