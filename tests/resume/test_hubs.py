@@ -207,3 +207,58 @@ async def test_a_memory_log_is_forgotten_after_the_resume_window() -> None:
     await log.handoff(state(1))
     await asyncio.sleep(0.1)
     assert await hub.find("s1") is None
+
+
+async def test_a_handoff_after_missing_frames_is_unavailable_not_a_silent_gap(
+    make_hub: MakeHub,
+) -> None:
+    hub = await make_hub()
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    log.append(1, "a")
+    log.append(2, "b")
+    await log.handoff(state(5))  # frames 3 to 5 never reached the log
+    with pytest.raises(Unavailable):
+        await collect(hub, 2)
+
+
+async def test_frames_forgotten_as_delivered_are_dropped_and_later_ones_replayed(
+    make_hub: MakeHub,
+) -> None:
+    hub = await make_hub()
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    for seq in range(1, 5):
+        log.append(seq, f"f{seq}")
+    log.trim(4)
+    log.append(5, "f5")
+    await log.handoff(state(5))
+    if isinstance(hub, MemoryHub):  # Redis trims approximately: whole stream nodes at a time
+        with pytest.raises(Unavailable):
+            await collect(hub, 2)
+    items = await collect(hub, 4)
+    assert [i.seq for i in items if isinstance(i, Frame)] == [5]
+
+
+async def test_an_idle_session_keeps_its_owner_past_the_resume_window(redis_prefix: str) -> None:
+    url = require_redis()
+    owner = RedisHub(url, ttl_s=1, cap=100, prefix=redis_prefix)
+    other = RedisHub(url, ttl_s=1, cap=100, prefix=redis_prefix)
+    await owner.start()
+    await other.start()
+    received: asyncio.Queue[Control] = asyncio.Queue()
+
+    async def on_control(control: Control) -> None:
+        await received.put(control)
+
+    try:
+        log = await owner.open(state(), on_control)
+        assert log is not None
+        log.append(1, "a")
+        await asyncio.sleep(3.5)  # no frame for longer than ttl_s: the heartbeat keeps it owned
+        assert await other.open(state(1), no_control) is None
+        await other.control("s1", {"type": "takeover"})
+        assert await asyncio.wait_for(received.get(), 5) == {"type": "takeover"}
+    finally:
+        await owner.close()
+        await other.close()

@@ -258,3 +258,34 @@ async def test_the_old_connection_of_a_resumed_session_is_closed_with_4002(base:
         pong = server_message_adapter.validate_json(await ws.recv())
         assert pong.type == "pong" and pong.seq == seq + 1
         await ws.close()
+
+
+async def test_a_resumed_reply_goes_on_past_the_grace_period(tmp_path: Path) -> None:
+    with server(tmp_path, resume_grace_s=0.3) as base:
+        async with cuttable(base) as proxy, Client(proxy.url) as c:
+            events = await one_turn(c, cut=lambda n: n == 2, proxy=proxy)
+    assert c.resumes == 1
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
+
+
+async def test_a_turn_whose_session_cannot_be_resumed_ends_interrupted_in_the_client(
+    tmp_path: Path,
+) -> None:
+    options: dict[str, Any] = {"llm": "scripted", "tts": "fake", "data_dir": tmp_path}
+    llm = ScriptedLLM(REPLY, tokens_per_second=40, first_token_ms=20)
+    app = create_app(Settings(**options), llm=llm, tts=FakeToneTTS())
+    with serve(app) as base:
+        async with cuttable(base) as proxy, Client(proxy.url) as c:
+
+            def lose_the_session(event: object) -> None:
+                if isinstance(event, AudioFrame) and app.state.services.hub.logs:
+                    app.state.services.hub.logs.clear()  # as if the server had restarted
+                    proxy.cut()
+
+            result = await c.ask("What is the plan?", on_event=lose_the_session)
+            assert result.end is not None and result.end.status == "interrupted"
+            error = await c.receive()
+            assert isinstance(error, Error) and error.code == "resume_unavailable"
+            again = await c.ask("Still there?")
+    assert again.end is not None and again.end.status == "complete"

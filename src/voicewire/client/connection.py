@@ -131,7 +131,8 @@ class Client:
         self.resumes = 0
         self.resume_token: str | None = None
         self.last_seq = 0
-        self._resuming = False
+        self._resuming = False  # reconnected; neither session.resumed nor .ready came yet
+        self._failed_resumes = 0
         self._kwargs = connect_kwargs
         self._ws: ClientConnection | None = None
         self._settings: dict[str, Any] = {}  # session.update fields, replayed on reconnect
@@ -177,19 +178,25 @@ class Client:
         )
 
     async def _resume(self, closed: ConnectionClosed) -> None:
-        """Reopen the session after a drop; a server that cannot resume starts a new one."""
-        delay = 0.1
-        for attempt in range(self.resume_attempts):
+        """Reopen the session after a drop; a server that cannot resume starts a new one.
+
+        Backs off between attempts, also when the socket opens but drops again before the
+        session is back (a busy server), and gives up after `resume_attempts` in a row.
+        """
+        while True:
+            if self._failed_resumes >= self.resume_attempts:
+                raise closed
+            if self._failed_resumes:
+                await asyncio.sleep(min(0.1 * 2 ** (self._failed_resumes - 1), 5.0))
+            self._failed_resumes += 1
             try:
                 await self._connect(resume=True)
                 break
-            except InvalidStatus:
-                raise closed from None  # refused: this session cannot be resumed by us
+            except InvalidStatus as refused:
+                if refused.response.status_code < 500:
+                    raise closed from None  # refused: this session cannot be resumed by us
             except OSError:
-                if attempt == self.resume_attempts - 1:
-                    raise closed from None
-                await asyncio.sleep(delay)
-                delay *= 2
+                pass
         self.resumes += 1
         self._resuming = True
 
@@ -264,6 +271,9 @@ class Client:
                 await self.send_json({"type": "session.update", **self._settings})
         if isinstance(event, SessionReady | SessionResumed):
             self._resuming = False
+            self._failed_resumes = 0
+        elif self._resuming:
+            return event  # not of the session (e.g. a busy server's error): keep last_seq
         if isinstance(event, SessionReady | SessionUpdated):
             self.audio = event.audio
         if not isinstance(event, SessionResumed):
@@ -293,6 +303,11 @@ class Client:
                 on_event(event)
             if isinstance(event, TurnEnd) and event.turn_id == result.turn_id:
                 result.end = event
+                return result
+            if isinstance(event, SessionReady):
+                # The session could not be resumed (`resume_unavailable` follows): the rest of
+                # this reply is lost here; the turn ends as interrupted, with what arrived.
+                result.end = TurnEnd(turn_id=result.turn_id, status="interrupted", text=result.text)
                 return result
 
     async def ask(

@@ -114,7 +114,9 @@ class Session:
 
     # ------------------------------------------------------------ receiving
 
-    def receive_text(self, data: str) -> list[Inbound]:
+    def receive_text(self, data: str, *, rate_limit: bool = True) -> list[Inbound]:
+        """A text frame from the peer; `rate_limit=False` for frames already counted (held
+        during a resume's replay)."""
         if len(data.encode("utf-8", "surrogatepass")) > self.limits.max_text_frame_bytes:
             return [
                 self._violation(
@@ -123,7 +125,7 @@ class Session:
                     CloseCode.TOO_BIG,
                 )
             ]
-        if self._rate_exceeded():
+        if rate_limit and self._rate_exceeded():
             return [
                 self._violation(
                     ErrorCode.RATE_LIMITED,

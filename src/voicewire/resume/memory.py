@@ -101,7 +101,8 @@ class MemoryHub(Hub):
         frames = log.frames
         if after_seq > log.last_seq:
             raise Unavailable(f"seq {after_seq} was never sent")
-        if frames and frames[0].seq > after_seq + 1:
+        first = frames[0].seq if frames else log.last_seq + 1
+        if after_seq < log.last_seq and first > after_seq + 1:
             raise Unavailable(f"frames after seq {after_seq} are no longer kept")
         return _follow(log, after_seq)
 
@@ -128,6 +129,8 @@ async def _follow(log: _Log, position: int) -> AsyncIterator[Frame | Handoff]:
             position = frame.seq
             yield frame
         if log.handoff is not None and not _after(frames, position):
+            if log.handoff.state.seq != position:
+                raise Unavailable(f"frames after seq {position} are no longer kept")
             yield log.handoff
             return
 

@@ -35,15 +35,19 @@ from voicewire.resume import (
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 NODE_TTL_S = 6
 FOLLOW_BLOCK_MS = 1000
+MAX_PENDING = 8192  # frames waiting for Redis, per session; beyond, Redis is not keeping up
 
 
 class RedisHub(Hub):
     def __init__(self, url: str, *, ttl_s: float, cap: int, prefix: str = "vw") -> None:
-        self.redis: Redis = Redis.from_url(url)
+        # Timeouts: a Redis that stops answering must not hold a session (or its slot) forever.
+        self.redis: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.node = uuid.uuid4().hex[:12]
         self.ttl = max(1, int(ttl_s))
+        self.owner_ttl = max(self.ttl, int(3 * HEARTBEAT_S))  # outlives a missed heartbeat
         self.cap = cap
         self.prefix = prefix
         self.handlers: dict[str, OnControl] = {}
@@ -63,12 +67,12 @@ class RedisHub(Hub):
     async def start(self) -> None:
         await self.redis.ping()
         await self.redis.set(self._node_key(self.node), "1", ex=NODE_TTL_S)
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(self._node_key(self.node))
+        subscribed = asyncio.get_running_loop().create_future()
         self._background = [
             asyncio.create_task(self._heartbeat()),
-            asyncio.create_task(self._listen(pubsub)),
+            asyncio.create_task(self._listen(subscribed)),
         ]
+        await subscribed
 
     async def close(self) -> None:
         for task in self._background:
@@ -81,24 +85,51 @@ class RedisHub(Hub):
         await self.redis.aclose()
 
     async def _heartbeat(self) -> None:
+        """This process is alive, and owns its sessions (their owner keys do not expire)."""
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await self.redis.set(self._node_key(self.node), "1", ex=NODE_TTL_S)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(self._node_key(self.node), "1", ex=NODE_TTL_S)
+                    for sid in list(self.handlers):
+                        # A quiet session stays resumable for as long as it lives.
+                        pipe.expire(self._key(sid, "owner"), self.owner_ttl)
+                        pipe.expire(self._key(sid, "log"), self.ttl)
+                        pipe.expire(self._key(sid, "state"), self.ttl)
+                    await pipe.execute()
             except RedisError as exc:
                 log.warning("redis heartbeat failed: %s", exc)
 
-    async def _listen(self, pubsub: Any) -> None:
-        async with pubsub:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                control = json.loads(message["data"])
-                handler = self.handlers.get(control.pop("sid", ""))
-                if handler is not None:
-                    task = asyncio.create_task(handler(control))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+    async def _listen(self, subscribed: asyncio.Future[None]) -> None:
+        """Controls for this process's sessions; resubscribes after Redis comes back."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self._node_key(self.node))
+                    if not subscribed.done():
+                        subscribed.set_result(None)
+                    delay = 0.2
+                    while True:
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=30.0
+                        )
+                        if message is not None:
+                            self._dispatch(json.loads(message["data"]))
+            except (RedisError, OSError) as exc:
+                if not subscribed.done():
+                    subscribed.set_exception(exc)
+                    return
+                log.warning("redis control channel lost, resubscribing: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _dispatch(self, control: Control) -> None:
+        handler = self.handlers.get(control.pop("sid", ""))
+        if handler is not None:
+            task = asyncio.create_task(handler(control))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def alive(self, node: str) -> bool:
         return await self._alive(node)
@@ -114,11 +145,11 @@ class RedisHub(Hub):
     async def open(self, state: SessionState, on_control: OnControl) -> ReplayLog | None:
         sid = state.session_id
         owner_key = self._key(sid, "owner")
-        if not await self.redis.set(owner_key, self.node, nx=True, ex=self.ttl):
+        if not await self.redis.set(owner_key, self.node, nx=True, ex=self.owner_ttl):
             # Owned: by a live process (refused), or by one that died (taken over).
             if await self._alive(await self.redis.get(owner_key)):
                 return None
-            await self.redis.set(owner_key, self.node, ex=self.ttl)
+            await self.redis.set(owner_key, self.node, ex=self.owner_ttl)
         self.handlers[sid] = on_control
         # The previous owner's handoff ended its part of the log; ours follows without it.
         key = self._key(sid, "log")
@@ -163,7 +194,11 @@ class RedisHub(Hub):
                 cursor = entry_id
                 kind, data = fields[b"k"], fields[b"d"]
                 if kind == b"h":
-                    yield Handoff(SessionState.model_validate_json(data))
+                    state = SessionState.model_validate_json(data)
+                    if state.seq != position:
+                        # Frames before the handoff are missing (a write to Redis failed).
+                        raise Unavailable(f"frames after seq {position} were not all logged")
+                    yield Handoff(state)
                     return
                 seq = _seq(entry_id)
                 if seq != position + 1:
@@ -195,6 +230,10 @@ class _RedisReplayLog(ReplayLog):
         self.trim_through = 0  # trimmed with the next batch
 
     def append(self, seq: int, data: str | bytes) -> None:
+        if len(self.pending) >= MAX_PENDING:
+            # Redis is not keeping up: drop; a resume needing these frames says so (a gap).
+            log.warning("session %s: redis behind, frame %d not logged", self.sid, seq)
+            return
         self.pending.append((seq, data))
         if self.writer is None or self.writer.done():
             self.writer = asyncio.create_task(self._write())
@@ -216,7 +255,7 @@ class _RedisReplayLog(ReplayLog):
                         pipe.xtrim(key, minid=f"{self.trim_through + 1}-0", approximate=True)
                         self.trim_through = 0
                     pipe.expire(key, hub.ttl)
-                    pipe.expire(hub._key(self.sid, "owner"), hub.ttl)
+                    pipe.expire(hub._key(self.sid, "owner"), hub.owner_ttl)
                     await pipe.execute()
             except RedisError as exc:
                 # The frames went to the client; only a later resume misses them (and says so).
@@ -240,7 +279,8 @@ class _RedisReplayLog(ReplayLog):
             pipe.xadd(key, {b"k": b"h", b"d": state.model_dump_json()}, id=f"{state.seq}-*")
             pipe.expire(key, hub.ttl)
             pipe.set(hub._key(self.sid, "state"), state.model_dump_json(), ex=hub.ttl)
-            pipe.delete(hub._key(self.sid, "owner"))
+            # The owner key goes only if it is still ours.
+            pipe.eval(RELEASE, 1, hub._key(self.sid, "owner"), hub.node)
             await pipe.execute()
 
 

@@ -11,9 +11,11 @@ connection owns the session.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.types import Message
 
 from voicewire.llm.base import ChatMessage
@@ -22,6 +24,7 @@ from voicewire.protocol.session import Session, SpeechSettings
 from voicewire.resume import Frame, Handoff, Hub, SessionState, Unavailable
 from voicewire.server.outbox import Outbox, Raw
 
+log = logging.getLogger(__name__)
 MAX_HELD_FRAMES = 1000  # client frames held during a replay (50 s of microphone frames)
 
 
@@ -50,12 +53,13 @@ class Relay:
 
     async def run(self, last_seq: int, session: Session) -> Handoff | None:
         """Replay, then return the owner's handoff; None if the session cannot be resumed."""
-        state = await self.hub.find(self.session_id)
-        if state is None or state.subject != self.subject:
-            return None
-        await self.hub.control(self.session_id, {"type": "takeover"})
         try:
+            state = await self.hub.find(self.session_id)
+            if state is None or state.subject != self.subject:
+                return None
             frames = await self.hub.follow(self.session_id, last_seq)
+            # It can be resumed: its owner, if any, lets go of its socket.
+            await self.hub.control(self.session_id, {"type": "takeover"})
             session.session_id = self.session_id
             self.out.put_now(Raw(session.resumed_frame(last_seq)))
             async for item in frames:
@@ -68,6 +72,9 @@ class Relay:
                 else:
                     return item
         except Unavailable:
+            return None
+        except (RedisError, OSError) as exc:
+            log.warning("session %s: resume failed: %s", self.session_id, exc)
             return None
         return None
 

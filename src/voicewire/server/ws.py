@@ -134,7 +134,8 @@ class Connection:
                 if not await self._resume(admission, admission.resume, reader):
                     return
             else:
-                await self._start(admission)
+                async with self.inbound:  # nothing the client sends goes before session.ready
+                    await self._start(admission)
             # The session ends when the client goes or is taken over (reader), when its socket
             # fails or is cut off (the writer loses it), or on a bug.
             gone = asyncio.create_task(self.out.gone.wait())
@@ -152,12 +153,20 @@ class Connection:
             if self.voice_input is not None:
                 await self.voice_input.close()
             await self._stop_writer(writer)
-            if self.log is not None:
-                try:
-                    await self.log.handoff(self._state())
-                except Exception:
-                    log.exception("session %s: handoff failed", self.session.session_id)
+            await self._hand_off()
             self.session.close()
+
+    async def _hand_off(self) -> None:
+        """Leave the session to whoever resumes it: its state at the end of its log."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)  # snapshots first
+        if self.log is None:
+            return
+        try:
+            async with asyncio.timeout(10):
+                await self.log.handoff(self._state())
+        except Exception:
+            log.exception("session %s: handoff failed", self.session.session_id)
 
     async def _start(self, admission: Admission) -> None:
         """A new session: own its log, then `session.ready` (seq 1, the log's first frame)."""
@@ -202,8 +211,8 @@ class Connection:
                     )
                 )
             self.services.metrics.resumes.labels("resumed" if resumed else "unavailable").inc()
-            for message in relay.held:
-                if not await self._dispatch(message):
+            for message in relay.held:  # bounded by MAX_HELD_FRAMES, not by the rate limit
+                if self.taken_over or not await self._dispatch(message, rate_limit=False):
                     reader.cancel()
                     break
         return True
@@ -240,7 +249,14 @@ class Connection:
             )
 
     async def _own(self, state: SessionState) -> bool:
-        self.log = await self.services.hub.open(state, self._on_control)
+        try:
+            self.log = await self.services.hub.open(state, self._on_control)
+        except Exception:
+            # The shared store is down: the session runs, it just cannot be resumed.
+            log.exception("session %s: no replay log", state.session_id)
+            self.log = None
+            self.out.log = None
+            return True
         self.out.log = self.log
         return self.log is not None
 
@@ -258,7 +274,14 @@ class Connection:
         if self.log is not None:
             task = asyncio.create_task(self.log.save(self._state()))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._saved)
+
+    def _saved(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "session %s: state not saved: %r", self.session.session_id, task.exception()
+            )
 
     async def _on_control(self, control: Control) -> None:
         """Controls from a connection resuming this session (maybe on another process)."""
@@ -289,11 +312,15 @@ class Connection:
         self.out.detach()
         grace = self.services.settings.resume_grace_s
         done, _ = await asyncio.wait({task}, timeout=grace)
-        if not done:
-            log.info(
-                "session %s: no resume within %g s, reply stopped", self.session.session_id, grace
-            )
-            await self._cancel_turn()
+        if done:
+            return
+        if self.taken_over:
+            # A client resumed and follows the log: the reply goes on to its end (bounded by
+            # llm_timeout_s and max_reply_chars).
+            await asyncio.wait({task})
+            return
+        log.info("session %s: no resume within %g s", self.session.session_id, grace)
+        await self._cancel_turn()
 
     async def _stop_writer(self, writer: asyncio.Task[None]) -> None:
         if writer.done():
@@ -336,10 +363,10 @@ class Connection:
                 elif not await self._dispatch(message):
                     return
 
-    async def _dispatch(self, message: Message) -> bool:
+    async def _dispatch(self, message: Message, *, rate_limit: bool = True) -> bool:
         """Handle one client frame; False when the connection must close."""
         if message.get("text") is not None:
-            inbound = self.session.receive_text(message["text"])
+            inbound = self.session.receive_text(message["text"], rate_limit=rate_limit)
         else:
             inbound = self.session.receive_bytes(message.get("bytes") or b"")
         for item in inbound:
