@@ -289,3 +289,19 @@ async def test_a_turn_whose_session_cannot_be_resumed_ends_interrupted_in_the_cl
             assert isinstance(error, Error) and error.code == "resume_unavailable"
             again = await c.ask("Still there?")
     assert again.end is not None and again.end.status == "complete"
+
+
+async def test_session_ready_is_the_first_frame_even_when_the_client_talks_at_once(
+    tmp_path: Path, redis_prefix: str
+) -> None:
+    from tests.resume.conftest import require_redis
+
+    with server(tmp_path, redis_url=require_redis()) as base:
+        for _ in range(5):
+            ws = await connect(ws_url(base), subprotocols=[PROTOCOL_VERSION])  # type: ignore[list-item]
+            await ws.send('{"type": "ping", "id": "now"}')
+            first = server_message_adapter.validate_json(await ws.recv())
+            second = server_message_adapter.validate_json(await ws.recv())
+            await ws.close()
+            assert isinstance(first, SessionReady) and first.seq == 1
+            assert second.type == "pong" and second.seq == 2

@@ -44,8 +44,8 @@ async def database() -> AsyncIterator[str]:
         await admin.close()
 
 
-def start(port: int, data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "voicewire", "serve", "--port", str(port)]
+def start(port: int, data: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "voicewire", "serve", "--port", str(port), *args]
     command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
     proc = subprocess.Popen(command, env={**os.environ, "VOICEWIRE_DATA_DIR": str(data), **env})
     deadline = time.monotonic() + 60
@@ -204,3 +204,31 @@ async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
     _, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     assert b"VOICEWIRE_REDIS_URL" in stderr
+
+
+async def test_serve_with_two_workers_resumes_a_cut_reply_on_whichever_worker_answers(
+    redis_prefix: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        "VOICEWIRE_REDIS_URL": require_redis(),
+        "VOICEWIRE_SCRIPTED_REPLY": REPLY,
+        "VOICEWIRE_SCRIPTED_TPS": "40",
+    }
+    proc = start(port, tmp_path, env, "--workers", "2")
+    try:
+        proxy = CutProxy(port)
+        await proxy.start()
+        try:
+            async with Client(proxy.url) as c:
+                events = await one_turn(c, cut=lambda n: n in (2, 6), proxy=proxy)
+        finally:
+            await proxy.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert c.resumes == 2
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
+    seqs = seqs_of(events)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))

@@ -44,8 +44,8 @@ async def one_turn(
     proxy: CutProxy | None = None,
     half_open: bool = False,
 ) -> list[Event]:
-    """Send `text` and receive up to its `turn.end`; `cut(n)` after the n-th audio frame cuts
-    the proxy (once). Returns every event received from `turn.start` on, resumes excluded."""
+    """Send `text` and receive up to its `turn.end`; `cut(n)` true after the n-th audio frame
+    cuts the proxy. Returns every event received from `turn.start` on, resumes excluded."""
     await client.send(text, message_id="q-" + "-".join(text.lower().split()))
     events: list[Event] = []
     audio_frames = 0
@@ -60,7 +60,6 @@ async def one_turn(
         if isinstance(event, AudioFrame):
             audio_frames += 1
             if cut is not None and proxy is not None and cut(audio_frames):
-                cut = None
                 proxy.cut(half_open=half_open)
         if isinstance(event, TurnEnd):
             return events

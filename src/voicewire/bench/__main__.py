@@ -1,6 +1,6 @@
 """`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
 
-Suites: latency, concurrency, bytes, idle, plots, fuzz. `python -m voicewire.bench SUITE -h`
+Suites: latency, concurrency, bytes, idle, resume, plots, fuzz. `python -m voicewire.bench SUITE -h`
 lists a suite's options. `python -m voicewire.bench report DIR` prints the JSON results found
 in DIR as Markdown tables (what docs/benchmarks.md shows).
 """
@@ -18,6 +18,7 @@ SUITES = {
     "concurrency": "voicewire.bench.concurrency",
     "bytes": "voicewire.bench.wire",
     "idle": "voicewire.bench.idle",
+    "resume": "voicewire.bench.resume",
     "plots": "voicewire.bench.plots",
     "fuzz": "voicewire.bench.fuzz",
 }
