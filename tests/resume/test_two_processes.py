@@ -189,6 +189,20 @@ async def test_a_reply_whose_process_was_killed_ends_failed_and_the_session_goes
     assert isinstance(after[-1], TurnEnd) and after[-1].status == "complete"
     seqs = seqs_of(events) + seqs_of(after)
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    # The dead process's reply is stored failed, with the text it had written so far.
+    assert c.token and c.conversation_id
+    messages: list[dict[str, Any]] = await wait_for_messages(
+        f"http://127.0.0.1:{port_b}",
+        c.conversation_id,
+        c.token,
+        lambda m: len(m) == 4 and m[1]["status"] == "failed" and m[3]["status"] == "complete",
+    )
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "failed"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
 
 
 async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:

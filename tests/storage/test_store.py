@@ -259,3 +259,14 @@ async def test_fail_dangling_leaves_the_replies_of_live_server_processes_alone(
     assert await store.fail_dangling(alive) == 2
     statuses = [m.status for m in await store.messages(identity, conv)]
     assert statuses == ["complete", "streaming", "failed", "failed"]
+
+
+async def test_fail_orphan_fails_only_that_turns_streaming_reply(store: Store) -> None:
+    identity, conv = await conversation(store)
+    await store.add_user_message(conv, "hi", client_id=None, turn_id=1)
+    await store.begin_reply(conv, turn_id=1, spoken=True, node="dead")
+    await store.begin_reply(conv, turn_id=2, spoken=True, node="dead")
+    assert await store.fail_orphan(conv, 1) == 1
+    assert await store.fail_orphan(conv, 1) == 0  # already failed
+    statuses = [m.status for m in await store.messages(identity, conv)]
+    assert statuses == ["complete", "failed", "streaming"]

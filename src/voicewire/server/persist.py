@@ -136,6 +136,17 @@ class Recorder:
 
         self.writes.spawn(finish())
 
+    def fail_orphan(self, turn_id: int) -> None:
+        """A reply another process was generating when it died: stored `failed` now."""
+        store, conversation = self.store, self.conversation_id
+
+        async def fail() -> None:
+            await retried(
+                "failing an orphaned reply", lambda: store.fail_orphan(conversation, turn_id)
+            )
+
+        self.writes.spawn(fail())
+
 
 class StartGate:
     """Holds a turn's frames back until its user message is committed.

@@ -236,6 +236,8 @@ class Connection:
             )
             text = "".join(orphan.text)
             await self.out.put(TurnEnd(turn_id=orphan.turn_id, status="failed", text=text))
+            if self.recorder is not None:
+                self.recorder.fail_orphan(orphan.turn_id)
         return True
 
     def _use_conversation(self, conversation_id: str) -> None:

@@ -242,6 +242,16 @@ class Store:
         if await self._update(update(Message).where(*reply).values(**values)) != 1:
             raise NotFound("reply not found")
 
+    async def fail_orphan(self, conversation_id: str, turn_id: int) -> int:
+        """Mark the `streaming` reply of this turn `failed` (its process died), keeping its text."""
+        orphan = update(Message).where(
+            Message.conversation_id == conversation_id,
+            Message.turn_id == turn_id,
+            Message.role == "assistant",
+            Message.status == "streaming",
+        )
+        return await self._update(orphan.values(status="failed"))
+
     async def fail_dangling(self, alive: Alive | None = None) -> int:
         """Mark `streaming` replies of dead server processes `failed`, keeping their text.
 
