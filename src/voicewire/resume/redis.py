@@ -183,6 +183,8 @@ class RedisHub(Hub):
                 owner = await self.redis.get(self._key(session_id, "owner"))
                 if await self._alive(owner):
                     continue
+                if await self.redis.xread({key: cursor}, count=1):
+                    continue  # it handed off between our read and the owner check
                 state = await self.find(session_id)
                 if state is None:
                     raise Unavailable("the session expired")
