@@ -7,12 +7,13 @@ import base64
 import json
 import time
 from collections.abc import AsyncGenerator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.codecs.audio import decode_mp3, decode_opus, rms
 from tests.conftest import serve
@@ -238,3 +239,44 @@ async def test_closing_mid_reply_stops_the_turn_and_stores_it_as_interrupted(bas
                 break
             await asyncio.sleep(0.05)
     assert stored == [("user", "complete"), ("assistant", "interrupted")]
+
+
+async def test_the_compat_endpoint_keeps_the_handshake_policy_and_limits_of_ws(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        llm="scripted",
+        tts="fake",
+        data_dir=tmp_path,
+        allowed_origins=["https://app.example"],
+        idle_timeout_s=0.5,
+        max_connections_per_identity=1,
+    )
+    app = create_app(settings, llm=ScriptedLLM(REPLY), tts=FakeToneTTS())
+    with serve(app) as url:
+        chat = url.replace("http", "ws", 1) + "/ws/voice-chat/"
+        with pytest.raises(InvalidStatus):  # a page from another origin
+            async with connect(chat, origin="https://evil.example"):  # type: ignore[arg-type]
+                pass
+        async with connect(chat, origin="https://app.example") as ws:  # type: ignore[arg-type]
+            error = json.loads(await ws.recv())  # nothing sent: the idle timeout closes it
+            assert error["type"] == "error" and error["code"] == "idle_timeout"
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+        async with Client(url.replace("http", "ws", 1) + "/ws") as c:  # an identity of our own
+            token = c.token
+            assert token
+            # /ws holds this identity's one slot: the compat endpoint is refused with 4029.
+            async with connect(chat + f"?token={token}") as ws:
+                error = json.loads(await ws.recv())
+                assert error["code"] == "too_many_connections"
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
+
+    required = Settings(llm="scripted", tts="fake", data_dir=tmp_path, require_token=True)
+    app = create_app(required, llm=ScriptedLLM(REPLY), tts=FakeToneTTS())
+    with serve(app) as url, pytest.raises(InvalidStatus):
+        async with connect(url.replace("http", "ws", 1) + "/ws/voice-chat/"):
+            pass

@@ -23,10 +23,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from voicewire.codecs import make_encoder
 from voicewire.llm.base import ChatMessage
-from voicewire.protocol.errors import CloseCode
+from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import Data, Error, SegmentEnd, SegmentStart
 from voicewire.responder import TurnContext
 from voicewire.server.auth import Identity, InvalidToken
+from voicewire.server.handshake import origin_allowed
 from voicewire.server.persist import Recorder
 from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
 
@@ -39,7 +40,12 @@ router = APIRouter()
 
 @router.websocket("/ws/voice-chat/")
 async def voice_chat(websocket: WebSocket) -> None:
+    """The same handshake policy and limits as `/ws` (PROTOCOL.md §0, §5), in the seed's shapes."""
     services: Services = websocket.app.state.services
+    settings = services.settings
+    if not origin_allowed(websocket, settings.allowed_origins):
+        await websocket.close(CloseCode.POLICY, "origin not allowed")
+        return
     # Identity comes from the server's own token, never from the ids in the messages.
     token = websocket.query_params.get("token")
     try:
@@ -47,8 +53,22 @@ async def voice_chat(websocket: WebSocket) -> None:
     except InvalidToken:
         await websocket.close(CloseCode.POLICY, "invalid token")
         return
+    if settings.require_token and identity.kind != "user":
+        await websocket.close(CloseCode.POLICY, "a user token is required")
+        return
     await websocket.accept()
-    await CompatChat(websocket, services, identity).run()
+    refused = services.connections.acquire(identity.subject)
+    if refused is not None:
+        code, close_code, message = refused
+        await websocket.send_text(json.dumps({"type": "error", "code": code, "message": message}))
+        await websocket.close(close_code, code)
+        return
+    services.metrics.sessions.inc()
+    try:
+        await CompatChat(websocket, services, identity).run()
+    finally:
+        services.metrics.sessions.dec()
+        services.connections.release(identity.subject)
 
 
 class CompatChat:
@@ -70,9 +90,24 @@ class CompatChat:
             owner = await store.identity(self.identity.kind, self.identity.subject)
             conversation = await store.new_conversation(owner)
             self.recorder = Recorder(store, self.services.writes, conversation)
+        idle = self.services.settings.idle_timeout_s
         try:
             while True:
-                message = await self.ws.receive()
+                try:
+                    async with asyncio.timeout(idle):
+                        message = await self.ws.receive()
+                except TimeoutError:
+                    if self.task is not None and not self.task.done():
+                        continue  # a long reply is not idleness
+                    await self.send(
+                        {
+                            "type": "error",
+                            "code": "idle_timeout",
+                            "message": f"no message for {idle:g} s",
+                        }
+                    )
+                    await self.ws.close(CloseCode.IDLE_TIMEOUT, ErrorCode.IDLE_TIMEOUT)
+                    return
                 if message["type"] == "websocket.disconnect":
                     return
                 parsed = self._parse(message.get("text"))
