@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 
 class CutProxy:
@@ -86,6 +86,17 @@ async def _pipe(
     if pair in live:
         with contextlib.suppress(ConnectionError, OSError):
             writer.close()
+
+
+@contextlib.asynccontextmanager
+async def cut_proxy(upstream_port: int) -> AsyncIterator[CutProxy]:
+    """A CutProxy on the running event loop, closed afterwards."""
+    proxy = CutProxy(upstream_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
 
 
 @contextlib.contextmanager

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import serve
-from tests.cutproxy import CutProxy
-from tests.resume.turns import REPLY, audio_of, one_turn, seqs_of, streams, text_of
+from tests.cutproxy import CutProxy, cut_proxy
+from tests.resume.turns import (
+    REPLY,
+    assert_consecutive,
+    audio_of,
+    one_turn,
+    seqs_of,
+    streams,
+    text_of,
+)
 from tests.server.test_persistence import wait_for_messages, ws_url
 from voicewire.client import Client
 from voicewire.config import Settings
@@ -43,14 +51,8 @@ def server(tmp_path: Path, **settings: Any) -> Iterator[str]:
         yield base
 
 
-@asynccontextmanager
-async def cuttable(base: str) -> AsyncIterator[CutProxy]:
-    proxy = CutProxy(int(base.rsplit(":", 1)[1]))
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
+def cuttable(base: str) -> AbstractAsyncContextManager[CutProxy]:
+    return cut_proxy(int(base.rsplit(":", 1)[1]))
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +76,7 @@ def assert_same_reply(events: list[Any], reference: list[Any]) -> None:
     assert text_of(events) == text_of(reference) == REPLY
     assert audio_of(events) == audio_of(reference)
     assert streams(events) == streams(reference)
-    seqs = seqs_of(events)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a frame missing or repeated"
+    assert_consecutive(events)
 
 
 @pytest.mark.parametrize("half_open", [False, True], ids=["reset", "half-open"])

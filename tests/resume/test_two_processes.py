@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import make_url
 
 from tests.conftest import free_port
-from tests.cutproxy import CutProxy
+from tests.cutproxy import cut_proxy
 from tests.resume.conftest import require_redis
-from tests.resume.turns import REPLY, audio_of, one_turn, seqs_of, streams, text_of
+from tests.resume.turns import REPLY, assert_consecutive, audio_of, one_turn, streams, text_of
 from tests.server.test_persistence import wait_for_messages
 from tests.storage.conftest import _postgres_connection, postgres_url
 from voicewire.client import Client
@@ -92,28 +92,22 @@ async def test_a_reply_started_on_one_process_is_resumed_whole_on_another(
     async with Client(f"ws://127.0.0.1:{port_a}/ws") as c:
         reference = await one_turn(c)
 
-    proxy = CutProxy(port_a)
-    await proxy.start()
-    try:
-        async with Client(proxy.url) as c:
+    async with cut_proxy(port_a) as proxy, Client(proxy.url) as c:
 
-            def cut_to_b(frames: int) -> bool:
-                if frames == 3:
-                    proxy.upstream_port = port_b  # the reconnect lands on B
-                    return True
-                return False
+        def cut_to_b(frames: int) -> bool:
+            if frames == 3:
+                proxy.upstream_port = port_b  # the reconnect lands on B
+                return True
+            return False
 
-            events = await one_turn(c, cut=cut_to_b, proxy=proxy)
-            # The session now lives on B: it goes on there.
-            after = await one_turn(c, "And then?")
-    finally:
-        await proxy.close()
+        events = await one_turn(c, cut=cut_to_b, proxy=proxy)
+        # The session now lives on B: it goes on there.
+        after = await one_turn(c, "And then?")
     assert c.resumes == 1
     assert text_of(events) == text_of(reference) == REPLY
     assert audio_of(events) == audio_of(reference)
     assert streams(events) == streams(reference)
-    seqs = seqs_of(events) + seqs_of(after)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert_consecutive(events, after)
     assert isinstance(after[-1], TurnEnd) and after[-1].status == "complete"
     assert after[-1].turn_id == 2
 
@@ -138,57 +132,45 @@ async def test_a_reply_in_flight_during_a_restart_finishes_and_is_resumed_elsewh
     two_servers: Servers,
 ) -> None:
     port_a, port_b, procs = two_servers
-    proxy = CutProxy(port_a)
-    await proxy.start()
-    try:
-        async with Client(proxy.url) as c:
+    async with cut_proxy(port_a) as proxy, Client(proxy.url) as c:
 
-            def restart_a(frames: int) -> bool:
-                if frames == 3:
-                    proxy.upstream_port = port_b
-                    procs[0].terminate()  # SIGTERM: A closes its sockets with 1012 and drains
-                return False
+        def restart_a(frames: int) -> bool:
+            if frames == 3:
+                proxy.upstream_port = port_b
+                procs[0].terminate()  # SIGTERM: A closes its sockets with 1012 and drains
+            return False
 
-            events = await one_turn(c, cut=restart_a, proxy=proxy)
-    finally:
-        await proxy.close()
+        events = await one_turn(c, cut=restart_a, proxy=proxy)
     assert c.resumes == 1
     assert text_of(events) == REPLY
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
     # uvicorn re-raises the SIGTERM once it has shut down gracefully.
     assert procs[0].wait(timeout=30) in (0, -signal.SIGTERM)
-    seqs = seqs_of(events)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert_consecutive(events)
 
 
 async def test_a_reply_whose_process_was_killed_ends_failed_and_the_session_goes_on_elsewhere(
     two_servers: Servers,
 ) -> None:
     port_a, port_b, procs = two_servers
-    proxy = CutProxy(port_a)
-    await proxy.start()
-    try:
-        async with Client(proxy.url) as c:
+    async with cut_proxy(port_a) as proxy, Client(proxy.url) as c:
 
-            def kill_a(frames: int) -> bool:
-                if frames == 3:
-                    proxy.upstream_port = port_b
-                    procs[0].kill()  # no drain, no handoff
-                return False
+        def kill_a(frames: int) -> bool:
+            if frames == 3:
+                proxy.upstream_port = port_b
+                procs[0].kill()  # no drain, no handoff
+            return False
 
-            events = await one_turn(c, cut=kill_a, proxy=proxy)
-            after = await one_turn(c, "Are you still there?")
-    finally:
-        await proxy.close()
+        events = await one_turn(c, cut=kill_a, proxy=proxy)
+        after = await one_turn(c, "Are you still there?")
     assert c.resumes == 1
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.status == "failed" and end.turn_id == 1
     assert any(isinstance(e, Error) and e.code == "internal_error" for e in events)
     assert REPLY.startswith(text_of(events))
     assert isinstance(after[-1], TurnEnd) and after[-1].status == "complete"
-    seqs = seqs_of(events) + seqs_of(after)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert_consecutive(events, after)
     # The dead process's reply is stored failed, with the text it had written so far.
     assert c.token and c.conversation_id
     messages: list[dict[str, Any]] = await wait_for_messages(
@@ -231,18 +213,12 @@ async def test_serve_with_two_workers_resumes_a_cut_reply_on_whichever_worker_an
     }
     proc = start(port, tmp_path, env, "--workers", "2")
     try:
-        proxy = CutProxy(port)
-        await proxy.start()
-        try:
-            async with Client(proxy.url) as c:
-                events = await one_turn(c, cut=lambda n: n in (2, 6), proxy=proxy)
-        finally:
-            await proxy.close()
+        async with cut_proxy(port) as proxy, Client(proxy.url) as c:
+            events = await one_turn(c, cut=lambda n: n in (2, 6), proxy=proxy)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
     assert c.resumes == 2
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
-    seqs = seqs_of(events)
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert_consecutive(events)

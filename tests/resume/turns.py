@@ -75,3 +75,9 @@ def audio_of(events: list[Event]) -> bytes:
 
 def seqs_of(events: list[Event]) -> list[int]:
     return [e.seq for e in events]
+
+
+def assert_consecutive(*runs: list[Event]) -> None:
+    """The events' seqs go up by one: no frame missing, none repeated."""
+    seqs = [seq for events in runs for seq in seqs_of(events)]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a frame missing or repeated"
