@@ -9,7 +9,6 @@ this is an upper bound of the server's own stop time.
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import tempfile
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from voicewire.bench import write_json
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -83,6 +83,5 @@ def run(*, runs: int = 10, tts: str = "piper", json_path: Path | None = None) ->
         table.add_row(k, f"{v:.1f}")
     Console().print(table)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({"runs": rows, "summary": summary}, indent=2))
+        write_json(json_path, {"runs": rows, "summary": summary})
     return summary

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.table import Table
 
+from voicewire.bench import write_json
 from voicewire.client import Client, TurnResult
 from voicewire.protocol.frames import AudioFrame
 from voicewire.protocol.messages import TurnEnd
@@ -277,8 +277,7 @@ def run(
     if not quiet:
         Console(width=max(Console().width, 140)).print(table(out))
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(out, indent=2))
+        write_json(json_path, out)
     return out
 
 

@@ -32,6 +32,7 @@ from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
+from voicewire.bench import write_json
 from voicewire.bench.concurrency import (
     ServerProcess,
     busy_cpu_seconds,
@@ -218,8 +219,7 @@ def run(
     if not quiet:
         Console(width=max(Console().width, 100)).print(table(out))
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(out, indent=2))
+        write_json(json_path, out)
     return out
 
 

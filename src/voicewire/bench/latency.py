@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from voicewire.bench import write_json
 from voicewire.client import Client, TurnResult
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -142,7 +143,6 @@ def _run(
         table.add_row(k, f"{v:.1f}" if k != "naive_over_voicewire" else f"{v:.1f}×")
     Console().print(table)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
         out = {
             "tps": tps,
             "tts": tts,
@@ -151,5 +151,5 @@ def _run(
             "summary": summary,
             "words": len(reply.split()),
         }
-        json_path.write_text(json.dumps(out, indent=2))
+        write_json(json_path, out)
     return summary

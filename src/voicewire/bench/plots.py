@@ -26,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+from voicewire.bench import write_json
 from voicewire.bench.latency import _measure, _synth_seconds
 from voicewire.client import Client, TurnResult
 from voicewire.config import Settings
@@ -293,8 +294,7 @@ def run(
         data = json.loads(concurrency_json.read_text())
         out["written"].append(str(plot_concurrency(data, concurrency_png)))
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(out, indent=2))
+        write_json(json_path, out)
     return out
 
 

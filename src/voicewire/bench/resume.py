@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from websockets.asyncio.client import connect
 
+from voicewire.bench import write_json
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -189,8 +189,7 @@ def run(
     if not quiet:
         _print(results)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results, indent=2))
+        write_json(json_path, results)
     return results
 
 

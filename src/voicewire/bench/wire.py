@@ -31,6 +31,7 @@ from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from voicewire.bench import write_json
 from voicewire.config import Settings
 from voicewire.llm.scripted import DEFAULT_REPLY
 from voicewire.protocol.frames import HEADER_SIZE
@@ -240,8 +241,7 @@ def run(
     if not quiet:
         Console(width=max(Console().width, 140)).print(table(out))
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(out, indent=2))
+        write_json(json_path, out)
     return out
 
 
