@@ -47,7 +47,6 @@ class Relay:
     subject: str
     out: Outbox
     held: list[Message] = field(default_factory=list)
-    replayed: int = 0
     open_turn: OpenTurn | None = None
     ended: set[int] = field(default_factory=set)  # turns whose turn.end was replayed
 
@@ -66,7 +65,6 @@ class Relay:
                 if isinstance(item, Frame):
                     self._track(item)
                     await self.out.put(Raw(item.data))
-                    self.replayed += 1
                 elif item.state.seq < last_seq:
                     return None  # the client claims frames that were never sent
                 else:
