@@ -15,7 +15,7 @@ from tests.conftest import serve
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
-from voicewire.server import app as app_module
+from voicewire.server import services as services_module
 from voicewire.server.app import create_app, voicewire_lifespan
 from voicewire.tts.fake import FakeToneTTS
 
@@ -68,7 +68,7 @@ async def test_concurrent_first_requests_open_the_services_once(
         opened.append(data_dir)  # called once each time the services are opened
         return b"s" * 32
 
-    monkeypatch.setattr(app_module, "load_secret", load_secret)
+    monkeypatch.setattr(services_module, "load_secret", load_secret)
     voice = voice_app(tmp_path)
     with serve(parent_app(voice, lifespan=False)) as base:
         async with httpx.AsyncClient(base_url=base) as http:

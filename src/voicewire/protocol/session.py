@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -46,33 +44,23 @@ from voicewire.protocol.messages import (
     UserMessage,
     client_message_adapter,
 )
+from voicewire.protocol.state import (
+    Inbound,
+    MicrophoneAudio,
+    RateWindow,
+    SessionSnapshot,
+    SpeechSettings,
+    Violation,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """The peer broke the protocol: send `error`, then close with `close_code` if it is set."""
-
-    error: Error
-    close_code: CloseCode | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MicrophoneAudio:
-    """A binary frame of the user's microphone: pcm16 mono at `sample_rate`."""
-
-    pcm: bytes
-    sample_rate: int
-
-
-Inbound = ClientMessage | MicrophoneAudio | Violation
-
-
-@dataclass(slots=True)
-class SpeechSettings:
-    voice: bool
-    voice_name: str | None
-    rate: float
-    audio: AudioFormat
+__all__ = [
+    "Inbound",
+    "MicrophoneAudio",
+    "Session",
+    "SessionSnapshot",
+    "SpeechSettings",
+    "Violation",
+]
 
 
 class Session:
@@ -109,8 +97,8 @@ class Session:
         self._clock = clock
         self._seq = 0
         self._next_turn = 1
-        self._running: set[int] = set()
-        self._recent: deque[float] = deque()
+        self._running: dict[int, Codec] = {}  # running turns and the codec each started with
+        self._rate = RateWindow(self.limits.max_messages_per_second)
 
     # ------------------------------------------------------------ receiving
 
@@ -125,7 +113,7 @@ class Session:
                     CloseCode.TOO_BIG,
                 )
             ]
-        if rate_limit and self._rate_exceeded():
+        if rate_limit and self._rate.exceeded(self._clock()):
             return [
                 self._violation(
                     ErrorCode.RATE_LIMITED,
@@ -232,27 +220,22 @@ class Session:
                 )
             ]
         s = self.settings
-        if message.voice is not None:
-            s.voice = message.voice
-        if message.voice_name is not None:
-            s.voice_name = message.voice_name
-        if message.rate is not None:
-            s.rate = message.rate
+        audio = s.audio
         if message.codec is not None or message.sample_rate is not None:
             codec = message.codec or s.audio.codec
             self._requested_rate = message.sample_rate or self._requested_rate
-            s.audio = AudioFormat(
+            audio = AudioFormat(
                 codec=codec, sample_rate=self._output_rate(codec, self._requested_rate)
             )
+        # A new value, never a change in place: a running turn keeps the settings it started
+        # with (its options were built from them).
+        self.settings = SpeechSettings(
+            voice=s.voice if message.voice is None else message.voice,
+            voice_name=message.voice_name or s.voice_name,
+            rate=s.rate if message.rate is None else message.rate,
+            audio=audio,
+        )
         return [message]
-
-    def _rate_exceeded(self) -> bool:
-        now = self._clock()
-        recent = self._recent
-        while recent and now - recent[0] >= 1.0:
-            recent.popleft()
-        recent.append(now)
-        return len(recent) > self.limits.max_messages_per_second
 
     def _violation(
         self, code: ErrorCode, message: str, close_code: CloseCode | None = None
@@ -266,7 +249,7 @@ class Session:
         self._check_open("send a message")
         if isinstance(message, TurnEnd):
             self._check_running(message.turn_id, "end")
-            self._running.discard(message.turn_id)
+            del self._running[message.turn_id]
         self._seq += 1
         return message.model_copy(update={"seq": self._seq}).model_dump_json(exclude_none=True)
 
@@ -286,24 +269,26 @@ class Session:
         """`session.resumed`: the one event that takes no new `seq` (it repeats `last_seq`)."""
         return SessionResumed(session_id=self.session_id, seq=last_seq).model_dump_json()
 
-    def continue_from(
-        self,
-        session_id: str,
-        *,
-        seq: int,
-        next_turn: int,
-        settings: SpeechSettings,
-        requested_rate: int,
-        running_turn: int | None = None,
-    ) -> None:
+    def snapshot(self) -> SessionSnapshot:
+        """The state another connection or process goes on from (`restore`)."""
+        return SessionSnapshot(
+            session_id=self.session_id,
+            seq=self._seq,
+            next_turn=self._next_turn,
+            settings=self.settings,
+            requested_rate=self._requested_rate,
+            running=tuple(self._running.items()),
+        )
+
+    def restore(self, snapshot: SessionSnapshot) -> None:
         """Go on with a session another connection (or process) ran: id, seq, turns, settings."""
-        self._check_open("continue a session")
-        self.session_id = session_id
-        self._seq = seq
-        self._next_turn = next_turn
-        self.settings = settings
-        self._requested_rate = requested_rate
-        self._running = {running_turn} if running_turn is not None else set()
+        self._check_open("restore a session")
+        self.session_id = snapshot.session_id
+        self._seq = snapshot.seq
+        self._next_turn = snapshot.next_turn
+        self.settings = snapshot.settings
+        self._requested_rate = snapshot.requested_rate
+        self._running = dict(snapshot.running)
 
     @property
     def next_turn(self) -> int:
@@ -322,8 +307,13 @@ class Session:
         self._check_open("start a turn")
         turn_id = self._next_turn
         self._next_turn += 1
-        self._running.add(turn_id)
+        self._running[turn_id] = self.settings.audio.codec
         return turn_id
+
+    def turn_codec(self, turn_id: int) -> Codec:
+        """The codec `turn_id` was started with: its audio frames say so, whatever came since."""
+        self._check_running(turn_id, "look up the codec of")
+        return self._running[turn_id]
 
     def is_running(self, turn_id: int) -> bool:
         return turn_id in self._running
@@ -337,14 +327,14 @@ class Session:
         sample_offset: int,
         flags: FrameFlags = FrameFlags.NONE,
     ) -> bytes:
-        """Return the binary frame carrying `payload` (encoded in the session's codec)."""
+        """Return the binary frame carrying `payload`, encoded in the codec of its turn."""
         self._check_open("send audio")
         self._check_running(turn_id, "send audio for")
         self._seq += 1
         return AudioFrame(
             kind=FrameKind.SPEECH,
             flags=flags,
-            codec=CODEC_IDS[self.settings.audio.codec],
+            codec=CODEC_IDS[self._running[turn_id]],
             seq=self._seq,
             turn_id=turn_id,
             segment_id=segment_id,

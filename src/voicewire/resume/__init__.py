@@ -38,6 +38,7 @@ class SessionState(BaseModel):
     requested_rate: int = 22050
     history: list[tuple[Literal["user", "assistant"], str]] = []
     running_turn: int | None = None  # in a snapshot: the turn that was running
+    running_text: str = ""  # ... and the text it had sent so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,18 @@ class Unavailable(Exception):
     """The session cannot be resumed from there: unknown, expired, or frames were trimmed."""
 
 
-Control = dict[str, Any]  # {"type": "takeover"} | {"type": "cancel", "turn_id", "played_ms"}
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """Another connection resumes the session: let go of its socket."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTurn:
+    turn_id: int | None  # None: whatever turn is running (e.g. a new user.message)
+    played_ms: int | None
+
+
+Control = Takeover | CancelTurn
 OnControl = Callable[[Control], Coroutine[Any, Any, None]]
 
 

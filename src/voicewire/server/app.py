@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,20 +19,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voicewire import __version__
 from voicewire.config import Settings
-from voicewire.engines import build_llm, build_tts
 from voicewire.llm.base import LLM
 from voicewire.responder import Responder, llm_responder, load_responder
-from voicewire.resume import Hub
-from voicewire.resume.memory import MemoryHub
-from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.compat import router as compat_router
-from voicewire.server.handshake import ConnectionLimits
 from voicewire.server.http import router
-from voicewire.server.metrics import Metrics
-from voicewire.server.persist import Writes
-from voicewire.server.voice_input import LazySTT
+from voicewire.server.services import Services, open_services
 from voicewire.server.ws import Connection
-from voicewire.storage import Store
 from voicewire.tts.base import TTS
 
 if TYPE_CHECKING:
@@ -41,23 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Everything a connection needs, built once per process."""
-
-    settings: Settings
-    llm: LLM
-    tts: TTS
-    store: Store | None
-    signer: TokenSigner
-    writes: Writes
-    responder: Responder
-    connections: ConnectionLimits
-    metrics: Metrics
-    stt: LazySTT
-    hub: Hub
+__all__ = ["Services", "app_from_env", "create_app", "voicewire_lifespan"]
 
 
 def create_app(
@@ -78,38 +53,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Load once per process, before the first connection, so a broken engine fails the
-        # start-up with a clear message instead of failing a turn later.
-        engines = llm or build_llm(settings), tts or build_tts(settings)
-        hub = build_hub(settings)
-        await hub.start()
-        url = settings.resolved_database_url()
-        # Replies other live processes are generating are theirs: only dead ones' are failed.
-        store = await Store.open(url, alive=hub.alive) if settings.persist else None
-        writes = Writes()
-        signer = TokenSigner(load_secret(settings.secret, settings.data_dir))
-        limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
-        metrics = Metrics(engines[1])
-        app.state.services = Services(
-            settings,
-            *engines,
-            store,
-            signer,
-            writes,
-            responder,
-            limits,
-            metrics,
-            LazySTT(settings, stt),
-            hub,
-        )
-        log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
-        try:
+        async with open_services(settings, responder, llm=llm, tts=tts, stt=stt) as services:
+            app.state.services = services
             yield
-        finally:
-            await writes.drain()
-            await hub.close()
-            if store is not None:
-                await store.close()
 
     app = FastAPI(title="voicewire", version=__version__, lifespan=lifespan)
     app.add_middleware(_LazyServices, owner=app)
@@ -128,16 +74,6 @@ def create_app(
 def app_from_env() -> FastAPI:
     """The app of one worker process of `voicewire serve --workers N`, from VOICEWIRE_* settings."""
     return create_app(Settings())
-
-
-def build_hub(settings: Settings) -> Hub:
-    """Where replay logs live: Redis when configured (any process resumes), else memory."""
-    ttl, cap = settings.resume_ttl_s, settings.resume_buffer_frames
-    if settings.redis_url:
-        from voicewire.resume.redis import RedisHub
-
-        return RedisHub(settings.redis_url, ttl_s=ttl, cap=cap)
-    return MemoryHub(ttl_s=ttl, cap=cap)
 
 
 @asynccontextmanager

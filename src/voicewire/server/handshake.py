@@ -1,15 +1,18 @@
-"""Who may open a socket: subprotocol, Origin, token, conversation, connection limits.
+"""Who may open a socket: subprotocol, Origin, token, resume, conversation.
 
 Everything here is decided before `accept()`, so a refused browser sees a failed handshake
-(HTTP 403) and nothing of the session. Connection limits are the exception: they are answered
-after accept, with an `error` event and a close code, so a client can tell "busy" from "denied".
+(HTTP 403) and nothing of the session. Connection limits come next (`limits.py`), answered after
+accept with an `error` event and a close code, so a client can tell "busy" from "denied". Admit,
+then write: `admit` only reads the store; `open_conversation` — called once the connection holds
+its slot — creates the identity and the conversation, so a refused client leaves no rows.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket
@@ -18,9 +21,9 @@ from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import PROTOCOL_VERSION
 from voicewire.server.auth import Identity, InvalidToken, ResumeGrant
+from voicewire.server.services import Services
 
-if TYPE_CHECKING:
-    from voicewire.server.app import Services
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +37,15 @@ class Resume:
 @dataclass(frozen=True, slots=True)
 class Admission:
     identity: Identity
-    conversation_id: str  # "" when nothing is stored
+    conversation: str | None  # asked for (checked: it is the identity's own), or None: new
     guest_token: str | None  # a newly issued guest's token, to be sent in session.ready
-    history: list[ChatMessage]
     resume: Resume | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    conversation_id: str  # "" when nothing is stored
+    history: list[ChatMessage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +63,14 @@ def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
     return urlsplit(origin).netloc.lower() == ws.headers.get("host", "").lower()
 
 
-async def admit(ws: WebSocket, services: Services) -> Admission | Refusal:
+async def admit(
+    ws: WebSocket, services: Services, *, subprotocol: str | None = PROTOCOL_VERSION
+) -> Admission | Refusal:
+    """Decide, reading but never writing the store. Endpoints without a subprotocol (the
+    compat endpoint) have no resume either."""
     settings = services.settings
-    if PROTOCOL_VERSION not in ws.scope.get("subprotocols", []):
-        return Refusal(f"subprotocol {PROTOCOL_VERSION} required")
+    if subprotocol is not None and subprotocol not in ws.scope.get("subprotocols", []):
+        return Refusal(f"subprotocol {subprotocol} required")
     if not origin_allowed(ws, settings.allowed_origins):
         return Refusal("origin not allowed")
     token = ws.query_params.get("token")
@@ -75,29 +87,34 @@ async def admit(ws: WebSocket, services: Services) -> Admission | Refusal:
     else:
         identity, guest_token = services.signer.new_guest()
     resume = None
-    if ws.query_params.get("resume"):
+    if subprotocol is not None and ws.query_params.get("resume"):
         asked = _resume(ws, services, identity if token else None)
         if isinstance(asked, Refusal):
             return asked
         resume = asked
-    store = services.store
-    if store is None:
-        return Admission(identity, "", guest_token, [], resume)
-    owner = await store.identity(identity.kind, identity.subject)
-    conversation = ws.query_params.get("conversation")
+    conversation = ws.query_params.get("conversation") or None
     if resume is not None:
-        conversation = resume.grant.conversation_id
-    history: list[ChatMessage] = []
-    if conversation:
-        if await store.conversation_owner(conversation) != owner:
+        conversation = resume.grant.conversation_id or None
+    store = services.store
+    if store is not None and conversation is not None:
+        # Read only: an identity seen for the first time owns no conversation yet.
+        owner = await store.find_identity(identity.kind, identity.subject)
+        if owner is None or await store.conversation_owner(conversation) != owner:
             return Refusal("no such conversation")  # missing or someone else's: same answer
-        history = [
-            ChatMessage("user" if role == "user" else "assistant", text)
-            for role, text in await store.history(conversation, settings.history_messages)
-        ]
-    else:
-        conversation = await store.new_conversation(owner)
-    return Admission(identity, conversation, guest_token, history, resume)
+    return Admission(identity, conversation, guest_token, resume)
+
+
+async def open_conversation(admission: Admission, services: Services) -> Opened:
+    """The admitted connection's conversation: created, or the asked-for one and its history."""
+    store, identity = services.store, admission.identity
+    if store is None:
+        return Opened("", [])
+    if admission.conversation is None:
+        owner = await store.identity(identity.kind, identity.subject)
+        return Opened(await store.new_conversation(owner), [])
+    rows = await store.history(admission.conversation, services.settings.history_messages)
+    history = [ChatMessage("user" if role == "user" else "assistant", text) for role, text in rows]
+    return Opened(admission.conversation, history)
 
 
 def _resume(ws: WebSocket, services: Services, identity: Identity | None) -> Resume | Refusal:
@@ -116,27 +133,34 @@ def _resume(ws: WebSocket, services: Services, identity: Identity | None) -> Res
     return Resume(grant, int(last_seq))
 
 
-class ConnectionLimits:
-    """Counts open sessions, in total and per identity."""
+# The endpoint's wire format for a refusal after accept: (error code, message) → a text frame.
+RefusalFrame = Callable[[ErrorCode, str], str]
 
-    def __init__(self, total: int, per_identity: int) -> None:
-        self.total, self.per_identity = total, per_identity
-        self.open: Counter[str] = Counter()
-        self.count = 0
 
-    def acquire(self, subject: str) -> tuple[ErrorCode, CloseCode, str] | None:
-        """Take a slot; or say why not (error code, close code, message)."""
-        if self.count >= self.total:
-            return ErrorCode.SERVER_BUSY, CloseCode.TRY_AGAIN_LATER, "the server is full"
-        if self.open[subject] >= self.per_identity:
-            message = f"more than {self.per_identity} open sessions for this identity"
-            return ErrorCode.TOO_MANY_CONNECTIONS, CloseCode.TOO_MANY_CONNECTIONS, message
-        self.open[subject] += 1
-        self.count += 1
-        return None
-
-    def release(self, subject: str) -> None:
-        self.count -= 1
-        self.open[subject] -= 1
-        if self.open[subject] <= 0:
-            del self.open[subject]
+@asynccontextmanager
+async def admitted(
+    ws: WebSocket, services: Services, *, subprotocol: str | None, refusal: RefusalFrame
+) -> AsyncIterator[Admission | None]:
+    """Admit, accept and hold a connection slot for the block; None when refused (then the
+    socket is closed already: 403 at the handshake, or an error and a close code after it)."""
+    admission = await admit(ws, services, subprotocol=subprotocol)
+    if isinstance(admission, Refusal):
+        log.info("handshake refused: %s", admission.reason)
+        await ws.close(CloseCode.POLICY, admission.reason)
+        yield None
+        return
+    await ws.accept(subprotocol=subprotocol)
+    subject = admission.identity.subject
+    refused = services.connections.acquire(subject)
+    if refused is not None:
+        code, close_code, message = refused
+        await ws.send_text(refusal(code, message))
+        await ws.close(close_code, code)
+        yield None
+        return
+    services.metrics.sessions.inc()
+    try:
+        yield admission
+    finally:
+        services.metrics.sessions.dec()
+        services.connections.release(subject)

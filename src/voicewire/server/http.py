@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from voicewire.protocol.messages import PROTOCOL_VERSION
 from voicewire.server.auth import Identity, InvalidToken
+from voicewire.server.services import Services
 from voicewire.storage import NotFound, Store
-
-if TYPE_CHECKING:
-    from voicewire.server.app import Services
 
 router = APIRouter()
 

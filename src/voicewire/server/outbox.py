@@ -2,9 +2,11 @@
 
 The Session stamps `seq` at the moment a frame is written, so `seq` order is wire order; each
 stamped frame goes to the session's replay log first (PROTOCOL.md §8), then to the socket.
-When the queue is full the producers wait (backpressure: a turn pauses); when the socket takes
-nothing for `send_timeout_s` the client is cut off with close code 4001. Audio of a cancelled
-turn still in the queue is dropped, so nothing of a turn follows its `turn.end`.
+When the queue holds `maxsize` items, `put` waits (backpressure: a turn pauses); `put_now` never
+waits and never evicts anything: it is for the few frames that must follow at once (a turn's
+end, an error, a close), and a cut-off client bounds them. When the socket takes nothing for
+`send_timeout_s` the client is cut off with close code 4001. Audio of a cancelled turn still in
+the queue is dropped, so nothing of a turn follows its `turn.end`.
 
 When the client goes the writer goes on without a socket ("detached"): frames are still
 stamped and logged, for the client to get them when it resumes. It stops at `End`.
@@ -22,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Histogram
@@ -58,6 +61,9 @@ class End:
 
 
 Item = ServerMessage | AudioOut | Close | Raw | End
+# Turns an event into the frames that carry it: voicewire.v1's (the default: one frame, stamped
+# by the Session) or another wire format's (the compat endpoint's JSON shapes).
+Framer = Callable[[ServerMessage | AudioOut], Sequence[str | bytes]]
 
 
 class Outbox:
@@ -70,9 +76,15 @@ class Outbox:
         maxsize: int,
         send_timeout_s: float,
         delivered_after_s: float = 45.0,
+        framer: Framer | None = None,
     ) -> None:
         self.ws, self.session, self.metrics = ws, session, metrics
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=maxsize)
+        self.framer = framer or self._frame
+        self.maxsize = max(1, maxsize)
+        self.items: deque[Item] = deque()
+        self._not_empty = asyncio.Event()
+        self._not_full = asyncio.Event()
+        self._not_full.set()
         self.send_timeout_s = send_timeout_s
         self.dropped: set[int] = set()  # cancelled turns whose queued audio is discarded
         # Per running turn: when its user message arrived, until its first text / audio left.
@@ -86,23 +98,39 @@ class Outbox:
         self._sending: asyncio.Future[None] | None = None
 
     async def put(self, item: Item) -> None:
-        await self.queue.put(item)
+        """Queue `item`, waiting while the queue is full."""
+        while len(self.items) >= self.maxsize:
+            self._not_full.clear()
+            await self._not_full.wait()
+        self._push(item)
 
     def put_now(self, item: Item) -> None:
-        """Queue `item` without waiting; a full queue loses dropped turns' audio to make room."""
-        queue = self.queue
-        if queue.full():
-            kept = [
-                i
-                for i in _drain(queue)
-                if not (isinstance(i, AudioOut) and i.turn_id in self.dropped)
-            ]
-            for i in kept[-(queue.maxsize - 1) :]:
-                queue.put_nowait(i)
-        queue.put_nowait(item)
+        """Queue `item` at once, over the bound if need be; nothing queued is lost."""
+        self._push(item)
 
     def drop(self, turn_id: int) -> None:
+        """The turn was cancelled: its queued audio goes, and any that comes later."""
         self.dropped.add(turn_id)
+        kept = [i for i in self.items if not (isinstance(i, AudioOut) and i.turn_id == turn_id)]
+        if len(kept) != len(self.items):
+            self.items = deque(kept)
+            self._wake()
+
+    def _push(self, item: Item) -> None:
+        self.items.append(item)
+        self._not_empty.set()
+
+    async def _get(self) -> Item:
+        while not self.items:
+            self._not_empty.clear()
+            await self._not_empty.wait()
+        item = self.items.popleft()
+        self._wake()
+        return item
+
+    def _wake(self) -> None:
+        if len(self.items) < self.maxsize:
+            self._not_full.set()
 
     def turn_started(self, turn_id: int, *, voice: bool) -> None:
         self.waiting_text[turn_id] = time.monotonic()
@@ -123,15 +151,15 @@ class Outbox:
     async def run(self) -> None:
         """The writer: until `End`. Socket failures detach it; they do not stop it."""
         while True:
-            if self.queue.empty() and self.sent:
+            if not self.items and self.sent:
                 try:  # idle: frames still kept for a resume become delivered as time passes
                     async with asyncio.timeout(self.delivered_after_s):
-                        item = await self.queue.get()
+                        item = await self._get()
                 except TimeoutError:
                     self._forget_delivered()
                     continue
             else:
-                item = await self.queue.get()
+                item = await self._get()
             if isinstance(item, End):
                 return
             if isinstance(item, Close):
@@ -140,19 +168,19 @@ class Outbox:
                     await self._close(item)
                 continue
             if isinstance(item, Raw):
-                frame = item.data
-            else:
-                stamped = self._frame(item)
-                if stamped is None:
-                    continue
-                frame = stamped
+                if self.attached:
+                    await self._send(item.data)
+                continue
+            if isinstance(item, AudioOut) and item.turn_id in self.dropped:
+                continue
+            for frame in self.framer(item):
                 if self.log is not None:
                     self.log.append(self.session.seq, frame)
-            if self.attached:
-                await self._send(frame)
-                if self.log is not None and not isinstance(item, Raw):
-                    self.sent.append((time.monotonic(), self.session.seq))
-                    self._forget_delivered()
+                if self.attached:
+                    await self._send(frame)
+                    if self.log is not None:
+                        self.sent.append((time.monotonic(), self.session.seq))
+                        self._forget_delivered()
 
     def _forget_delivered(self) -> None:
         now = time.monotonic()
@@ -199,19 +227,20 @@ class Outbox:
                 async with asyncio.timeout(1.0):
                     await self.ws.close(close.code, close.reason)
 
-    def _frame(self, item: ServerMessage | AudioOut) -> str | bytes | None:
+    def _frame(self, item: ServerMessage | AudioOut) -> Sequence[str | bytes]:
         session, metrics = self.session, self.metrics
         if isinstance(item, AudioOut):
             if item.turn_id in self.dropped or not session.is_running(item.turn_id):
-                return None
+                return ()
             _observe(self.waiting_audio, item.turn_id, metrics.ttfa)
-            return session.audio(
+            frame = session.audio(
                 item.turn_id,
                 item.segment_id,
                 item.payload,
                 sample_offset=item.sample_offset,
                 flags=item.flags,
             )
+            return (frame,)
         if isinstance(item, TextDelta):
             _observe(self.waiting_text, item.turn_id, metrics.ttft)
         elif isinstance(item, Error):
@@ -219,17 +248,10 @@ class Outbox:
         elif isinstance(item, TurnEnd):
             self.waiting_text.pop(item.turn_id, None)
             self.waiting_audio.pop(item.turn_id, None)
-        return session.send(item)
+        return (session.send(item),)
 
 
 def _observe(waiting: dict[int, float], turn_id: int, histogram: Histogram) -> None:
     since = waiting.pop(turn_id, None)
     if since is not None:
         histogram.observe(time.monotonic() - since)
-
-
-def _drain(queue: asyncio.Queue[Item]) -> list[Item]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items

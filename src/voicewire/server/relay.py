@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.types import Message
 
-from voicewire.llm.base import ChatMessage
-from voicewire.protocol.messages import AudioFormat
-from voicewire.protocol.session import Session, SpeechSettings
-from voicewire.resume import Frame, Handoff, Hub, SessionState, Unavailable
+from voicewire.protocol.session import Session
+from voicewire.resume import CancelTurn, Frame, Handoff, Hub, Takeover, Unavailable
 from voicewire.server.outbox import Outbox, Raw
 
 log = logging.getLogger(__name__)
@@ -58,7 +55,7 @@ class Relay:
                 return None
             frames = await self.hub.follow(self.session_id, last_seq)
             # It can be resumed: its owner, if any, lets go of its socket.
-            await self.hub.control(self.session_id, {"type": "takeover"})
+            await self.hub.control(self.session_id, Takeover())
             session.session_id = self.session_id
             self.out.put_now(Raw(session.resumed_frame(last_seq)))
             async for item in frames:
@@ -82,22 +79,25 @@ class Relay:
             raise TooManyHeld
         self.held.append(message)
         text = message.get("text")
-        if text is None or len(text) > 4096:
+        if text is None:
             return
-        try:
+        try:  # any size: the held frame is checked against the limits when it is handled
             obj = json.loads(text)
         except ValueError:
             return
         if not isinstance(obj, dict) or obj.get("type") not in ("turn.cancel", "user.message"):
             return
-        control: dict[str, Any] = {"type": "cancel", "turn_id": None, "played_ms": None}
-        if obj["type"] == "turn.cancel":
-            turn_id, played_ms = obj.get("turn_id"), obj.get("played_ms")
-            if not isinstance(turn_id, int):
-                return
-            control["turn_id"] = turn_id
-            control["played_ms"] = played_ms if isinstance(played_ms, int) else None
-        await self.hub.control(self.session_id, control)
+        if obj["type"] == "user.message":
+            await self.hub.control(self.session_id, CancelTurn(turn_id=None, played_ms=None))
+            return
+        turn_id, played_ms = obj.get("turn_id"), obj.get("played_ms")
+        if isinstance(turn_id, int):
+            played = played_ms if isinstance(played_ms, int) and played_ms >= 0 else None
+            await self.hub.control(self.session_id, CancelTurn(turn_id, played))
+
+    async def client_done(self) -> None:
+        """The client closed the socket (1000) during the replay: the reply stops, as on /ws."""
+        await self.hub.control(self.session_id, CancelTurn(turn_id=None, played_ms=None))
 
     def _track(self, frame: Frame) -> None:
         if not isinstance(frame.data, str):
@@ -120,46 +120,3 @@ class Relay:
         if self.open_turn is None and running is not None and running not in self.ended:
             return OpenTurn(running)  # it started before the client's last_seq
         return self.open_turn
-
-
-def snapshot(
-    session: Session,
-    *,
-    subject: str,
-    conversation_id: str,
-    history: list[ChatMessage],
-    history_messages: int,
-    running_turn: int | None,
-) -> SessionState:
-    s = session.settings
-    return SessionState(
-        session_id=session.session_id,
-        subject=subject,
-        conversation_id=conversation_id,
-        seq=session.seq,
-        next_turn=session.next_turn,
-        voice=s.voice,
-        voice_name=s.voice_name,
-        rate=s.rate,
-        codec=s.audio.codec,
-        sample_rate=s.audio.sample_rate,
-        requested_rate=session.requested_rate,
-        history=[(m.role, m.content) for m in history[-history_messages:] if m.role != "system"],
-        running_turn=running_turn,
-    )
-
-
-def restore(session: Session, state: SessionState, *, running_turn: int | None) -> None:
-    session.continue_from(
-        state.session_id,
-        seq=state.seq,
-        next_turn=state.next_turn,
-        settings=SpeechSettings(
-            voice=state.voice,
-            voice_name=state.voice_name,
-            rate=state.rate,
-            audio=AudioFormat(codec=state.codec, sample_rate=state.sample_rate),
-        ),
-        requested_rate=state.requested_rate,
-        running_turn=running_turn,
-    )

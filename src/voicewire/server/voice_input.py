@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from voicewire.config import Settings
 from voicewire.engines import build_stt
+from voicewire.protocol.errors import ErrorCode
+from voicewire.protocol.messages import Error, InputAudioStart
 from voicewire.stt.base import STT, STTStream
 from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech
 
@@ -102,3 +104,53 @@ class LazySTT:
                     return None
                 self._loaded = True
         return self._engine
+
+
+class Microphone:
+    """One connection's microphone (interim: the microphone branch replaces this)."""
+
+    def __init__(
+        self,
+        stt: LazySTT,
+        settings: Settings,
+        *,
+        on_speech: OnSpeech,
+        on_transcript: OnTranscript,
+        on_error: Callable[[Error], Awaitable[None]],
+    ) -> None:
+        self.stt, self.settings = stt, settings
+        self.on_speech, self.on_transcript, self.on_error = on_speech, on_transcript, on_error
+        self.voice_reply = True
+        self.input: VoiceInput | None = None
+
+    async def start(self, message: InputAudioStart) -> None:
+        await self.close()
+        stt = await self.stt.get()
+        if stt is None:
+            await self.on_error(
+                Error(code=ErrorCode.STT_UNAVAILABLE, message="this server has no speech input")
+            )
+            return
+        self.voice_reply = message.voice
+        self.input = VoiceInput(
+            stt,
+            sample_rate=message.sample_rate,
+            end_by_vad=message.end == "vad",
+            on_speech=self.on_speech,
+            on_transcript=self.on_transcript,
+            silence_ms=self.settings.stt_silence_ms,
+        )
+
+    async def feed(self, pcm: bytes) -> None:
+        if self.input is not None:
+            await self.input.feed(pcm)
+
+    async def stop(self) -> None:
+        voice_input, self.input = self.input, None
+        if voice_input is not None:
+            await voice_input.finish()
+
+    async def close(self) -> None:
+        voice_input, self.input = self.input, None
+        if voice_input is not None:
+            await voice_input.close()

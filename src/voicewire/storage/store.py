@@ -105,6 +105,10 @@ class Store:
             raise StoreError(f"could not create identity {subject!r}")
         return found
 
+    async def find_identity(self, kind: IdentityKind, subject: str) -> str | None:
+        """The id of the identity `subject`, or None if it was never seen (nothing is written)."""
+        return await self._find_identity(kind, subject)
+
     async def _find_identity(self, kind: str, subject: str) -> str | None:
         async with self._sessions() as session:
             row = (

@@ -1,0 +1,98 @@
+"""Serving a resume on `/ws` (PROTOCOL.md §8): replay the session's log to the new socket while
+holding what the client sends, then own the session — or, when it cannot be resumed, start a
+fresh one on the same conversation — and handle the held frames in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from starlette.types import Message
+
+from voicewire.protocol.errors import ErrorCode
+from voicewire.protocol.messages import Error
+from voicewire.protocol.session import Session
+from voicewire.resume import Handoff
+from voicewire.server.continuity import take_over
+from voicewire.server.handshake import Admission, Resume
+from voicewire.server.outbox import Outbox
+from voicewire.server.relay import Relay
+from voicewire.server.services import Services
+from voicewire.server.sessionlog import SessionLog
+from voicewire.server.turns import TurnRunner
+
+log = logging.getLogger(__name__)
+
+
+class Resumable(Protocol):
+    """What a resume needs of the connection it runs in (`ws.Connection`)."""
+
+    services: Services
+    session: Session
+    out: Outbox
+    identity: str
+    runner: TurnRunner
+    log: SessionLog
+    relay: Relay | None
+    inbound: asyncio.Lock
+    tg: asyncio.TaskGroup
+    taken_over: bool
+    closed_by_client: bool
+
+    async def start(self, admission: Admission) -> bool: ...
+
+    async def dispatch(self, message: Message, *, rate_limit: bool = True) -> bool: ...
+
+    def fresh_session(self) -> Session: ...
+
+
+async def resume(
+    conn: Resumable, admission: Admission, request: Resume, reader: asyncio.Task[None]
+) -> bool:
+    """Replay, then go on; False if the client went (again) meanwhile."""
+    relay = Relay(conn.services.hub, request.grant.session_id, conn.identity, conn.out)
+    conn.relay = relay
+    replay = conn.tg.create_task(relay.run(request.last_seq, conn.session))
+    await asyncio.wait({replay, reader}, return_when=asyncio.FIRST_COMPLETED)
+    if not replay.done():
+        replay.cancel()  # the client went again: the session stays in its log
+        await asyncio.wait({replay})
+        if conn.closed_by_client:
+            await relay.client_done()  # ...and it is done with it: its reply stops
+        return False
+    handoff = replay.result()
+    async with conn.inbound:
+        conn.relay = None
+        resumed = handoff is not None and await _take_over(conn, handoff, relay)
+        going = True
+        if not resumed:
+            log.info("session %s: resume unavailable", request.grant.session_id)
+            conn.session = conn.out.session = conn.fresh_session()
+            going = await conn.start(admission)
+            conn.out.put_now(
+                Error(code=ErrorCode.RESUME_UNAVAILABLE, message="this session cannot be resumed")
+            )
+        conn.services.metrics.resumes.labels("resumed" if resumed else "unavailable").inc()
+        for message in relay.held:  # bounded by MAX_HELD_FRAMES, not by the rate limit
+            if not going or conn.taken_over:
+                break
+            going = await conn.dispatch(message, rate_limit=False)
+    if not going:
+        reader.cancel()
+    return going
+
+
+async def _take_over(conn: Resumable, handoff: Handoff, relay: Relay) -> bool:
+    conversation, orphan = take_over(conn.session, handoff, relay, conn.services)
+    conn.runner.conversation = conversation
+    if not await conn.log.own(handoff.state):
+        return False
+    if orphan is not None:
+        # The process running this reply died: the reply ends here, failed, with its text.
+        for event in orphan.events():
+            conn.out.put_now(event)
+        if conversation.recorder is not None:
+            conversation.recorder.fail_orphan(orphan.turn_id)
+    return True

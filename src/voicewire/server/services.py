@@ -1,0 +1,106 @@
+"""What every endpoint shares, built once per process: engines, store, hub, limits, metrics.
+
+Nothing here imports an endpoint or the app: the endpoints (`ws.py`, `compat.py`, `http.py`)
+import `Services`, and `app.py` opens them in its lifespan with `open_services`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from voicewire.config import Settings
+from voicewire.engines import build_llm, build_tts
+from voicewire.llm.base import LLM
+from voicewire.responder import Responder
+from voicewire.resume import Hub
+from voicewire.resume.memory import MemoryHub
+from voicewire.server.auth import TokenSigner, load_secret
+from voicewire.server.limits import ConnectionLimits
+from voicewire.server.metrics import Metrics
+from voicewire.server.persist import Writes
+from voicewire.server.voice_input import LazySTT
+from voicewire.storage import Store
+from voicewire.tts.base import TTS
+
+if TYPE_CHECKING:
+    from voicewire.stt.base import STT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a connection needs, built once per process."""
+
+    settings: Settings
+    llm: LLM
+    tts: TTS
+    store: Store | None
+    signer: TokenSigner
+    writes: Writes
+    responder: Responder
+    connections: ConnectionLimits
+    metrics: Metrics
+    stt: LazySTT
+    hub: Hub
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    responder: Responder,
+    *,
+    llm: LLM | None = None,
+    tts: TTS | None = None,
+    stt: STT | None = None,
+) -> AsyncIterator[Services]:
+    """Load the engines and open the store and hub; on exit, drain writes and close them.
+
+    Loaded once per process, before the first connection, so a broken engine fails the
+    start-up with a clear message instead of failing a turn later.
+    """
+    llm = llm or build_llm(settings)
+    tts = tts or build_tts(settings)
+    hub = build_hub(settings)
+    await hub.start()
+    store = None
+    writes = Writes()
+    try:
+        if settings.persist:
+            # Replies other live processes are generating are theirs: only dead ones' are failed.
+            store = await Store.open(settings.resolved_database_url(), alive=hub.alive)
+        yield Services(
+            settings=settings,
+            llm=llm,
+            tts=tts,
+            store=store,
+            signer=TokenSigner(load_secret(settings.secret, settings.data_dir)),
+            writes=writes,
+            responder=responder,
+            connections=ConnectionLimits(
+                settings.max_connections, settings.max_connections_per_identity
+            ),
+            metrics=Metrics(tts),
+            stt=LazySTT(settings, stt),
+            hub=hub,
+        )
+        log.info("voicewire ready: llm=%s tts=%s", llm.name, tts.name)
+    finally:
+        await writes.drain()
+        await hub.close()
+        if store is not None:
+            await store.close()
+
+
+def build_hub(settings: Settings) -> Hub:
+    """Where replay logs live: Redis when configured (any process resumes), else memory."""
+    ttl, cap = settings.resume_ttl_s, settings.resume_buffer_frames
+    if settings.redis_url:
+        from voicewire.resume.redis import RedisHub
+
+        return RedisHub(settings.redis_url, ttl_s=ttl, cap=cap)
+    return MemoryHub(ttl_s=ttl, cap=cap)

@@ -1,0 +1,83 @@
+"""A session's replay log, from the owner's side (PROTOCOL.md §8): own it, keep the session's
+latest state saved in it, hand it off.
+
+Saves are latest-wins by construction: one saver task saves whatever the state is when it gets
+to it, one save at a time, so a slow save is never overtaken by an older one, and a burst of
+changes costs one save.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from voicewire.resume import Hub, OnControl, ReplayLog, SessionState
+from voicewire.server.outbox import Outbox
+from voicewire.server.turns import Spawn
+
+log = logging.getLogger(__name__)
+HANDOFF_TIMEOUT_S = 10.0
+
+
+class SessionLog:
+    def __init__(
+        self,
+        hub: Hub,
+        out: Outbox,
+        state: Callable[[], SessionState],
+        on_control: OnControl,
+        spawn: Spawn,
+    ) -> None:
+        self.hub, self.out, self.state = hub, out, state
+        self.on_control = on_control
+        self.spawn = spawn
+        self.log: ReplayLog | None = None
+        self._changed = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
+
+    async def own(self, state: SessionState) -> bool:
+        """Own the session's log; False if another connection owns it now.
+
+        When the shared store is down the session runs all the same: it just cannot be resumed.
+        """
+        try:
+            self.log = await self.hub.open(state, self.on_control)
+        except Exception:
+            log.exception("session %s: no replay log", state.session_id)
+            self.log = self.out.log = None
+            return True
+        self.out.log = self.log
+        if self.log is not None and self._saver is None:
+            self._saver = self.spawn(self._save_latest())
+        return self.log is not None
+
+    def changed(self) -> None:
+        """The session's state changed: the saver saves it (the latest, when it gets to it)."""
+        self._changed.set()
+
+    async def hand_off(self) -> None:
+        """Leave the session to whoever resumes it: its state at the end of its log."""
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+        if self.log is None:
+            return
+        try:
+            async with asyncio.timeout(HANDOFF_TIMEOUT_S):
+                await self.log.handoff(self.state())
+        except Exception:
+            log.exception("session %s: handoff failed", self.state().session_id)
+
+    async def _save_latest(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            if self.log is None:
+                continue
+            try:
+                await self.log.save(self.state())
+            except Exception as exc:
+                log.warning("session %s: state not saved: %r", self.state().session_id, exc)

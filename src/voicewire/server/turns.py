@@ -1,0 +1,259 @@
+"""A connection's turns, one at a time: start, cancel (with what was heard), end and record.
+
+Shared by every endpoint (`/ws`, `/ws/voice-chat/`): each hands in a `TurnSink` that puts the
+turn's events on its own wire, so barge-in and recording are written once, here.
+
+A turn's task only generates (`Turn.run`). Its end — `turn.end` with the status and the text
+that was heard, the reply's stored row, the history — is settled by `_settle`, which does not
+await: it runs when the task returns, or after `cancel()` has cancelled and awaited it. So a
+cancel arriving at any moment (while the turn waits on a full queue, in the start gate, or is
+ending) never skips the end, and nothing of a turn is sent after its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+from voicewire.codecs import make_encoder
+from voicewire.llm.base import ChatMessage
+from voicewire.protocol.errors import ErrorCode
+from voicewire.protocol.messages import (
+    Codec,
+    Data,
+    Error,
+    SegmentEnd,
+    TextDelta,
+    TurnEnd,
+    TurnStart,
+    UserMessage,
+)
+from voicewire.responder import TurnContext
+from voicewire.server.persist import Recorder, StartGate
+from voicewire.server.services import Services
+from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
+
+log = logging.getLogger(__name__)
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+
+
+class TurnSink(Protocol):
+    """Where a turn's events go: an endpoint's send side."""
+
+    async def put(self, item: Outgoing | TurnStart) -> None:
+        """Queue an event of a running turn (may wait: backpressure)."""
+
+    def put_now(self, item: Error | TurnStart | TurnEnd) -> None:
+        """Queue an event at once, without waiting (a turn's start, error and end)."""
+
+    def drop(self, turn_id: int) -> None:
+        """The turn is cancelled: drop its audio still queued."""
+
+
+def turn_options(
+    services: Services,
+    *,
+    voice: bool,
+    codec: Codec,
+    sample_rate: int,
+    voice_name: str | None = None,
+    rate: float = 1.0,
+) -> TurnOptions:
+    """A turn's options, captured when it starts: the one way every endpoint builds them."""
+    settings, tts = services.settings, services.tts
+    return TurnOptions(
+        voice=voice,
+        voice_name=voice_name,
+        rate=rate,
+        frame_ms=settings.frame_ms,
+        encoder=partial(make_encoder, codec, tts.sample_rate, sample_rate),
+        max_chars=settings.max_reply_chars,
+        timeout_s=settings.llm_timeout_s,
+        first_min_words=settings.first_segment_min_words,
+        clause_min_words=settings.segment_clause_min_words or None,
+    )
+
+
+@dataclass
+class Conversation:
+    """One connection's conversation: where it is stored, and the LLM's context (bounded)."""
+
+    id: str  # "" when nothing is stored
+    recorder: Recorder | None
+    history: deque[ChatMessage]
+
+    @classmethod
+    def open(
+        cls, services: Services, conversation_id: str, history: list[ChatMessage]
+    ) -> Conversation:
+        recorder = None
+        if services.store is not None and conversation_id:
+            recorder = Recorder(
+                services.store, services.writes, conversation_id, node=services.hub.node
+            )
+        limit = services.settings.history_messages
+        return cls(conversation_id, recorder, deque(history[-limit:], maxlen=limit))
+
+
+@dataclass(eq=False)
+class Running:
+    turn: Turn
+    gate: StartGate
+    task: asyncio.Task[None] | None = None
+    played_ms: int | None = None
+    error: Error | None = None
+    started: bool = False  # its turn.start is queued
+    settled: bool = False
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        services: Services,
+        sink: TurnSink,
+        conversation: Conversation,
+        spawn: Spawn,
+        *,
+        identity: str,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.services = services
+        self.sink = sink
+        self.conversation = conversation
+        self.spawn = spawn
+        self.identity = identity
+        self.on_change = on_change  # the session's state changed (for its snapshot)
+        self.running: Running | None = None
+
+    @property
+    def running_turn(self) -> int | None:
+        return self.running.turn.turn_id if self.running is not None else None
+
+    @property
+    def running_text(self) -> str:
+        return self.running.turn.text if self.running is not None else ""
+
+    async def start(self, message: UserMessage, turn_id: int, options: TurnOptions) -> None:
+        """Start a turn answering `message`; a turn still running is interrupted first."""
+        await self.cancel()
+        conversation, services = self.conversation, self.services
+        stored = None
+        if conversation.recorder is not None:
+            stored = conversation.recorder.user_message(
+                message.text, client_id=message.id, turn_id=turn_id, spoken=options.voice
+            )
+        conversation.history.append(ChatMessage("user", message.text))
+        context = TurnContext(
+            text=message.text,
+            history=list(conversation.history),
+            llm=services.llm,
+            identity=self.identity,
+        )
+
+        async def put(item: Outgoing | TurnStart) -> None:
+            await self.sink.put(item)
+            if isinstance(item, TurnStart):
+                running.started = True
+
+        async def emit(item: Outgoing) -> None:
+            await self._emit(running, item)
+
+        gate = StartGate(put, TurnStart(turn_id=turn_id, reply_to=message.id), stored)
+
+        turn = Turn(turn_id, services.responder, context, services.tts, emit, options)
+        self.running = running = Running(turn, gate)
+        running.task = self.spawn(self._drive(running))
+        self.on_change()
+
+    async def cancel(self, turn_id: int | None = None, played_ms: int | None = None) -> None:
+        """Interrupt the running turn (if it is `turn_id`) and settle its end, once."""
+        running = self.running
+        if running is None or (turn_id is not None and running.turn.turn_id != turn_id):
+            return
+        if played_ms is not None:
+            running.played_ms = played_ms
+        task = running.task
+        if running.settled or task is None:
+            return
+        self.sink.drop(running.turn.turn_id)
+        task.cancel()
+        try:
+            await asyncio.wait({task})
+        finally:
+            running.turn.status = "interrupted"
+            self._settle(running)
+
+    async def wait(self, grace: float | None = None) -> bool:
+        """Wait for the running turn to end by itself; False if it still runs after `grace` s."""
+        running = self.running
+        if running is None or running.task is None:
+            return True
+        await asyncio.wait({running.task}, timeout=grace)
+        return running.task.done()
+
+    async def _emit(self, running: Running, item: Outgoing) -> None:
+        if running.settled:
+            return  # ended (cancelled while it was still writing): nothing follows its end
+        await running.gate.emit(item)
+        if isinstance(item, SegmentEnd | Data) or (
+            isinstance(item, TextDelta) and not running.turn.options.voice
+        ):
+            self.on_change()  # the reply's text so far is kept for a resume
+
+    async def _drive(self, running: Running) -> None:
+        turn = running.turn
+        try:
+            await turn.run()
+            await running.gate.open()  # even a reply with no frames is started before it ends
+        except asyncio.CancelledError:
+            turn.status = "interrupted"
+            raise
+        except Exception:
+            log.exception("turn %d failed", turn.turn_id)
+            turn.status = "failed"
+            running.error = Error(
+                code=ErrorCode.INTERNAL, message="internal error", turn_id=turn.turn_id
+            )
+        self._settle(running)
+
+    def _settle(self, running: Running) -> None:
+        """The turn's end: sent, stored, remembered. Synchronous, so it cannot be cut short."""
+        if running.settled:
+            return
+        running.settled = True
+        turn, gate = running.turn, running.gate
+        if not running.started:
+            running.started = gate.opened = True
+            self.sink.put_now(gate.start)
+        if running.error is not None:
+            self.sink.put_now(running.error)
+        played_ms = running.played_ms
+        # What the user heard is what was said: an interrupted spoken reply is cut to the words
+        # whose audio was played (PROTOCOL.md §1, barge-in).
+        text = turn.text
+        if turn.status == "interrupted" and played_ms is not None and turn.options.voice:
+            text = heard_text(turn, played_ms)
+        if text:
+            self.conversation.history.append(ChatMessage("assistant", text))
+        if self.conversation.recorder is not None:
+            self.conversation.recorder.finish_reply(
+                turn.turn_id,
+                text=text,
+                status=turn.status,
+                played_ms=played_ms,
+                spoken=turn.options.voice,
+                data=[{"kind": d.kind, "payload": d.payload} for d in turn.data],
+            )
+        end = TurnEnd(turn_id=turn.turn_id, status=turn.status, text=text, played_ms=played_ms)
+        if text != turn.text:
+            end = end.model_copy(update={"generated_text": turn.text})
+        self.sink.put_now(end)
+        self.services.metrics.turns.labels(turn.status).inc()
+        if self.running is running:
+            self.running = None
+        self.on_change()
