@@ -1,0 +1,118 @@
+"""The session layer under unlucky interleavings: a client that stops reading, cancels that
+cross a turn's end, settings changed mid-turn (issue: one owner for each session)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from tests.server.peer import Peer, connected
+from voicewire.config import Settings
+from voicewire.llm.scripted import ScriptedLLM
+from voicewire.protocol.frames import CODEC_IDS, AudioFrame
+from voicewire.resume import CancelTurn
+from voicewire.server.app import create_app
+from voicewire.storage import Store
+from voicewire.tts.fake import FakeToneTTS
+
+REPLY = "One two three four five."
+TOKENS = 5  # ScriptedLLM cuts a token per word
+
+
+def app_of(tmp_path: Path, llm: ScriptedLLM, **settings: Any) -> FastAPI:
+    config = Settings(llm="scripted", tts="fake", data_dir=tmp_path, **settings)
+    return create_app(config, llm=llm, tts=FakeToneTTS())
+
+
+async def settle_loop() -> None:
+    """Let every task that is ready run until each waits on something outside the loop."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("interrupt", ["turn.cancel", "user.message"])
+async def test_a_finished_turn_waiting_on_a_full_queue_still_gets_its_turn_end_when_interrupted(
+    tmp_path: Path, interrupt: str
+) -> None:
+    # The text-only turn is start, 5 deltas, end. The stalled writer holds turn.start; the
+    # queue (5) fills with the deltas, so the turn, done generating, waits to queue its end.
+    llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=0)
+    app = app_of(tmp_path, llm, send_queue_frames=TOKENS, send_timeout_s=600)
+    peer = Peer()
+    async with connected(app, peer) as (conn, _):
+        await peer.wait_for("session.ready")
+        peer.flowing.clear()
+        peer.say(type="user.message", id="m1", text="count", voice=False)
+        while len(conn.out.items) < TOKENS:
+            await asyncio.sleep(0)
+        await settle_loop()  # the turn reaches its end and waits for room in the queue
+        if interrupt == "turn.cancel":
+            peer.say(type="turn.cancel", turn_id=1)
+        else:
+            peer.say(type="user.message", id="m2", text="again", voice=False)
+        await settle_loop()
+        peer.flowing.set()
+        end = await asyncio.wait_for(peer.wait_for("turn.end", turn_id=1), 30)
+        if interrupt == "user.message":
+            await asyncio.wait_for(peer.wait_for("turn.end", turn_id=2), 30)
+    assert end["status"] in ("complete", "interrupted")
+    kinds = [e["type"] for e in peer.of_turn(1) if isinstance(e, dict)]
+    assert kinds[0] == "turn.start" and kinds[-1] == "turn.end" and kinds.count("turn.end") == 1
+
+
+async def test_a_cancel_from_another_connection_during_the_start_gate_still_stores_the_reply(
+    tmp_path: Path,
+) -> None:
+    # The user message's commit is slow; while the turn waits for it, the client cancels and a
+    # resuming connection's cancel arrives too (a control): the reply ends stored, not streaming.
+    llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=60_000)
+    app = app_of(tmp_path, llm)
+    peer = Peer()
+    entered, release = asyncio.Event(), asyncio.Event()
+    async with connected(app, peer) as (conn, _):
+        ready = await peer.wait_for("session.ready")
+        store: Store = app.state.services.store
+        add = store.add_user_message
+
+        async def slow_add(*args: Any, **kwargs: Any) -> str:
+            entered.set()
+            await release.wait()
+            return await add(*args, **kwargs)
+
+        store.add_user_message = slow_add  # type: ignore[method-assign]
+        peer.say(type="user.message", id="m1", text="hello")
+        await entered.wait()
+        peer.say(type="turn.cancel", turn_id=1)
+        control = app.state.services.hub.control(ready["session_id"], CancelTurn(None, None))
+        await asyncio.wait_for(control, 30)
+        end = await asyncio.wait_for(peer.wait_for("turn.end", turn_id=1), 30)
+        release.set()
+        await app.state.services.writes.drain()
+        owner = await store.find_identity("guest", conn.identity)
+        assert owner is not None
+        rows = await store.messages(owner, ready["conversation_id"])
+    assert end["status"] == "interrupted"
+    assert [(m.role, m.status) for m in rows] == [("user", "complete"), ("assistant", "interrupted")]
+
+
+async def test_a_codec_change_during_a_turn_applies_from_the_next_turn(tmp_path: Path) -> None:
+    llm = ScriptedLLM("Sure, one. Two three four. Five six seven.", tokens_per_second=20)
+    app = app_of(tmp_path, llm)
+    peer = Peer()
+    async with connected(app, peer):
+        await peer.wait_for("session.ready")
+        peer.say(type="user.message", id="m1", text="count")
+        await asyncio.wait_for(peer.wait_for("segment.end", turn_id=1), 30)
+        peer.say(type="session.update", codec="opus")
+        await asyncio.wait_for(peer.wait_for("session.updated"), 30)
+        await asyncio.wait_for(peer.wait_for("turn.end", turn_id=1), 30)
+        peer.say(type="user.message", id="m2", text="again")
+        await asyncio.wait_for(peer.wait_for("turn.end", turn_id=2), 30)
+    first = [e.codec for e in peer.of_turn(1) if isinstance(e, AudioFrame)]
+    second = [e.codec for e in peer.of_turn(2) if isinstance(e, AudioFrame)]
+    assert first and set(first) == {CODEC_IDS["pcm16"]}
+    assert second and set(second) == {CODEC_IDS["opus"]}
