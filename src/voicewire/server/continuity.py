@@ -18,7 +18,7 @@ from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import Error, TurnEnd
 from voicewire.protocol.session import Session
-from voicewire.resume import Control, Handoff, ReplayLog, SessionState
+from voicewire.resume import CancelTurn, Control, Handoff, ReplayLog, SessionState, Takeover
 from voicewire.server.handshake import Admission, Resume
 from voicewire.server.outbox import Close, Outbox
 from voicewire.server.persist import Recorder
@@ -171,18 +171,20 @@ class Continuity:
 
     async def _on_control(self, control: Control) -> None:
         """Controls from a connection resuming this session (maybe on another process)."""
-        if control.get("type") == "takeover":
-            self.taken_over = True
-            self.out.detach(Close(CloseCode.RESUMED_ELSEWHERE, ErrorCode.SESSION_RESUMED_ELSEWHERE))
-            if self.reader is not None and not self.inbound.locked():
-                self.reader.cancel()
-        elif control.get("type") == "cancel" and self.turn is not None:
-            turn_id, played_ms = control.get("turn_id"), control.get("played_ms")
-            if turn_id is not None and turn_id != self.turn.turn_id:
-                return
-            if isinstance(played_ms, int):
-                self.played_ms[self.turn.turn_id] = played_ms
-            await self._cancel_turn()
+        match control:
+            case Takeover():
+                self.taken_over = True
+                self.out.detach(
+                    Close(CloseCode.RESUMED_ELSEWHERE, ErrorCode.SESSION_RESUMED_ELSEWHERE)
+                )
+                if self.reader is not None and not self.inbound.locked():
+                    self.reader.cancel()
+            case CancelTurn(turn_id=turn_id, played_ms=played_ms) if self.turn is not None:
+                if turn_id is not None and turn_id != self.turn.turn_id:
+                    return
+                if played_ms is not None:
+                    self.played_ms[self.turn.turn_id] = played_ms
+                await self._cancel_turn()
 
     async def _finish_without_client(self) -> None:
         """The client went: a running reply goes on into the log, for `resume_grace_s`.

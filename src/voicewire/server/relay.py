@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.types import Message
@@ -21,7 +20,7 @@ from starlette.types import Message
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.messages import AudioFormat
 from voicewire.protocol.session import Session, SpeechSettings
-from voicewire.resume import Frame, Handoff, Hub, SessionState, Unavailable
+from voicewire.resume import CancelTurn, Frame, Handoff, Hub, SessionState, Takeover, Unavailable
 from voicewire.server.outbox import Outbox, Raw
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class Relay:
                 return None
             frames = await self.hub.follow(self.session_id, last_seq)
             # It can be resumed: its owner, if any, lets go of its socket.
-            await self.hub.control(self.session_id, {"type": "takeover"})
+            await self.hub.control(self.session_id, Takeover())
             session.session_id = self.session_id
             self.out.put_now(Raw(session.resumed_frame(last_seq)))
             async for item in frames:
@@ -90,13 +89,12 @@ class Relay:
             return
         if not isinstance(obj, dict) or obj.get("type") not in ("turn.cancel", "user.message"):
             return
-        control: dict[str, Any] = {"type": "cancel", "turn_id": None, "played_ms": None}
+        control = CancelTurn(turn_id=None, played_ms=None)
         if obj["type"] == "turn.cancel":
             turn_id, played_ms = obj.get("turn_id"), obj.get("played_ms")
             if not isinstance(turn_id, int):
                 return
-            control["turn_id"] = turn_id
-            control["played_ms"] = played_ms if isinstance(played_ms, int) else None
+            control = CancelTurn(turn_id, played_ms if isinstance(played_ms, int) else None)
         await self.hub.control(self.session_id, control)
 
     def _track(self, frame: Frame) -> None:
