@@ -82,6 +82,44 @@ async def test_a_node_back_from_a_partition_cannot_write_into_the_log_its_sessio
     assert a_owner.told() == []
 
 
+async def test_a_node_back_from_a_partition_is_refused_after_the_new_owner_handed_off_too(
+    nodes: Nodes,
+) -> None:
+    a, b = await nodes(2)
+    a_owner = Recorder()
+    a_log = await a.open(state(), a_owner)
+    assert a_log is not None
+    await cut_off(a)
+    b_log = await b.open(state(), no_control)
+    assert b_log is not None
+    b_log.append(1, "b1")
+    await b_log.handoff(state(1))  # nobody owns the session now, but a later generation did
+    await a_log.save(state(5, voice_name="a"))
+    assert await asyncio.wait_for(a_owner.controls.get(), 5) == Takeover()
+    assert await b.find("s1") == state(1)
+
+
+async def test_an_owner_whose_keys_redis_lost_keeps_its_session(nodes: Nodes) -> None:
+    a, b = await nodes(2)
+    a_owner = Recorder()
+    a_log = await a.open(state(), a_owner)
+    assert a_log is not None
+    await a_log.save(state(0))
+    # Redis lost the owner key (and the generation counter): nobody has opened the session
+    # since, so the owner's next write, or its heartbeat, owns it again.
+    for keys in (("owner",), ("owner", "gen")):
+        await a.redis.delete(*(a._key("s1", key) for key in keys))
+        a_log.append(len(keys), f"a{len(keys)}")
+        await a_log._drain()  # type: ignore[attr-defined]
+        assert await b.open(state(), no_control) is None
+        await a.redis.delete(*(a._key("s1", key) for key in keys))
+        await a._beat()
+        assert await b.open(state(), no_control) is None
+    await a_log.handoff(state(2))
+    assert [i.seq for i in await collect(b, 0) if isinstance(i, Frame)] == [1, 2]
+    assert a_owner.told() == []
+
+
 async def test_the_heartbeat_of_a_node_back_from_a_partition_lets_go_of_a_lost_session(
     nodes: Nodes,
 ) -> None:

@@ -11,7 +11,8 @@ Keys (prefix `vw:`), all expiring `resume_ttl_s` after the session's last write:
   owns are published on the channel of the same name (JSON, see `encode_control`).
 
 Ownership is fenced (see `redis_lua`): an open takes the session by compare-and-set, and every
-write checks, in the same script, that the writer's generation still owns the session.
+write checks, in the same script, that the writer's generation still owns the session. A write
+refused stops the log and tells its connection `Takeover()` (see `ownership`).
 """
 
 from __future__ import annotations
@@ -117,12 +118,11 @@ class RedisHub(Hub):
         owned = list(self.logs.items())
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(self._node_key(self.node), "1", ex=NODE_TTL_S)
-            for sid, rlog in owned:
-                keys = self._keys(sid, "owner", "log", "state", "gen")
-                await self._touch(keys, [rlog.token, self.ttl, self.owner_ttl], client=pipe)
+            for _, rlog in owned:
+                await self._touch(rlog.keys("log", "state"), rlog.args(), client=pipe)
             results = await pipe.execute()
         for (sid, rlog), held in zip(owned, results[1:], strict=True):
-            if not held and self.logs.get(sid) is rlog:  # not handed off meanwhile
+            if held < 0 and self.logs.get(sid) is rlog:  # not handed off meanwhile
                 rlog.owner.lose("the heartbeat")
 
     async def _listen(self, subscribed: asyncio.Future[None]) -> None:

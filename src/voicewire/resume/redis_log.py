@@ -45,14 +45,22 @@ class RedisReplayLog(ReplayLog):
     def trim(self, through_seq: int) -> None:
         self.trim_through = through_seq  # with the next batch of frames
 
-    async def _write(self) -> None:
+    def keys(self, *what: str) -> list[str]:
+        """The keys of a fenced script (see `redis_lua`): owner, gen, then `what`."""
+        return self.hub._keys(self.sid, "owner", "gen", *what)
+
+    def args(self, *more: Any) -> list[Any]:
+        """The arguments of a fenced script: who writes, how long keys live, then `more`."""
         hub = self.hub
-        keys = hub._keys(self.sid, "owner", "log")
+        return [self.token, self.owner.generation, hub.owner_ttl, hub.ttl, *more]
+
+    async def _write(self) -> None:
+        hub, keys = self.hub, self.keys("log")
         while self.pending and not self.owner.lost:
             batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
             trim = f"{self.trim_through + 1}-0" if self.trim_through else ""
             self.trim_through = 0
-            args: list[Any] = [self.token, hub.cap, hub.ttl, hub.owner_ttl, trim]
+            args = self.args(hub.cap, trim)
             for seq, data in batch:
                 args += [f"{seq}-0", b"t" if isinstance(data, str) else b"b", data]
             try:
@@ -75,11 +83,10 @@ class RedisReplayLog(ReplayLog):
         if not self.owner.writable:
             return
         self.owner.saves += 1  # numbered as called: the later call wins a tie on seq
-        hub, generation = self.hub, self.owner.generation
-        saved = await hub._eval(
-            hub._save,
-            hub._keys(self.sid, "owner", "state", "gen"),
-            [self.token, state.model_dump_json(), state.seq, generation, self.owner.saves, hub.ttl],
+        saved = await self.hub._eval(
+            self.hub._save,
+            self.keys("state"),
+            self.args(state.model_dump_json(), state.seq, self.owner.saves),
         )
         if saved < 0:
             self.owner.lose("a snapshot")
@@ -95,15 +102,8 @@ class RedisReplayLog(ReplayLog):
         self.owner.saves += 1
         done = await hub._eval(
             hub._handoff,
-            hub._keys(self.sid, "owner", "log", "state", "gen"),
-            [
-                self.token,
-                state.model_dump_json(),
-                state.seq,
-                self.owner.generation,
-                self.owner.saves,
-                hub.ttl,
-            ],
+            self.keys("log", "state"),
+            self.args(state.model_dump_json(), state.seq, self.owner.saves),
         )
         if done < 0:
             self.owner.released = False

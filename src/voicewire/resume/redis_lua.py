@@ -2,8 +2,30 @@
 atomically), so no other process can come between the check and the write.
 
 The owner key holds `{node}:{generation}`; the generation comes from INCR on the session's
-`gen` key, so a later owner's is always higher. Every write compares the owner key with the
-writer's own `{node}:{generation}` first and returns -1, writing nothing, when it differs.
+`gen` key, so a later owner's is always higher. Every write first checks that the writer still
+owns the session (`OWNS` below) and returns -1, writing nothing, when it does not.
+
+Every write script takes KEYS owner, gen, ... and ARGV token (`{node}:{generation}`),
+generation, owner ttl, ttl, ...
+"""
+
+# The owner key is ours; or it is gone (expired while Redis did not hear from us, or Redis
+# lost its data) and nobody has opened the session since — an open always raises `gen` — so
+# it is ours again.
+OWNS = """
+local function owns()
+  local owner = redis.call('GET', KEYS[1])
+  if owner then
+    return owner == ARGV[1]
+  end
+  local last = redis.call('GET', KEYS[2])
+  if last and last ~= ARGV[2] then
+    return false
+  end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
+  return true
+end
 """
 
 # KEYS owner, gen, log, state; ARGV node, node key prefix, owner ttl, ttl, state json, seq.
@@ -30,73 +52,85 @@ redis.call('EXPIRE', KEYS[4], ARGV[4])
 return generation
 """
 
-# KEYS owner, log; ARGV owner, cap, ttl, owner ttl, trim min id ('' for none), then
-# (entry id, kind, data) per frame. Returns -1 (fenced), else how many frames were refused
-# (an id not above the stream's last: never expected, counted rather than failing the batch).
-APPEND = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+# KEYS owner, gen, log; ARGV token, generation, owner ttl, ttl, cap, trim min id ('' for
+# none), then (entry id, kind, data) per frame. Returns -1 (fenced), else how many frames
+# were refused (an id not above the stream's last: counted rather than failing the batch).
+APPEND = (
+    OWNS
+    + """
+if not owns() then
   return -1
 end
 local failed = 0
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local added = redis.pcall(
-    'XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[i], 'k', ARGV[i + 1], 'd', ARGV[i + 2])
+    'XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], ARGV[i], 'k', ARGV[i + 1], 'd', ARGV[i + 2])
   if type(added) == 'table' and added.err then
     failed = failed + 1
   end
 end
-if ARGV[5] ~= '' then
-  redis.call('XTRIM', KEYS[2], 'MINID', '~', ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[6])
 end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return failed
 """
+)
 
-# KEYS owner, state, gen; ARGV owner, state json, seq, generation, save number, ttl.
+# KEYS owner, gen, state; ARGV token, generation, owner ttl, ttl, state json, seq, save number.
 # Latest wins: within one generation, a snapshot replaces the saved one only if its
 # (seq, save number) is higher. Returns -1 (fenced), 0 (older: dropped) or 1 (saved).
-SAVE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+SAVE = (
+    OWNS
+    + """
+if not owns() then
   return -1
 end
-local saved = redis.call('HMGET', KEYS[2], 'gen', 'seq', 'n')
-if saved[1] == ARGV[4] then
-  local seq, new_seq = tonumber(saved[2]), tonumber(ARGV[3])
-  if seq > new_seq or (seq == new_seq and tonumber(saved[3]) >= tonumber(ARGV[5])) then
+local saved = redis.call('HMGET', KEYS[3], 'gen', 'seq', 'n')
+if saved[1] == ARGV[2] then
+  local seq, new_seq = tonumber(saved[2]), tonumber(ARGV[6])
+  if seq > new_seq or (seq == new_seq and tonumber(saved[3]) >= tonumber(ARGV[7])) then
     return 0
   end
 end
-redis.call('HSET', KEYS[2], 'json', ARGV[2], 'seq', ARGV[3], 'gen', ARGV[4], 'n', ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('HSET', KEYS[3], 'json', ARGV[5], 'seq', ARGV[6], 'gen', ARGV[2], 'n', ARGV[7])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
+)
 
-# KEYS owner, log, state, gen; ARGV owner, state json, seq, generation, save number, ttl.
-# Returns -1 (fenced) or 1: the handoff is logged, the state saved, the owner key released.
-HANDOFF = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+# KEYS owner, gen, log, state; ARGV token, generation, owner ttl, ttl, state json, seq, save
+# number. Returns -1 (fenced) or 1: the handoff is logged, the state saved, the owner key gone.
+HANDOFF = (
+    OWNS
+    + """
+if not owns() then
   return -1
 end
-redis.call('XADD', KEYS[2], ARGV[3] .. '-*', 'k', 'h', 'd', ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('HSET', KEYS[3], 'json', ARGV[2], 'seq', ARGV[3], 'gen', ARGV[4], 'n', ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-redis.call('EXPIRE', KEYS[4], ARGV[6])
+redis.call('XADD', KEYS[3], ARGV[6] .. '-*', 'k', 'h', 'd', ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('HSET', KEYS[4], 'json', ARGV[5], 'seq', ARGV[6], 'gen', ARGV[2], 'n', ARGV[7])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('DEL', KEYS[1])
 return 1
 """
+)
 
-# KEYS owner, log, state, gen; ARGV owner, ttl, owner ttl. The heartbeat of one session:
-# returns 0 when another owner has it, else 1 (its keys live on).
-TOUCH = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
+# KEYS owner, gen, log, state; ARGV token, generation, owner ttl, ttl. One session's
+# heartbeat: -1 when another owner has it, else 1 (its keys live on).
+TOUCH = (
+    OWNS
+    + """
+if not owns() then
+  return -1
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
 return 1
 """
+)
