@@ -73,6 +73,7 @@ async def test_a_node_back_from_a_partition_cannot_write_into_the_log_its_sessio
     await a_log.handoff(state(3, voice_name="a"))
     # ...and its connection is told to let go, once.
     assert await asyncio.wait_for(a_owner.controls.get(), 5) == Takeover()
+    assert a_log.lost and not b_log.lost
     a_log.append(4, "a4")
     await b_log.handoff(state(2))
     items = await collect(b, 0)

@@ -316,6 +316,7 @@ async def test_a_log_that_handed_off_writes_nothing_into_the_next_owners_log(
     assert await second.find("s1") == state(2)
     await asyncio.sleep(0)  # a Takeover would have been delivered by now
     assert old_owner.told() == []  # it gave the session up itself: nobody to tell
+    assert not old.lost
 
 
 async def test_two_opens_of_one_session_at_once_make_one_owner(make_hub: MakeHub) -> None:

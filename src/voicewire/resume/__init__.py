@@ -133,6 +133,12 @@ class ReplayLog(ABC):
     its `on_control` gets `Takeover()` — once — so that its connection lets go.
     """
 
+    @property
+    @abstractmethod
+    def lost(self) -> bool:
+        """Another owner has the session since (a write was refused): nothing more is logged,
+        so a reply still being generated for the log is generated for nobody."""
+
     @abstractmethod
     def append(self, seq: int, data: str | bytes) -> None:
         """Log a frame; never blocks the writer (remote logs are written in the background)."""

@@ -53,11 +53,16 @@ class _MemoryReplayLog(ReplayLog):
     def __init__(self, log: _Log, owner: Ownership) -> None:
         self.log, self.owner = log, owner
 
+    @property
+    def lost(self) -> bool:
+        return self.owner.lost
+
     def _owns(self, what: str) -> bool:
         """Fencing: does this handle's generation still own the session?"""
         if self.log.owner is self.owner:
             return True
-        self.owner.lose(what)
+        if not self.owner.released:
+            self.owner.lose(what)
         return False
 
     def append(self, seq: int, data: str | bytes) -> None:

@@ -43,11 +43,9 @@ class Ownership:
 
     def lose(self, what: str) -> None:
         """A write (`what`) was refused: another owner has the session now."""
-        if self.lost:
-            return
+        if self.lost or self.released:
+            return  # told already; or we gave the session up ourselves
         self.lost = True
-        if self.released:
-            return
         log.warning(
             "session %s: %s refused, another owner has it; generation %d lets go",
             self.session_id,

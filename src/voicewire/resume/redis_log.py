@@ -31,6 +31,10 @@ class RedisReplayLog(ReplayLog):
         self.writer: asyncio.Task[None] | None = None
         self.trim_through = 0  # trimmed with the next batch
 
+    @property
+    def lost(self) -> bool:
+        return self.owner.lost
+
     def append(self, seq: int, data: str | bytes) -> None:
         if not self.owner.writable:
             return
