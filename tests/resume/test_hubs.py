@@ -8,7 +8,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from tests.resume.conftest import require_redis
-from voicewire.resume import Control, Frame, Handoff, Hub, SessionState, Unavailable
+from voicewire.resume import (
+    CancelTurn,
+    Control,
+    Frame,
+    Handoff,
+    Hub,
+    SessionState,
+    Takeover,
+    Unavailable,
+)
 from voicewire.resume.memory import MemoryHub
 from voicewire.resume.redis import RedisHub
 
@@ -117,9 +126,10 @@ async def test_a_control_reaches_the_owner_from_another_node(make_hub: MakeHub) 
         await received.put(control)
 
     assert await owner_hub.open(state(), on_control) is not None
-    await other_hub.control("s1", {"type": "cancel", "turn_id": 2, "played_ms": 150})
-    control = await asyncio.wait_for(received.get(), 5)
-    assert control == {"type": "cancel", "turn_id": 2, "played_ms": 150}
+    await other_hub.control("s1", CancelTurn(turn_id=2, played_ms=150))
+    await other_hub.control("s1", CancelTurn(turn_id=None, played_ms=None))
+    assert await asyncio.wait_for(received.get(), 5) == CancelTurn(turn_id=2, played_ms=150)
+    assert await asyncio.wait_for(received.get(), 5) == CancelTurn(turn_id=None, played_ms=None)
 
 
 async def test_a_session_has_one_owner_until_it_is_handed_off(make_hub: MakeHub) -> None:
@@ -257,8 +267,105 @@ async def test_an_idle_session_keeps_its_owner_past_the_resume_window(redis_pref
         log.append(1, "a")
         await asyncio.sleep(3.5)  # no frame for longer than ttl_s: the heartbeat keeps it owned
         assert await other.open(state(1), no_control) is None
-        await other.control("s1", {"type": "takeover"})
-        assert await asyncio.wait_for(received.get(), 5) == {"type": "takeover"}
+        await other.control("s1", Takeover())
+        assert await asyncio.wait_for(received.get(), 5) == Takeover()
     finally:
         await owner.close()
         await other.close()
+
+
+# ---------------------------------------------------------------- fencing, races, latest wins
+
+
+class Recorder:
+    """An owner's `on_control` that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.controls: asyncio.Queue[Control] = asyncio.Queue()
+
+    async def __call__(self, control: Control) -> None:
+        await self.controls.put(control)
+
+    def told(self) -> list[Control]:
+        items = []
+        while not self.controls.empty():
+            items.append(self.controls.get_nowait())
+        return items
+
+
+async def test_a_log_that_handed_off_writes_nothing_into_the_next_owners_log(
+    make_hub: MakeHub,
+) -> None:
+    first, second = await make_hub(), await make_hub()
+    old_owner = Recorder()
+    old = await first.open(state(), old_owner)
+    assert old is not None
+    old.append(1, "a1")
+    await old.handoff(state(1))
+    new = await second.open(state(1), no_control)
+    assert new is not None
+    # The first owner's handle outlives its part: whatever it still writes is refused.
+    old.append(2, "stale")
+    await old.save(state(9, voice_name="stale"))
+    await old.handoff(state(9, voice_name="stale"))
+    new.append(2, "b2")
+    await new.handoff(state(2))
+    items = await collect(second, 0)
+    assert [(i.seq, i.data) for i in items if isinstance(i, Frame)] == [(1, "a1"), (2, "b2")]
+    assert isinstance(items[-1], Handoff) and items[-1].state == state(2)
+    assert await second.find("s1") == state(2)
+    await asyncio.sleep(0)  # a Takeover would have been delivered by now
+    assert old_owner.told() == []  # it gave the session up itself: nobody to tell
+    assert not old.lost
+
+
+async def test_two_opens_of_one_session_at_once_make_one_owner(make_hub: MakeHub) -> None:
+    first, second = await make_hub(), await make_hub()
+    log = await first.open(state(), no_control)
+    assert log is not None
+    await log.handoff(state(0))
+    opened = await asyncio.gather(first.open(state(), no_control), second.open(state(), no_control))
+    assert sum(o is not None for o in opened) == 1
+
+
+async def test_an_older_snapshot_saved_after_a_newer_one_does_not_replace_it(
+    make_hub: MakeHub,
+) -> None:
+    hub = await make_hub()
+    log = await hub.open(state(), no_control)
+    assert log is not None
+    await log.save(state(5, next_turn=3))
+    await log.save(state(3, next_turn=2))
+    assert await hub.find("s1") == state(5, next_turn=3)
+    # At the same seq, the snapshot saved later is the newer one.
+    await log.save(state(5, next_turn=3, voice_name="later"))
+    assert await hub.find("s1") == state(5, next_turn=3, voice_name="later")
+
+
+async def test_the_next_owner_starts_from_its_own_state_whatever_the_last_one_saved(
+    make_hub: MakeHub,
+) -> None:
+    first, second = await make_hub(), await make_hub()
+    log = await first.open(state(), no_control)
+    assert log is not None
+    await log.save(state(7, voice_name="first"))
+    await log.handoff(state(7, voice_name="first"))
+    log2 = await second.open(state(7), no_control)
+    assert log2 is not None
+    assert await second.find("s1") == state(7)
+    await log2.save(state(7, running_text="Sure"))  # same seq, newer owner: it wins
+    assert await second.find("s1") == state(7, running_text="Sure")
+
+
+async def test_takeover_reaches_the_owner_once_and_other_controls_every_time(
+    make_hub: MakeHub,
+) -> None:
+    owner_hub, other_hub = await make_hub(), await make_hub()
+    owner = Recorder()
+    assert await owner_hub.open(state(), owner) is not None
+    await other_hub.control("s1", Takeover())
+    await other_hub.control("s1", Takeover())  # a second resume: nothing more to let go of
+    await other_hub.control("s1", CancelTurn(turn_id=1, played_ms=None))
+    assert await asyncio.wait_for(owner.controls.get(), 5) == Takeover()
+    assert await asyncio.wait_for(owner.controls.get(), 5) == CancelTurn(1, None)
+    assert owner.told() == []

@@ -68,9 +68,12 @@ class Peer:
         async with self.arrived:
             while True:
                 for event in self.events:
-                    if isinstance(event, dict) and event.get("type") == kind:
-                        if all(event.get(k) == v for k, v in fields.items()):
-                            return event
+                    if (
+                        isinstance(event, dict)
+                        and event.get("type") == kind
+                        and all(event.get(k) == v for k, v in fields.items())
+                    ):
+                        return event
                 await self.arrived.wait()
 
     def of_turn(self, turn_id: int) -> list[Event]:

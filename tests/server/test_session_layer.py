@@ -4,6 +4,7 @@ cross a turn's end, settings changed mid-turn (issue: one owner for each session
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,15 @@ def app_of(tmp_path: Path, llm: ScriptedLLM, **settings: Any) -> FastAPI:
     return create_app(config, llm=llm, tts=FakeToneTTS())
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait, step by step of the event loop, for `condition` (no clock involved)."""
+    for _ in range(100_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
 async def settle_loop() -> None:
     """Let every task that is ready run until each waits on something outside the loop."""
     for _ in range(50):
@@ -47,8 +57,7 @@ async def test_a_finished_turn_waiting_on_a_full_queue_still_gets_its_turn_end_w
         await peer.wait_for("session.ready")
         peer.flowing.clear()
         peer.say(type="user.message", id="m1", text="count", voice=False)
-        while len(conn.out.items) < TOKENS:
-            await asyncio.sleep(0)
+        await until(lambda: len(conn.out.items) >= TOKENS)
         await settle_loop()  # the turn reaches its end and waits for room in the queue
         if interrupt == "turn.cancel":
             peer.say(type="turn.cancel", turn_id=1)
@@ -96,7 +105,10 @@ async def test_a_cancel_from_another_connection_during_the_start_gate_still_stor
         assert owner is not None
         rows = await store.messages(owner, ready["conversation_id"])
     assert end["status"] == "interrupted"
-    assert [(m.role, m.status) for m in rows] == [("user", "complete"), ("assistant", "interrupted")]
+    assert [(m.role, m.status) for m in rows] == [
+        ("user", "complete"),
+        ("assistant", "interrupted"),
+    ]
 
 
 async def test_a_codec_change_during_a_turn_applies_from_the_next_turn(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from voicewire.engines import build_tts
 from voicewire.llm.scripted import DEFAULT_REPLY, ScriptedLLM
 from voicewire.protocol.frames import AudioFrame, decode_frame
 from voicewire.protocol.messages import PROTOCOL_VERSION, TurnEnd, TurnStart
-from voicewire.resume import SessionState
+from voicewire.resume import Control, SessionState
 from voicewire.server.app import create_app
 from voicewire.server.runner import serve_in_thread
 
@@ -128,7 +128,7 @@ async def _redis_append(url: str, frames: int) -> dict[str, float]:
             session_id="bench", subject="bench", conversation_id="", seq=0, next_turn=1
         )
 
-        async def ignore(control: dict[str, Any]) -> None:
+        async def ignore(control: Control) -> None:
             return None
 
         log = await hub.open(state, ignore)
@@ -143,7 +143,7 @@ async def _redis_append(url: str, frames: int) -> dict[str, float]:
         elapsed = time.perf_counter() - started
         key = hub._key("bench", "log")
         memory = await hub.redis.memory_usage(key) or 0
-        await hub.redis.delete(key, hub._key("bench", "state"))
+        await hub.redis.delete(key, *hub._keys("bench", "state", "gen"))
     finally:
         await hub.close()
     return {

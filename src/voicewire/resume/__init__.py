@@ -12,6 +12,7 @@ serve a resume for a session that runs on another). Both are tested against the 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class SessionState(BaseModel):
     requested_rate: int = 22050
     history: list[tuple[Literal["user", "assistant"], str]] = []
     running_turn: int | None = None  # in a snapshot: the turn that was running
-    running_text: str = ""  # ... and the text it had sent so far
+    running_text: str = ""  # in a snapshot: the text the running turn has sent so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,13 @@ class Takeover:
 
 @dataclass(frozen=True, slots=True)
 class CancelTurn:
-    turn_id: int | None  # None: whatever turn is running (e.g. a new user.message)
+    """Stop the running turn (the client of a resume sent `turn.cancel` or `user.message`).
+
+    `turn_id` None: whatever turn is running (e.g. a new `user.message`); `played_ms`: how much
+    of its audio the client played, when it said.
+    """
+
+    turn_id: int | None
     played_ms: int | None
 
 
@@ -80,8 +87,57 @@ Control = Takeover | CancelTurn
 OnControl = Callable[[Control], Coroutine[Any, Any, None]]
 
 
+class BadControl(ValueError):
+    """A control message from another process that is not one this version understands."""
+
+
+def encode_control(session_id: str, control: Control) -> str:
+    """The JSON of a control for session `session_id`, as published between processes."""
+    body: dict[str, Any] = {"sid": session_id}
+    match control:
+        case Takeover():
+            body["type"] = "takeover"
+        case CancelTurn(turn_id=turn_id, played_ms=played_ms):
+            body.update(type="cancel", turn_id=turn_id, played_ms=played_ms)
+    return json.dumps(body)
+
+
+def decode_control(raw: str | bytes) -> tuple[str, Control]:
+    """The session id and control of a published message; raises `BadControl`."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadControl(f"not JSON: {exc}") from None
+    if not isinstance(body, dict) or not isinstance(sid := body.get("sid"), str):
+        raise BadControl("no session id")
+    kind = body.get("type")
+    if kind == "takeover":
+        return sid, Takeover()
+    if kind == "cancel":
+        turn_id, played_ms = body.get("turn_id"), body.get("played_ms")
+        if not (_int_or_none(turn_id) and _int_or_none(played_ms)):
+            raise BadControl("cancel: turn_id and played_ms must be integers or null")
+        return sid, CancelTurn(turn_id, played_ms)
+    raise BadControl(f"unknown control type {kind!r}")
+
+
+def _int_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
 class ReplayLog(ABC):
-    """The owner's handle on its session's log."""
+    """The owner's handle on its session's log.
+
+    Every write is fenced: it lands only while this handle's owner still owns the session (the
+    generation `Hub.open` gave it). Once another owner has it, the log writes nothing more and
+    its `on_control` gets `Takeover()` — once — so that its connection lets go.
+    """
+
+    @property
+    @abstractmethod
+    def lost(self) -> bool:
+        """Another owner has the session since (a write was refused): nothing more is logged,
+        so a reply still being generated for the log is generated for nobody."""
 
     @abstractmethod
     def append(self, seq: int, data: str | bytes) -> None:
@@ -93,11 +149,18 @@ class ReplayLog(ABC):
 
     @abstractmethod
     async def save(self, state: SessionState) -> None:
-        """Keep a snapshot of the state, for when this owner dies without handing off."""
+        """Keep a snapshot of the state, for when this owner dies without handing off.
+
+        Latest wins, however saves race: a snapshot never replaces one with a higher `seq`, nor
+        one with the same `seq` saved later.
+        """
 
     @abstractmethod
     async def handoff(self, state: SessionState) -> None:
-        """Write every pending frame, then the `Handoff`, and give the session up."""
+        """Write every pending frame, then the `Handoff`, and give the session up.
+
+        Writes nothing if another owner has the session by then (see the class docstring).
+        """
 
 
 class Hub(ABC):
@@ -111,7 +174,11 @@ class Hub(ABC):
 
     @abstractmethod
     async def open(self, state: SessionState, on_control: OnControl) -> ReplayLog | None:
-        """Own the session (new, or taken over after its `Handoff`); None if another owns it."""
+        """Own the session (new, or taken over after its `Handoff`); None if another owns it.
+
+        Atomic: of two opens at once, one owns the session. An owner whose process died is
+        taken over; it then holds an older generation, and its writes are refused.
+        """
 
     @abstractmethod
     async def find(self, session_id: str) -> SessionState | None:
@@ -131,4 +198,7 @@ class Hub(ABC):
 
     @abstractmethod
     async def control(self, session_id: str, control: Control) -> None:
-        """Deliver a control to the session's owner, wherever it runs (dropped if none)."""
+        """Deliver a control to the session's owner, wherever it runs (dropped if none).
+
+        `Takeover()` reaches an owner's `on_control` at most once per `open`.
+        """

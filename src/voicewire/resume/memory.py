@@ -1,4 +1,9 @@
-"""Replay logs in this process's memory: resume on one process, no extra service."""
+"""Replay logs in this process's memory: resume on one process, no extra service.
+
+The same fencing as in Redis: each `open` is a new generation of the session's owner, and a
+handle of an older one (it handed off, and the session was opened again) writes nothing.
+Nothing here awaits between checking the owner and writing, so each call is atomic.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +24,17 @@ from voicewire.resume import (
     SessionState,
     Unavailable,
 )
+from voicewire.resume.ownership import Ownership
 
 
 class _Log:
     def __init__(self, state: SessionState, cap: int) -> None:
         self.frames: deque[Frame] = deque(maxlen=cap)
         self.state = state
+        self.saved = (state.seq, 0)  # (seq, save number) of `state`: the latest wins
         self.handoff: Handoff | None = None
-        self.owner: OnControl | None = None
+        self.owner: Ownership | None = None
+        self.generation = 0  # the fencing number: one more at every open
         self.changed = asyncio.Event()  # replaced by a new one at every change
         self.touched = time.monotonic()
         self.appended = state.seq  # the last seq ever logged, trimmed or not
@@ -42,27 +50,51 @@ class _Log:
 
 
 class _MemoryReplayLog(ReplayLog):
-    def __init__(self, log: _Log) -> None:
-        self.log = log
+    def __init__(self, log: _Log, owner: Ownership) -> None:
+        self.log, self.owner = log, owner
+
+    @property
+    def lost(self) -> bool:
+        return self.owner.lost
+
+    def _owns(self, what: str) -> bool:
+        """Fencing: does this handle's generation still own the session?"""
+        if self.log.owner is self.owner:
+            return True
+        if not self.owner.released:
+            self.owner.lose(what)
+        return False
 
     def append(self, seq: int, data: str | bytes) -> None:
+        if not self._owns("a frame"):
+            return
         self.log.frames.append(Frame(seq, data))
         self.log.appended = seq
         self.log.wake()
 
     def trim(self, through_seq: int) -> None:
+        if not self._owns("a trim"):
+            return
         frames = self.log.frames
         while frames and frames[0].seq <= through_seq:
             frames.popleft()
 
     async def save(self, state: SessionState) -> None:
-        self.log.state = state
+        if not self._owns("a snapshot"):
+            return
+        self.owner.saves += 1
+        order = (state.seq, self.owner.saves)
+        if order > self.log.saved:
+            self.log.state, self.log.saved = state, order
 
     async def handoff(self, state: SessionState) -> None:
+        if not self._owns("the handoff"):
+            return
         log = self.log
         log.state = state
         log.handoff = Handoff(state)
         log.owner = None
+        self.owner.released = True
         log.wake()
 
 
@@ -84,10 +116,12 @@ class MemoryHub(Hub):
         if log is None:
             log = self.logs[state.session_id] = _Log(state, self.cap)
         elif log.owner is not None:
-            return None
-        log.owner, log.handoff, log.state = on_control, None, state
+            return None  # owned, by this very process: alive (no await above: atomic)
+        log.generation += 1
+        owner = Ownership(state.session_id, log.generation, on_control)
+        log.owner, log.handoff, log.state, log.saved = owner, None, state, (state.seq, 0)
         log.touched = time.monotonic()
-        return _MemoryReplayLog(log)
+        return _MemoryReplayLog(log, owner)
 
     async def find(self, session_id: str) -> SessionState | None:
         self._sweep()
@@ -112,7 +146,7 @@ class MemoryHub(Hub):
     async def control(self, session_id: str, control: Control) -> None:
         log = self.logs.get(session_id)
         if log is not None and log.owner is not None:
-            await log.owner(control)
+            await log.owner.deliver(control)
 
 
 async def _follow(log: _Log, position: int) -> AsyncIterator[Frame | Handoff]:

@@ -4,25 +4,32 @@ Keys (prefix `vw:`), all expiring `resume_ttl_s` after the session's last write:
 - `s:{sid}:log`  a stream; a frame's entry id is `{seq}-0` (so reading after a seq is reading
   after an id), a handoff's is `{seq}-*`; fields `k` (t text, b binary, h handoff), `d` (data).
   Capped at `resume_buffer_frames` entries.
-- `s:{sid}:state` the last state snapshot (JSON); `s:{sid}:owner` the owning node.
+- `s:{sid}:state` a hash: the last state snapshot (`json`), and the `gen`, `seq` and save
+  number `n` it was saved with (latest wins).
+- `s:{sid}:owner` `{node}:{generation}`, the owner; `s:{sid}:gen` the last generation (INCR).
 - `node:{node}` a process's heartbeat (a few seconds' TTL); controls for the sessions a process
-  owns are published on the channel of the same name.
+  owns are published on the channel of the same name (JSON, see `encode_control`).
+
+Ownership is fenced (see `redis_lua`): an open takes the session by compare-and-set, and every
+write checks, in the same script, that the writer's generation still owns the session. A write
+refused stops the log and tells its connection `Takeover()` (see `ownership`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from voicewire.resume import (
+    BadControl,
     Control,
     Frame,
     Handoff,
@@ -31,14 +38,17 @@ from voicewire.resume import (
     ReplayLog,
     SessionState,
     Unavailable,
+    decode_control,
+    encode_control,
+    redis_lua,
 )
+from voicewire.resume.ownership import Ownership
+from voicewire.resume.redis_log import RedisReplayLog
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
-RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 NODE_TTL_S = 6
 FOLLOW_BLOCK_MS = 1000
-MAX_PENDING = 8192  # frames waiting for Redis, per session; beyond, Redis is not keeping up
 
 
 class RedisHub(Hub):
@@ -50,17 +60,27 @@ class RedisHub(Hub):
         self.owner_ttl = max(self.ttl, int(3 * HEARTBEAT_S))  # outlives a missed heartbeat
         self.cap = cap
         self.prefix = prefix
-        self.handlers: dict[str, OnControl] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.logs: dict[str, RedisReplayLog] = {}  # the sessions this process owns
         self._background: list[asyncio.Task[None]] = []
+        script = self.redis.register_script
+        self._open, self._append = script(redis_lua.OPEN), script(redis_lua.APPEND)
+        self._save, self._handoff = script(redis_lua.SAVE), script(redis_lua.HANDOFF)
+        self._touch = script(redis_lua.TOUCH)
 
     # ------------------------------------------------------------ keys
 
     def _key(self, sid: str, what: str) -> str:
         return f"{self.prefix}:s:{sid}:{what}"
 
+    def _keys(self, sid: str, *what: str) -> list[str]:
+        return [self._key(sid, w) for w in what]
+
     def _node_key(self, node: str) -> str:
         return f"{self.prefix}:node:{node}"
+
+    async def _eval(self, script: AsyncScript, keys: list[str], args: list[Any]) -> int:
+        """Run one of the `redis_lua` scripts (the one place tests interleave them)."""
+        return int(await script(keys=keys, args=args))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -85,20 +105,25 @@ class RedisHub(Hub):
         await self.redis.aclose()
 
     async def _heartbeat(self) -> None:
-        """This process is alive, and owns its sessions (their owner keys do not expire)."""
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(self._node_key(self.node), "1", ex=NODE_TTL_S)
-                    for sid in list(self.handlers):
-                        # A quiet session stays resumable for as long as it lives.
-                        pipe.expire(self._key(sid, "owner"), self.owner_ttl)
-                        pipe.expire(self._key(sid, "log"), self.ttl)
-                        pipe.expire(self._key(sid, "state"), self.ttl)
-                    await pipe.execute()
+                await self._beat()
             except RedisError as exc:
                 log.warning("redis heartbeat failed: %s", exc)
+
+    async def _beat(self) -> None:
+        """This process is alive, and owns its sessions (their keys do not expire) — unless
+        another owner took one over meanwhile (this process was cut off): then it lets go."""
+        owned = list(self.logs.items())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._node_key(self.node), "1", ex=NODE_TTL_S)
+            for _, rlog in owned:
+                await self._touch(rlog.keys("log", "state"), rlog.args(), client=pipe)
+            results = await pipe.execute()
+        for (sid, rlog), held in zip(owned, results[1:], strict=True):
+            if held < 0 and self.logs.get(sid) is rlog:  # not handed off meanwhile
+                rlog.owner.lose("the heartbeat")
 
     async def _listen(self, subscribed: asyncio.Future[None]) -> None:
         """Controls for this process's sessions; resubscribes after Redis comes back."""
@@ -115,7 +140,7 @@ class RedisHub(Hub):
                             ignore_subscribe_messages=True, timeout=30.0
                         )
                         if message is not None:
-                            self._dispatch(json.loads(message["data"]))
+                            self._dispatch(message["data"])
             except (RedisError, OSError) as exc:
                 if not subscribed.done():
                     subscribed.set_exception(exc)
@@ -124,45 +149,50 @@ class RedisHub(Hub):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _dispatch(self, control: Control) -> None:
-        handler = self.handlers.get(control.pop("sid", ""))
-        if handler is not None:
-            task = asyncio.create_task(handler(control))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _dispatch(self, raw: Any) -> None:
+        try:
+            sid, control = decode_control(raw)
+        except BadControl as exc:
+            # Another version of voicewire, or not voicewire at all: never the listener's end.
+            log.warning("dropped a control message: %s", exc)
+            return
+        rlog = self.logs.get(sid)
+        if rlog is not None:
+            rlog.owner.spawn(rlog.owner.deliver(control))
 
     async def alive(self, node: str) -> bool:
         return await self._alive(node)
 
-    async def _alive(self, node: bytes | str | None) -> bool:
-        if node is None:
+    async def _alive(self, owner: bytes | str | None) -> bool:
+        if owner is None:
             return False
-        node = _text(node)
+        node = _node(owner)
         return node == self.node or bool(await self.redis.exists(self._node_key(node)))
 
     # ------------------------------------------------------------ the hub
 
     async def open(self, state: SessionState, on_control: OnControl) -> ReplayLog | None:
         sid = state.session_id
-        owner_key = self._key(sid, "owner")
-        if not await self.redis.set(owner_key, self.node, nx=True, ex=self.owner_ttl):
-            # Owned: by a live process (refused), or by one that died (taken over).
-            if await self._alive(await self.redis.get(owner_key)):
-                return None
-            await self.redis.set(owner_key, self.node, ex=self.owner_ttl)
-        self.handlers[sid] = on_control
-        # The previous owner's handoff ended its part of the log; ours follows without it.
-        key = self._key(sid, "log")
-        markers = await self.redis.xrange(key, f"{state.seq}-1", f"{state.seq}-{2**64 - 1}")
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if markers:
-                pipe.xdel(key, *(cast(bytes, entry_id) for entry_id, _ in markers))
-            pipe.set(self._key(sid, "state"), state.model_dump_json(), ex=self.ttl)
-            await pipe.execute()
-        return _RedisReplayLog(self, sid)
+        generation = await self._eval(
+            self._open,
+            self._keys(sid, "owner", "gen", "log", "state"),
+            [
+                self.node,
+                self._node_key(""),
+                self.owner_ttl,
+                self.ttl,
+                state.model_dump_json(),
+                state.seq,
+            ],
+        )
+        if not generation:
+            return None
+        rlog = RedisReplayLog(self, Ownership(sid, generation, on_control))
+        self.logs[sid] = rlog
+        return rlog
 
     async def find(self, session_id: str) -> SessionState | None:
-        raw = await self.redis.get(self._key(session_id, "state"))
+        raw = await self.redis.hget(self._key(session_id, "state"), "json")
         return None if raw is None else SessionState.model_validate_json(raw)
 
     async def follow(self, session_id: str, after_seq: int) -> AsyncIterator[Frame | Handoff]:
@@ -212,82 +242,22 @@ class RedisHub(Hub):
         owner = await self.redis.get(self._key(session_id, "owner"))
         if owner is None:
             return
-        node = _text(owner)
+        node = _node(owner)
         if node == self.node:
-            handler = self.handlers.get(session_id)
-            if handler is not None:
-                await handler(control)
+            rlog = self.logs.get(session_id)
+            if rlog is not None:
+                await rlog.owner.deliver(control)
             return
-        message = json.dumps({**control, "sid": session_id})
-        await self.redis.publish(self._node_key(node), message)
-
-
-class _RedisReplayLog(ReplayLog):
-    """Frames are queued and written by one background task, pipelined, in seq order."""
-
-    def __init__(self, hub: RedisHub, sid: str) -> None:
-        self.hub, self.sid = hub, sid
-        self.pending: list[tuple[int, str | bytes]] = []
-        self.writer: asyncio.Task[None] | None = None
-        self.trim_through = 0  # trimmed with the next batch
-
-    def append(self, seq: int, data: str | bytes) -> None:
-        if len(self.pending) >= MAX_PENDING:
-            # Redis is not keeping up: drop; a resume needing these frames says so (a gap).
-            log.warning("session %s: redis behind, frame %d not logged", self.sid, seq)
-            return
-        self.pending.append((seq, data))
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.create_task(self._write())
-
-    def trim(self, through_seq: int) -> None:
-        self.trim_through = through_seq  # with the next batch of frames
-
-    async def _write(self) -> None:
-        hub, key = self.hub, self.hub._key(self.sid, "log")
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                async with hub.redis.pipeline(transaction=False) as pipe:
-                    for seq, data in batch:
-                        kind = b"t" if isinstance(data, str) else b"b"
-                        fields: dict[Any, Any] = {b"k": kind, b"d": data}
-                        pipe.xadd(key, fields, id=f"{seq}-0", maxlen=hub.cap, approximate=True)
-                    if self.trim_through:
-                        pipe.xtrim(key, minid=f"{self.trim_through + 1}-0", approximate=True)
-                        self.trim_through = 0
-                    pipe.expire(key, hub.ttl)
-                    pipe.expire(hub._key(self.sid, "owner"), hub.owner_ttl)
-                    await pipe.execute()
-            except RedisError as exc:
-                # The frames went to the client; only a later resume misses them (and says so).
-                log.warning("session %s: %d frames not logged: %s", self.sid, len(batch), exc)
-
-    async def _drain(self) -> None:
-        while self.writer is not None and not self.writer.done():
-            await asyncio.shield(self.writer)
-
-    async def save(self, state: SessionState) -> None:
-        await self.hub.redis.set(
-            self.hub._key(self.sid, "state"), state.model_dump_json(), ex=self.hub.ttl
-        )
-
-    async def handoff(self, state: SessionState) -> None:
-        hub = self.hub
-        await self._drain()
-        hub.handlers.pop(self.sid, None)
-        key = hub._key(self.sid, "log")
-        async with hub.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {b"k": b"h", b"d": state.model_dump_json()}, id=f"{state.seq}-*")
-            pipe.expire(key, hub.ttl)
-            pipe.set(hub._key(self.sid, "state"), state.model_dump_json(), ex=hub.ttl)
-            # The owner key goes only if it is still ours.
-            pipe.eval(RELEASE, 1, hub._key(self.sid, "owner"), hub.node)
-            await pipe.execute()
+        await self.redis.publish(self._node_key(node), encode_control(session_id, control))
 
 
 def _seq(entry_id: bytes | str) -> int:
     return int(_text(entry_id).partition("-")[0])
+
+
+def _node(owner: bytes | str) -> str:
+    """The node of an owner key's `{node}:{generation}`."""
+    return _text(owner).rpartition(":")[0] or _text(owner)
 
 
 def _text(value: bytes | str) -> str:

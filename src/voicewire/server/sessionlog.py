@@ -53,6 +53,11 @@ class SessionLog:
             self._saver = self.spawn(self._save_latest())
         return self.log is not None
 
+    @property
+    def lost(self) -> bool:
+        """Another owner has the session now (a write was refused): nothing more is logged."""
+        return self.log is not None and self.log.lost
+
     def changed(self) -> None:
         """The session's state changed: the saver saves it (the latest, when it gets to it)."""
         self._changed.set()

@@ -326,7 +326,7 @@ class Connection:
         grace = self.services.settings.resume_grace_s
         if await self.runner.wait(grace):
             return
-        if self.taken_over:
+        if self.taken_over and not self.log.lost:
             # A client resumed and follows the log: the reply goes on to its end (bounded by
             # llm_timeout_s and max_reply_chars).
             await self.runner.wait()
