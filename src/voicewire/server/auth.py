@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from voicewire.errors import VoicewireError
+from voicewire.protocol.errors import CloseCode
+
 Kind = Literal["guest", "user"]
 GUEST_TTL_S = 365 * 24 * 3600
 
 
-class InvalidToken(ValueError):
+class InvalidToken(VoicewireError, ValueError, close_code=CloseCode.POLICY):
     """The token is malformed, forged or expired."""
 
 
