@@ -63,6 +63,7 @@ def serve(
     from voicewire.engines import EngineError, build_llm, build_tts
     from voicewire.llm.base import LLMError
     from voicewire.server.app import create_app
+    from voicewire.server.runner import log_config
     from voicewire.tts.base import TTSError
 
     options: dict[str, Any] = {"host": host, "port": port, "llm": llm, "tts": tts, "app": app_spec}
@@ -80,6 +81,7 @@ def serve(
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
+        "log_config": log_config(),  # request lines without ?token= or resume= values
         # On SIGTERM, replies in flight finish into their replay logs (for a resume elsewhere)
         # for up to resume_grace_s; then the process stops.
         "timeout_graceful_shutdown": int(settings.resume_grace_s) + 5,
