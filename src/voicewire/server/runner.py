@@ -46,6 +46,14 @@ class RedactQuerySecrets(logging.Filter):
     formatter reads them one by one.
     """
 
+    # All are alike, so a logger keeps one (addFilter skips equals): uvicorn applies its log
+    # config again for each server, and tests start many servers in one process.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RedactQuerySecrets)
+
+    def __hash__(self) -> int:
+        return hash(RedactQuerySecrets)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
@@ -69,6 +77,7 @@ def log_config() -> dict[str, Any]:
 
 
 def free_port() -> int:
+    """A port free now, for a server in another process (which must bind it itself)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -77,21 +86,27 @@ def free_port() -> int:
 
 @contextmanager
 def serve_in_thread(app: FastAPI, *, ws_max_size: int = 262144) -> Iterator[str]:
-    """Serve `app` on a free port of 127.0.0.1; yields the base `http://` URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """Serve `app` on 127.0.0.1 in a thread; yields the base `http://` URL.
+
+    The socket is bound here and handed to uvicorn: a port picked first and bound later could
+    be taken in between by another test or process running at the same time.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_config=log_config(), log_level="warning", ws_max_size=ws_max_size
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
