@@ -9,11 +9,13 @@ the engines.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from voicewire.errors import VoicewireError
 
+TYPE_CHECKING = False  # as in errors.py: typing is not imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from voicewire.client import Client, TurnResult
     from voicewire.config import Settings
     from voicewire.llm.base import ChatMessage

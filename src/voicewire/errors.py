@@ -17,9 +17,12 @@ from it, and the protocol package imports its own modules eagerly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# typing.TYPE_CHECKING without importing typing at run time (mypy reads the name alike):
+# `import voicewire` imports this module, and should cost next to nothing.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from voicewire.protocol.errors import CloseCode, ErrorCode
 
 __all__ = ["ConfigError", "EngineError", "VoicewireError"]
