@@ -16,12 +16,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from tests.conftest import free_port
 from voicewire.cli_chat import Chat
 from voicewire.client import Client, TurnResult
 from voicewire.llm.scripted import DEFAULT_REPLY
-from voicewire.protocol.messages import Data, Error, TurnEnd
+from voicewire.protocol.messages import PROTOCOL_VERSION, Data, Error, TurnEnd
 
 ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = Path(sys.executable).parent / "voicewire"
@@ -38,8 +41,13 @@ def run(
 
 
 @contextmanager
-def server(data_dir: Path, *args: str, cwd: Path | None = None) -> Iterator[str]:
-    """`voicewire serve --llm scripted --tts fake` in a subprocess; yields its ws:// URL."""
+def server(
+    data_dir: Path, *args: str, cwd: Path | None = None, log: Path | None = None
+) -> Iterator[str]:
+    """`voicewire serve --llm scripted --tts fake` in a subprocess; yields its ws:// URL.
+
+    With `log`, the server's stdout and stderr go to that file (complete once this exits).
+    """
     port = free_port()
     # The scripted reply streams fast, so each chat test takes a fraction of a second.
     env = {**os.environ, "VOICEWIRE_DATA_DIR": str(data_dir), "VOICEWIRE_SCRIPTED_TPS": "400"}
@@ -47,7 +55,14 @@ def server(data_dir: Path, *args: str, cwd: Path | None = None) -> Iterator[str]
     paths = env.get("PYTHONPATH", "").split(os.pathsep)
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p and Path(p).resolve() != ROOT)
     command = [*VOICEWIRE, "serve", "--llm", "scripted", "--tts", "fake", "--port", str(port)]
-    proc = subprocess.Popen([*command, "--log-level", "warning", *args], env=env, cwd=cwd)
+    out = log.open("wb") if log else None
+    proc = subprocess.Popen(
+        [*command, "--log-level", "warning", *args],
+        env=env,
+        cwd=cwd,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -62,6 +77,8 @@ def server(data_dir: Path, *args: str, cwd: Path | None = None) -> Iterator[str]
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        if out:
+            out.close()
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +170,34 @@ async def test_token_prints_a_token_the_server_accepts(url: str, data_dir: Path)
         r = await client.get(http, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert conversation in [c["id"] for c in r.json()]
+
+
+async def test_the_server_log_shows_no_token_or_resume_token(tmp_path: Path) -> None:
+    """Defect 10: uvicorn logged each request line with its query string, secrets included."""
+    log = tmp_path / "server.log"
+    with server(tmp_path / "data", "--log-level", "info", log=log) as ws_url:
+        base = ws_url.removesuffix("/ws").replace("ws://", "http://")
+        async with httpx.AsyncClient() as http:
+            (await http.get(f"{base}/healthz?token=SECRET-HTTP", timeout=5)).raise_for_status()
+        forged = f"{ws_url}?token=SECRET-WS&resume=SECRET-RESUME&last_seq=0"
+        with pytest.raises(InvalidStatus):  # refused: logged as a 403 line
+            async with connect(forged, subprotocols=[Subprotocol(PROTOCOL_VERSION)]):
+                pass
+        async with Client(ws_url) as guest:  # issued a guest token and a resume token
+            await guest.ask("hello")
+        token, resume = guest.token, guest.resume_token
+        assert token and resume
+        async with Client(ws_url, token=token) as again:  # accepted: logged as [accepted]
+            await again.ask("hello again")
+        real = f"{ws_url}?token={token}&resume={resume}&last_seq={guest.last_seq}"
+        async with connect(real, subprotocols=[Subprotocol(PROTOCOL_VERSION)]) as ws:
+            await ws.recv()
+    text = log.read_text()
+    for secret in ("SECRET-HTTP", "SECRET-WS", "SECRET-RESUME", token, resume):
+        assert secret not in text
+    assert "GET /healthz?token=*** HTTP/1.1" in text  # the lines are there, redacted
+    assert '"WebSocket /ws?token=***&resume=***&last_seq=0" 403' in text
+    assert '"WebSocket /ws?token=***" [accepted]' in text
 
 
 def test_db_upgrade_creates_the_database(tmp_path: Path) -> None:

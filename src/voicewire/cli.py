@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from voicewire.bench.cli import bench_app
 from voicewire.cli_chat import chat
 from voicewire.config import Settings
 
@@ -63,6 +64,7 @@ def serve(
     from voicewire.engines import EngineError, build_llm, build_tts
     from voicewire.llm.base import LLMError
     from voicewire.server.app import create_app
+    from voicewire.server.runner import log_config
     from voicewire.tts.base import TTSError
 
     options: dict[str, Any] = {"host": host, "port": port, "llm": llm, "tts": tts, "app": app_spec}
@@ -80,6 +82,7 @@ def serve(
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
+        "log_config": log_config(),  # request lines without ?token= or resume= values
         # On SIGTERM, replies in flight finish into their replay logs (for a resume elsewhere)
         # for up to resume_grace_s; then the process stops.
         "timeout_graceful_shutdown": int(settings.resume_grace_s) + 5,
@@ -208,102 +211,7 @@ def db_upgrade() -> None:
     typer.echo(f"voicewire: {shown} is up to date", err=True)
 
 
-bench_app = typer.Typer(help="Benchmarks: print a table, write JSON.")
-app.add_typer(bench_app, name="bench")
-
-
-@bench_app.command("latency")
-def bench_latency(
-    turns: Annotated[int, typer.Option(help="Turns to run.")] = 5,
-    tps: Annotated[float, typer.Option(help="Scripted LLM tokens per second.")] = 30.0,
-    tts: Annotated[str, typer.Option(help="TTS engine.")] = "piper",
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
-) -> None:
-    """Time to first text, first audio and the floor, over a real socket."""
-    from voicewire.bench.latency import run
-
-    run(turns=turns, tps=tps, tts=tts, json_path=json_path)
-
-
-@bench_app.command("persistence")
-def bench_persistence(
-    turns: Annotated[int, typer.Option(help="Turns per run.")] = 30,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
-) -> None:
-    """Time to first text with conversations stored (SQLite) and with nothing stored."""
-    import json
-
-    from voicewire.bench.latency import run
-
-    common: dict[str, Any] = {"turns": turns, "tps": 200.0, "tts": "fake", "naive": False}
-    on = run(json_path=None, persist=True, **common)
-    off = run(json_path=None, persist=False, **common)
-    diff = on["ttft_ms"] - off["ttft_ms"]
-    typer.echo(
-        f"TTFT p50 with persistence {on['ttft_ms']:.2f} ms, without {off['ttft_ms']:.2f} ms,"
-    )
-    typer.echo(f"difference {diff:+.2f} ms")
-    if json_path:
-        json_path.write_text(json.dumps({"on": on, "off": off, "ttft_diff_ms": diff}, indent=2))
-
-
-@bench_app.command("cancel")
-def bench_cancel(
-    runs: Annotated[int, typer.Option(help="Cancelled turns.")] = 10,
-    tts: Annotated[str, typer.Option(help="TTS engine.")] = "piper",
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
-) -> None:
-    """Barge-in: from turn.cancel to turn.end and to the last audio frame."""
-    from voicewire.bench.cancel import run
-
-    run(runs=runs, tts=tts, json_path=json_path)
-
-
-# These suites parse their own options (argparse): typer hands everything after the name on.
-_FORWARD: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def _forward(module: str, ctx: typer.Context) -> None:
-    import importlib
-
-    code = importlib.import_module(module).main(list(ctx.args))
-    raise typer.Exit(code or 0)
-
-
-@bench_app.command("resume", context_settings=_FORWARD)
-def bench_resume(ctx: typer.Context) -> None:
-    """Resume gap after a dropped connection, and Redis cost per audio frame (-h for options)."""
-    _forward("voicewire.bench.resume", ctx)
-
-
-@bench_app.command("concurrency", context_settings=_FORWARD)
-def bench_concurrency(ctx: typer.Context) -> None:
-    """N simultaneous speaking sessions: TTFA, underruns, CPU (-h for options)."""
-    _forward("voicewire.bench.concurrency", ctx)
-
-
-@bench_app.command("bytes", context_settings=_FORWARD)
-def bench_bytes(ctx: typer.Context) -> None:
-    """Bytes on the wire per second of speech for each codec and the compat mode."""
-    _forward("voicewire.bench.wire", ctx)
-
-
-@bench_app.command("idle", context_settings=_FORWARD)
-def bench_idle(ctx: typer.Context) -> None:
-    """1,000 idle connections: memory per connection and loop lag."""
-    _forward("voicewire.bench.idle", ctx)
-
-
-@bench_app.command("plots", context_settings=_FORWARD)
-def bench_plots(ctx: typer.Context) -> None:
-    """PNG pictures: a turn's timeline, and latency/underruns against sessions."""
-    _forward("voicewire.bench.plots", ctx)
-
-
-@bench_app.command("fuzz", context_settings=_FORWARD)
-def bench_fuzz(ctx: typer.Context) -> None:
-    """Long fuzz run of the protocol Session (--inputs N); non-zero exit on any exception."""
-    _forward("voicewire.bench.fuzz", ctx)
+app.add_typer(bench_app, name="bench")  # defined in bench/cli.py, next to the suites
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from voicewire import errors
 from voicewire.config import Settings
 from voicewire.llm.base import LLM
 from voicewire.tts.base import TTS
@@ -18,7 +19,7 @@ TTS_NAMES = ("piper", "openai", "fake")
 _EXTRAS = {"llamacpp": "llamacpp", "piper": "piper"}
 
 
-class EngineError(RuntimeError):
+class EngineError(errors.EngineError, errors.ConfigError, RuntimeError):
     """An engine could not be loaded; the message says what to do."""
 
 

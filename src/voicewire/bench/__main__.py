@@ -8,11 +8,12 @@ in DIR as Markdown tables (what docs/benchmarks.md shows).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from voicewire.bench import MissingExtra, load_suite
 
 SUITES = {
     "concurrency": "voicewire.bench.concurrency",
@@ -52,8 +53,7 @@ def latency_markdown(out: dict[str, Any]) -> str:
 
 
 def report(argv: list[str]) -> int:
-    from voicewire.bench import concurrency, idle, wire
-
+    concurrency, idle, wire = (load_suite(SUITES[s]) for s in ("concurrency", "idle", "bytes"))
     parser = argparse.ArgumentParser(prog="python -m voicewire.bench report")
     parser.add_argument("dir", type=Path, help="a directory of the suites' JSON files")
     args = parser.parse_args(argv)
@@ -73,16 +73,20 @@ def report(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["report"]:
-        return report(argv[1:])
-    names = ["latency", *SUITES]
+    names = ["latency", "report", *SUITES]
     if not argv or argv[0] not in names:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     suite, rest = argv[0], argv[1:]
-    if suite == "latency":
-        return latency(rest)
-    code: int = importlib.import_module(SUITES[suite]).main(rest)
+    try:
+        if suite == "report":
+            return report(rest)
+        if suite == "latency":
+            return latency(rest)
+        code: int = load_suite(SUITES[suite]).main(rest)
+    except MissingExtra as exc:
+        print(f"voicewire: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

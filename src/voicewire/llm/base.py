@@ -6,6 +6,9 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from voicewire.errors import EngineError
+from voicewire.protocol.errors import ErrorCode
+
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
@@ -13,7 +16,7 @@ class ChatMessage:
     content: str
 
 
-class LLMError(RuntimeError):
+class LLMError(EngineError, RuntimeError, code=ErrorCode.LLM_FAILED):
     """The backend failed; the message is safe to log, not necessarily to show to users."""
 
 

@@ -18,6 +18,9 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from voicewire.errors import VoicewireError
+from voicewire.protocol.errors import CloseCode, ErrorCode
+
 HEADER = struct.Struct("<BBBBIIHHI")
 HEADER_SIZE = HEADER.size
 FRAME_VERSION = 1
@@ -43,7 +46,9 @@ class CodecId(enum.IntEnum):
 CODEC_IDS = {"pcm16": CodecId.PCM16, "opus": CodecId.OPUS, "mp3": CodecId.MP3}
 
 
-class FrameError(ValueError):
+class FrameError(
+    VoicewireError, ValueError, code=ErrorCode.INVALID_FRAME, close_code=CloseCode.INVALID_DATA
+):
     """The remote peer sent bytes that are not a valid voicewire.v1 audio frame."""
 
 

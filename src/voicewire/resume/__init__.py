@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from voicewire.errors import VoicewireError
+from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import Codec
 
 
@@ -62,7 +64,7 @@ class Handoff:
     orphaned: bool = False
 
 
-class Unavailable(Exception):
+class Unavailable(VoicewireError, code=ErrorCode.RESUME_UNAVAILABLE):
     """The session cannot be resumed from there: unknown, expired, or frames were trimmed."""
 
 

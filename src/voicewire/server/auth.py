@@ -16,16 +16,20 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from voicewire.errors import VoicewireError
+from voicewire.protocol.errors import CloseCode
+
 Kind = Literal["guest", "user"]
 GUEST_TTL_S = 365 * 24 * 3600
 
 
-class InvalidToken(ValueError):
+class InvalidToken(VoicewireError, ValueError, close_code=CloseCode.POLICY):
     """The token is malformed, forged or expired."""
 
 
@@ -115,7 +119,12 @@ class TokenSigner:
 
 
 def load_secret(configured: str | None, data_dir: Path) -> bytes:
-    """The configured secret, else one generated once and kept in the data dir (mode 0600)."""
+    """The configured secret, else one generated once and kept in the data dir (mode 0600).
+
+    Worker processes started together may all find no key: each writes a whole key to a
+    temporary file and links it into place, which only the first can do. `secret.key` thus
+    never exists half-written, and the others read the winner's key.
+    """
     if configured:
         return configured.encode()
     path = data_dir / "secret.key"
@@ -123,10 +132,16 @@ def load_secret(configured: str | None, data_dir: Path) -> bytes:
         return path.read_bytes()
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret.key.")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker process wrote it first
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as f:
-        f.write(secret)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)  # fails if it exists: unlike a rename, never replaces
+        except FileExistsError:  # another worker process linked its key first
+            return path.read_bytes()
+    finally:
+        os.unlink(temporary)
     return secret

@@ -6,10 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from voicewire.errors import VoicewireError
 from voicewire.storage.schema import FINAL_STATUSES, Conversation, Message, Role, Status
 
 
-class StoreError(Exception):
+class StoreError(VoicewireError):
     """A storage operation was refused."""
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from voicewire.errors import EngineError
+from voicewire.protocol.errors import ErrorCode
+
 MIN_RATE = 8000
 MAX_RATE = 48000
 
@@ -19,7 +22,7 @@ class Transcript:
     final: bool
 
 
-class STTError(RuntimeError):
+class STTError(EngineError, RuntimeError, code=ErrorCode.STT_UNAVAILABLE):
     """The engine failed to transcribe; the message is safe to log (no credentials)."""
 
 

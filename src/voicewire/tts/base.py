@@ -6,6 +6,9 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
+from voicewire.errors import EngineError
+from voicewire.protocol.errors import ErrorCode
+
 
 @dataclass(frozen=True, slots=True)
 class WordSpan:
@@ -29,7 +32,7 @@ class SpeechChunk:
     words: tuple[WordSpan, ...] = ()
 
 
-class TTSError(RuntimeError):
+class TTSError(EngineError, RuntimeError, code=ErrorCode.TTS_FAILED):
     """The engine failed to synthesize."""
 
 
