@@ -6,6 +6,7 @@ audio while the microphone is off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import serve
 from tests.stt.fake import FakeClock, FakeSTT, Heard
@@ -22,7 +24,9 @@ from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.protocol.frames import AudioFrame, CodecId, FrameFlags, FrameKind
 from voicewire.protocol.messages import (
+    Error,
     InputAudioStart,
+    Pong,
     SpeechStarted,
     Transcript,
     TurnEnd,
@@ -129,6 +133,108 @@ async def test_without_speech_input_the_server_says_so(tmp_path: Path) -> None:
             await c.send_json({"type": "input_audio.start"})
             error = await c.receive()
     assert getattr(error, "code", None) == "stt_unavailable"
+
+
+# The microphone's bounds over the socket, with a fake STT engine. Strict xfail until ws.py uses
+# Microphone (issue 15): they fail on the connection as it is, and must pass once it does.
+NOT_WIRED = pytest.mark.xfail(
+    strict=True, reason="ws.py does not use Microphone yet: remove this mark when it does"
+)
+SILENT_FRAME = bytes(640)  # 20 ms at 16 kHz
+
+
+@contextlib.contextmanager
+def fake_stt_server(tmp_path: Path, engine: FakeSTT | None, **overrides: Any) -> Iterator[str]:
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, **overrides)
+    llm = ScriptedLLM(REPLY, tokens_per_second=40, first_token_ms=5)
+    with serve(create_app(settings, llm=llm, tts=FakeToneTTS(), stt=engine)) as base:
+        yield base.replace("http", "ws", 1) + "/ws"
+
+
+async def until_pong(c: Client, ping_id: str) -> list[object]:
+    """Ping, and receive until its pong: everything the server said about what came before."""
+    await c.send_json({"type": "ping", "id": ping_id})
+    events: list[object] = []
+    while not (isinstance(events[-1] if events else None, Pong) and events[-1].id == ping_id):
+        events.append(await asyncio.wait_for(c.receive(), 30))
+    return events
+
+
+def error_codes(events: list[object]) -> list[str]:
+    return [e.code for e in events if isinstance(e, Error)]
+
+
+@NOT_WIRED
+async def test_an_stt_failure_costs_the_utterance_not_the_session_nor_its_turn(
+    tmp_path: Path,
+) -> None:
+    """Defect 8: a remote STT that fails closed the session 1011, and the running turn with it."""
+    with fake_stt_server(tmp_path, FakeSTT(fail_finish=True)) as url:
+        async with Client(url, resume=False) as c:
+            await c.send("tell me about the weather", voice=False)
+            await c.send_json({"type": "input_audio.start", "end": "manual"})
+            await c.ws.send(mic(1, SILENT_FRAME))
+            await c.send_json({"type": "input_audio.stop"})
+            events = await until_pong(c, "after")
+            while not any(isinstance(e, TurnEnd) for e in events):
+                events.append(await asyncio.wait_for(c.receive(), 30))
+    assert error_codes(events) == ["stt_failed"]
+    finals = [e for e in events if isinstance(e, Transcript) and e.final]
+    assert [f.text for f in finals] == [""]
+    [end] = [e for e in events if isinstance(e, TurnEnd)]
+    assert end.status == "complete" and end.text == REPLY
+
+
+@NOT_WIRED
+async def test_a_microphone_over_the_stream_cap_is_told_stt_busy(tmp_path: Path) -> None:
+    """Defect 4: every microphone got its own decoder, with no cap."""
+    engine = FakeSTT()
+    with fake_stt_server(tmp_path, engine, max_stt_streams=1) as url:
+        async with Client(url, resume=False) as first, Client(url, resume=False) as second:
+            await first.send_json({"type": "input_audio.start"})
+            await first.ws.send(mic(1, SILENT_FRAME))
+            assert error_codes(await until_pong(first, "first")) == []
+            await second.send_json({"type": "input_audio.start"})
+            await second.ws.send(mic(1, SILENT_FRAME))
+            assert error_codes(await until_pong(second, "second")) == [
+                "stt_busy",
+                "microphone_off",
+            ]
+    assert len(engine.streams) == 1
+
+
+@NOT_WIRED
+async def test_audio_after_stt_unavailable_is_answered_not_silently_dropped(
+    tmp_path: Path,
+) -> None:
+    with fake_stt_server(tmp_path, None, stt="none") as url:
+        async with Client(url, resume=False) as c:
+            await c.send_json({"type": "input_audio.start"})
+            for seq in range(1, 4):
+                await c.ws.send(mic(seq, SILENT_FRAME))
+            events = await until_pong(c, "p")
+    assert error_codes(events) == ["stt_unavailable", "microphone_off"]
+
+
+@NOT_WIRED
+async def test_audio_faster_than_real_time_is_dropped_and_a_flood_is_closed_4008(
+    tmp_path: Path,
+) -> None:
+    """Defect 4: microphone frames were exempt from every rate limit."""
+    engine = FakeSTT()
+    settings = {"stt_audio_burst_s": 0.1, "stt_audio_flood_s": 2.0}
+    with fake_stt_server(tmp_path, engine, **settings) as url:
+        async with Client(url, resume=False) as c:
+            await c.send_json({"type": "input_audio.start"})
+            for seq in range(1, 51):  # 1 s at once
+                await c.ws.send(mic(seq, SILENT_FRAME))
+            assert error_codes(await until_pong(c, "p")) == ["rate_limited"]
+            assert engine.fed < 50 * len(SILENT_FRAME)
+            with pytest.raises(ConnectionClosed) as closed:
+                for seq in range(51, 1000):  # 19 s more
+                    await c.ws.send(mic(seq, SILENT_FRAME))
+                await until_pong(c, "q")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 
 # Microphone, in-process, against a fake STT engine.
@@ -238,14 +344,6 @@ async def test_a_client_that_keeps_flooding_is_closed() -> None:
     with pytest.raises(AudioFlood) as flood:
         await mic.feed(FRAME)
     assert flood.value.close_code == 4008 and flood.value.code == "rate_limited"
-
-
-async def test_empty_frames_count_as_ten_ms_of_audio() -> None:
-    mic = microphone(LazySTT(settings(), FakeSTT()), Heard(), stt_audio_flood_s=1.0)
-    await mic.start(start())
-    with pytest.raises(AudioFlood):
-        for _ in range(200 + 101):  # 2 s of burst and 1 s dropped, at 10 ms a frame
-            await mic.feed(b"")
 
 
 async def test_an_stt_failure_on_audio_ends_the_utterance_with_an_error_not_the_session() -> None:
