@@ -157,6 +157,7 @@ class Microphone:
             flood_s=settings.stt_audio_flood_s,
             clock=clock,
         )
+        self._max_utterance_s = settings.stt_max_utterance_s
         self._rate = 16000  # of the last input_audio.start, for the budget even if refused
         self._input: VoiceInput | None = None  # the microphone is on
         self._slot: Slot | None = None
@@ -214,10 +215,8 @@ class Microphone:
                 "microphone audio faster than real time: the excess is dropped",
                 once=True,
             )
-        elif (voice.seconds if voice.stream else 0.0) + seconds > (
-            limit := self._settings.stt_max_utterance_s
-        ):
-            await self._end_failed(f"an utterance may last {limit:g} s at most")
+        elif (voice.seconds if voice.stream else 0.0) + seconds > self._max_utterance_s:
+            await self._end_failed(f"an utterance may last {self._max_utterance_s:g} s at most")
         else:
             await self._guard(voice.feed(pcm))
 
@@ -283,9 +282,11 @@ class LazySTT:
     """The STT engine, loaded when the first microphone opens, not at start-up, and the
     process-wide cap on its streams (`slots`, `max_stt_streams`).
 
-    A pocketsphinx decoder costs ~0.3 s and ~92 MB; most deployments and every text-only test
-    never use one. Loading happens once, off the event loop; a failure is logged and that
-    session is told speech input is unavailable (`stt_unavailable`).
+    A pocketsphinx decoder costs ~92 MB and 0.3-1.7 s to make; most deployments and every
+    text-only test never use one. Loading happens once, in a thread; a failure is logged and
+    that session is told speech input is unavailable (`stt_unavailable`). A thread does not
+    spare the event loop that wait, though: PocketSphinx holds the GIL while it builds a
+    decoder. So decoders are pooled (`keep=max_stt_streams`): a process makes at most that many.
     """
 
     def __init__(self, settings: Settings, engine: STT | None = None) -> None:
