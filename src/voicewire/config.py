@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # input_audio.start to .stop, and a pocketsphinx stream holds a ~92 MB decoder: this many
     # at once per process (4 keeps a 2-core box's decoders within ~400 MB); more: `stt_busy`.
     max_stt_streams: int = 4
+    # Make the engine's max_stt_streams decoders at start-up, before serving: no session then
+    # waits while one is made (PocketSphinx holds the GIL for ~0.3-1.7 s per decoder), at the
+    # cost of their memory from the start. Off: made as microphones first need them.
+    stt_preload: bool = False
     stt_max_utterance_s: float = 60.0  # longer: `stt_failed`, and the utterance ends
     # Each connection's audio budget: `stt_audio_burst_s` ahead of real time, then no faster
     # than `stt_audio_rate` × real time; more is dropped (`rate_limited`, once per utterance),

@@ -165,6 +165,13 @@ def error_codes(events: list[object]) -> list[str]:
     return [e.code for e in events if isinstance(e, Error)]
 
 
+async def test_with_stt_preload_the_decoders_are_made_before_serving(tmp_path: Path) -> None:
+    engine = FakeSTT()
+    with fake_stt_server(tmp_path, engine, stt_preload=True, max_stt_streams=3):
+        assert [count for count, _ in engine.warmed] == [3]
+    assert threading.get_ident() not in [thread for _, thread in engine.warmed]
+
+
 @NOT_WIRED
 async def test_an_stt_failure_costs_the_utterance_not_the_session_nor_its_turn(
     tmp_path: Path,

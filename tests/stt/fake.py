@@ -42,12 +42,16 @@ class FakeSTT:
         self.fail_finish = fail_finish
         self.streams: list[FakeStream] = []
         self.opened_on: list[int] = []  # thread ids
+        self.warmed: list[tuple[int, int]] = []  # (count, thread id) of each warm()
 
     def stream(self, *, sample_rate: int) -> FakeStream:
         self.opened_on.append(threading.get_ident())
         stream = FakeStream(self)
         self.streams.append(stream)
         return stream
+
+    def warm(self, count: int) -> None:
+        self.warmed.append((count, threading.get_ident()))
 
     @property
     def fed(self) -> int:

@@ -102,6 +102,8 @@ def create_app(
             LazySTT(settings, stt),
             hub,
         )
+        if settings.stt_preload:
+            await app.state.services.stt.preload()
         log.info("voicewire ready: llm=%s tts=%s", engines[0].name, engines[1].name)
         try:
             yield

@@ -296,6 +296,14 @@ class LazySTT:
         self._lock = asyncio.Lock()
         self.slots = StreamSlots(settings.max_stt_streams)
 
+    async def preload(self) -> None:
+        """Load the engine and make its `max_stt_streams` decoders now (for `stt_preload`: call
+        it at start-up, before serving), so that none is made while sessions wait on the loop."""
+        engine = await self.get()
+        warm: Callable[[int], None] | None = getattr(engine, "warm", None)
+        if warm is not None:
+            await asyncio.to_thread(warm, self.slots.limit)
+
     async def get(self) -> STT | None:
         async with self._lock:
             if not self._loaded:
