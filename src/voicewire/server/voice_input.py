@@ -1,15 +1,10 @@
-"""One connection's microphone: end-of-speech detection and speech-to-text, turned into turns.
-
-Audio goes to the STT stream of the current utterance and to the end-of-speech detector. The
-detector says when the user starts speaking (the connection interrupts a running turn: barge-in
-by voice) and, in "vad" mode, when they stopped (the utterance ends); in "manual" mode
-`input_audio.stop` ends it (push-to-talk). The final transcript becomes a user message.
+"""One connection's microphone: speech-to-text and end-of-speech detection, turned into turns.
 
 `Microphone` is what a connection uses; it bounds what speech input may cost (PROTOCOL.md,
 microphone): a process-wide cap on STT streams (`LazySTT.slots`), an audio budget per
 connection, a maximum utterance length. Whatever the STT engine does, the session goes on: a
-failure is an `error` event and ends that utterance. `VoiceInput` is one `input_audio.start`'s
-stream of utterances, inside it.
+failure is an `error` event and ends that utterance. Inside it, `VoiceInput`
+(stt/utterances.py) is one `input_audio.start`'s stream of utterances.
 """
 
 from __future__ import annotations
@@ -18,26 +13,30 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from voicewire.config import Settings
 from voicewire.engines import build_stt
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import Error, InputAudioStart
-from voicewire.stt.base import STT, STTStream
+from voicewire.stt.base import STT
 from voicewire.stt.limits import AudioBudget, Slot, StreamSlots, Verdict
-from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech
+from voicewire.stt.utterances import OnSpeech, OnTranscript, UtteranceFailed, VoiceInput
+
+__all__ = [
+    "AudioFlood",
+    "LazySTT",
+    "Microphone",
+    "OnError",
+    "OnSpeech",
+    "OnTranscript",
+    "UtteranceFailed",
+    "VoiceInput",
+]
 
 log = logging.getLogger(__name__)
 
-OnSpeech = Callable[[str], Awaitable[None]]
-OnTranscript = Callable[[str, str, bool], Awaitable[None]]  # utterance id, text, final
 OnError = Callable[[Error], Awaitable[None]]
-
-
-class UtteranceFailed(Exception):
-    """The STT engine failed on the current utterance (the cause is chained)."""
 
 
 class AudioFlood(Exception):
@@ -45,84 +44,6 @@ class AudioFlood(Exception):
 
     code = ErrorCode.RATE_LIMITED
     close_code = CloseCode.RATE_LIMITED
-
-
-class VoiceInput:
-    def __init__(
-        self,
-        stt: STT,
-        *,
-        sample_rate: int,
-        end_by_vad: bool,
-        on_speech: OnSpeech,
-        on_transcript: OnTranscript,
-        silence_ms: int = 700,
-    ) -> None:
-        self.stt = stt
-        self.sample_rate = sample_rate
-        self.end_by_vad = end_by_vad
-        self.on_speech = on_speech
-        self.on_transcript = on_transcript
-        # webrtcvad takes only its own rates; other rates get the energy detector.
-        self.vad = EndOfSpeech(
-            sample_rate,
-            silence_ms=silence_ms,
-            backend="auto" if sample_rate in WEBRTC_RATES else "energy",
-        )
-        self.stream: STTStream | None = None
-        self.utterance = ""  # the current utterance's id, or the last one's
-        self.ended = True  # its final transcript was sent (or it was dropped)
-        self.partial = ""
-        self.seconds = 0.0  # audio in the current utterance
-
-    async def open(self) -> None:
-        """Start an utterance, unless one is open. Off the loop: an engine may load a model."""
-        if self.stream is not None:
-            return
-        try:
-            stream = await asyncio.to_thread(self.stt.stream, sample_rate=self.sample_rate)
-        except Exception as exc:
-            raise UtteranceFailed(f"cannot open a {self.stt.name} stream") from exc
-        self.stream, self.utterance, self.partial = stream, "u-" + uuid.uuid4().hex[:12], ""
-        self.seconds, self.ended = 0.0, False
-
-    async def feed(self, pcm: bytes) -> None:
-        await self.open()
-        assert self.stream is not None
-        self.seconds += len(pcm) / (2 * self.sample_rate)
-        try:
-            heard = await self.stream.feed(pcm)
-        except Exception as exc:
-            raise UtteranceFailed(f"{self.stt.name} failed on audio") from exc
-        if heard is not None and heard.text and heard.text != self.partial:
-            self.partial = heard.text
-            await self.on_transcript(self.utterance, heard.text, False)
-        for event in self.vad.feed(pcm):
-            if event.kind == "speech_started":
-                await self.on_speech(self.utterance)
-            elif event.kind == "speech_ended" and self.end_by_vad:
-                await self.finish()
-
-    async def finish(self) -> None:
-        """End the utterance: its final transcript (empty when nothing was said)."""
-        stream, self.stream = self.stream, None
-        if stream is None:
-            return
-        try:
-            final = await stream.finish()
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                await stream.aclose()
-            raise UtteranceFailed(f"{self.stt.name} failed on the end of an utterance") from exc
-        self.ended = True
-        await self.on_transcript(self.utterance, final.text.strip(), True)
-
-    async def close(self) -> None:
-        """Drop the utterance in progress (no final transcript) and free its stream."""
-        stream, self.stream = self.stream, None
-        self.ended = True
-        if stream is not None:
-            await stream.aclose()
 
 
 class Microphone:
