@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     stt_model: str = "whisper-1"
     stt_api_key: str | None = None
     stt_silence_ms: int = 700  # a pause this long ends an utterance (input_audio end "vad")
+    # Speech input's bounds (PROTOCOL.md, microphone). A microphone holds one STT stream from
+    # input_audio.start to .stop, and a pocketsphinx stream holds a ~92 MB decoder: this many
+    # at once per process (4 keeps a 2-core box's decoders within ~400 MB); more: `stt_busy`.
+    max_stt_streams: int = 4
+    # Make the engine's max_stt_streams decoders at start-up, before serving: no session then
+    # waits while one is made (PocketSphinx holds the GIL for ~0.3-1.7 s per decoder), at the
+    # cost of their memory from the start. Off: made as microphones first need them.
+    stt_preload: bool = False
+    stt_max_utterance_s: float = 60.0  # longer: `stt_failed`, and the utterance ends
+    # Each connection's audio budget: `stt_audio_burst_s` ahead of real time, then no faster
+    # than `stt_audio_rate` × real time; more is dropped (`rate_limited`, once per utterance),
+    # and dropping more than `stt_audio_flood_s` (draining at that rate) closes it 4008.
+    stt_audio_burst_s: float = 2.0
+    stt_audio_rate: float = 1.25
+    stt_audio_flood_s: float = 30.0
 
     # Audio frames carry this much speech each (ms): big enough that the 20-byte header and the
     # WebSocket framing stay well under 1% of the bytes, small enough to start playing at once.

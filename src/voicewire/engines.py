@@ -101,4 +101,5 @@ def build_stt(settings: Settings) -> STT | None:
             model=settings.stt_model,
             api_key=settings.stt_api_key,
         )
-    return build(settings.stt)
+    # Every stream of the cap keeps its decoder: creating one holds the GIL for ~0.3-0.9 s.
+    return build(settings.stt, keep=settings.max_stt_streams)

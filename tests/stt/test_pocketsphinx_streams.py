@@ -38,6 +38,23 @@ async def test_two_utterances_at_once_are_both_heard(
         assert_heard_the_question(final)
 
 
+async def test_warming_makes_the_decoders_streams_will_take_up_to_keep(
+    question_16k: bytes,
+) -> None:
+    engine = PocketsphinxSTT(keep=2)
+    try:
+        engine.warm(5)
+        assert engine.created == 2
+        streams = [engine.stream(sample_rate=RATE) for _ in range(2)]
+        for stream in streams:
+            await stream.feed(question_16k[:CHUNK])
+        for stream in streams:
+            await stream.finish()
+        assert engine.created == 2
+    finally:
+        engine.close()
+
+
 async def test_an_abandoned_utterance_gives_its_decoder_back(
     stt: PocketsphinxSTT, question_16k: bytes
 ) -> None:

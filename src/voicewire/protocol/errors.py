@@ -14,6 +14,7 @@ class ErrorCode(enum.StrEnum):
     FRAME_TOO_BIG = "frame_too_big"
     MESSAGE_TOO_LONG = "message_too_long"
     UNEXPECTED_BINARY = "unexpected_binary"
+    MICROPHONE_OFF = "microphone_off"
     INVALID_FRAME = "invalid_frame"
     UNKNOWN_TURN = "unknown_turn"
     UNKNOWN_VOICE = "unknown_voice"
@@ -28,6 +29,8 @@ class ErrorCode(enum.StrEnum):
     SESSION_RESUMED_ELSEWHERE = "session_resumed_elsewhere"
     # The server's side: an engine failed or the server broke.
     STT_UNAVAILABLE = "stt_unavailable"
+    STT_BUSY = "stt_busy"
+    STT_FAILED = "stt_failed"
     LLM_FAILED = "llm_failed"
     TTS_FAILED = "tts_failed"
     INTERNAL = "internal_error"

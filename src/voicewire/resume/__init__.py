@@ -89,7 +89,7 @@ Control = Takeover | CancelTurn
 OnControl = Callable[[Control], Coroutine[Any, Any, None]]
 
 
-class BadControl(ValueError):
+class BadControl(VoicewireError, ValueError):
     """A control message from another process that is not one this version understands."""
 
 

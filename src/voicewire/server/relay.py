@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 from starlette.types import Message
 
+from voicewire.errors import VoicewireError
+from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.session import Session
 from voicewire.resume import CancelTurn, Frame, Handoff, Hub, Takeover, Unavailable
 from voicewire.server.outbox import Outbox, Raw
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_HELD_FRAMES = 1000  # client frames held during a replay (50 s of microphone frames)
 
 
-class TooManyHeld(Exception):
+class TooManyHeld(VoicewireError, code=ErrorCode.RATE_LIMITED, close_code=CloseCode.RATE_LIMITED):
     """The client sent more than `MAX_HELD_FRAMES` while its replay was running."""
 
 

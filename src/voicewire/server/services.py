@@ -73,7 +73,7 @@ async def open_services(
         if settings.persist:
             # Replies other live processes are generating are theirs: only dead ones' are failed.
             store = await Store.open(settings.resolved_database_url(), alive=hub.alive)
-        yield Services(
+        services = Services(
             settings=settings,
             llm=llm,
             tts=tts,
@@ -88,7 +88,10 @@ async def open_services(
             stt=LazySTT(settings, stt),
             hub=hub,
         )
+        if settings.stt_preload:
+            await services.stt.preload()
         log.info("voicewire ready: llm=%s tts=%s", llm.name, tts.name)
+        yield services
     finally:
         await writes.drain()
         await hub.close()

@@ -52,7 +52,7 @@ from voicewire.server.resumption import resume
 from voicewire.server.services import Services
 from voicewire.server.sessionlog import SessionLog
 from voicewire.server.turns import Conversation, TurnRunner, turn_options
-from voicewire.server.voice_input import Microphone
+from voicewire.server.voice_input import AudioFlood, Microphone
 
 log = logging.getLogger(__name__)
 WRITER_DRAIN_S = 2.0  # at the end, queued frames get this long to reach the socket
@@ -257,12 +257,20 @@ class Connection:
                 if item.close_code is not None:
                     self.out.put_now(Close(item.close_code, item.error.code))
                     return False
-            else:
-                await self._handle(item)
+            elif not await self._handle(item):
+                return False
         return True
 
-    async def _handle(self, message: object) -> None:
-        if isinstance(message, UserMessage):
+    async def _handle(self, message: object) -> bool:
+        """Act on one client message; False when the connection must close."""
+        if isinstance(message, MicrophoneAudio):
+            try:
+                await self.mic.feed(message.pcm)
+            except AudioFlood as flood:
+                await self.out.put(Error(code=ErrorCode.RATE_LIMITED, message=str(flood)))
+                self.out.put_now(Close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED))
+                return False
+        elif isinstance(message, UserMessage):
             await self._start_turn(message)
         elif isinstance(message, TurnCancel):
             await self.runner.cancel(message.turn_id, message.played_ms)
@@ -270,12 +278,11 @@ class Connection:
             await self.out.put(self.session.updated_message())  # applies from the next turn
         elif isinstance(message, Ping):
             await self.out.put(Pong(id=message.id))
-        elif isinstance(message, MicrophoneAudio):
-            await self.mic.feed(message.pcm)
         elif isinstance(message, InputAudioStart):
             await self.mic.start(message)
         elif isinstance(message, InputAudioStop):
             await self.mic.stop()
+        return True
 
     async def _on_speech(self, utterance_id: str) -> None:
         # Barge-in by voice: the user talking over the reply stops it, like turn.cancel.

@@ -60,6 +60,17 @@ class PocketsphinxSTT:
     def stream(self, *, sample_rate: int) -> _Stream:
         return _Stream(self, check_rate(sample_rate))
 
+    def warm(self, count: int) -> None:
+        """Make decoders until `count` (at most `keep`) are idle. Blocking: call it in a thread,
+        before serving, since PocketSphinx holds the GIL while it builds one."""
+        while True:
+            with self._lock:
+                if self._closed or len(self._idle) >= min(count, self._keep):
+                    return
+            decoder = self._new()
+            with self._lock:
+                self._idle.append(decoder)
+
     def _new(self) -> Any:
         try:
             decoder = _ps.Decoder(**self._options)

@@ -1,0 +1,105 @@
+"""One microphone's utterances: its audio to the STT stream of the current utterance and to
+the end-of-speech detector, and what they hear to the caller's callbacks.
+
+The detector says when the user starts speaking (`on_speech`: the connection interrupts a
+running turn, barge-in by voice) and, when `end_by_vad`, when they stopped (the utterance
+ends); otherwise the caller ends it (`finish`: push-to-talk). A failure of the STT engine is
+raised as `UtteranceFailed`, apart from anything the callbacks raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+
+from voicewire.errors import VoicewireError
+from voicewire.protocol.errors import ErrorCode
+from voicewire.stt.base import STT, STTStream
+from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech
+
+OnSpeech = Callable[[str], Awaitable[None]]
+OnTranscript = Callable[[str, str, bool], Awaitable[None]]  # utterance id, text, final
+
+
+class UtteranceFailed(VoicewireError, code=ErrorCode.STT_FAILED):
+    """The STT engine failed on the current utterance (the cause is chained)."""
+
+
+class VoiceInput:
+    def __init__(
+        self,
+        stt: STT,
+        *,
+        sample_rate: int,
+        end_by_vad: bool,
+        on_speech: OnSpeech,
+        on_transcript: OnTranscript,
+        silence_ms: int = 700,
+    ) -> None:
+        self.stt = stt
+        self.sample_rate = sample_rate
+        self.end_by_vad = end_by_vad
+        self.on_speech = on_speech
+        self.on_transcript = on_transcript
+        # webrtcvad takes only its own rates; other rates get the energy detector.
+        self.vad = EndOfSpeech(
+            sample_rate,
+            silence_ms=silence_ms,
+            backend="auto" if sample_rate in WEBRTC_RATES else "energy",
+        )
+        self.stream: STTStream | None = None
+        self.utterance = ""  # the current utterance's id, or the last one's
+        self.ended = True  # its final transcript was sent (or it was dropped)
+        self.partial = ""
+        self.seconds = 0.0  # audio in the current utterance
+
+    async def open(self) -> None:
+        """Start an utterance, unless one is open. Off the loop: an engine may load a model."""
+        if self.stream is not None:
+            return
+        try:
+            stream = await asyncio.to_thread(self.stt.stream, sample_rate=self.sample_rate)
+        except Exception as exc:
+            raise UtteranceFailed(f"cannot open a {self.stt.name} stream") from exc
+        self.stream, self.utterance, self.partial = stream, "u-" + uuid.uuid4().hex[:12], ""
+        self.seconds, self.ended = 0.0, False
+
+    async def feed(self, pcm: bytes) -> None:
+        await self.open()
+        assert self.stream is not None
+        self.seconds += len(pcm) / (2 * self.sample_rate)
+        try:
+            heard = await self.stream.feed(pcm)
+        except Exception as exc:
+            raise UtteranceFailed(f"{self.stt.name} failed on audio") from exc
+        if heard is not None and heard.text and heard.text != self.partial:
+            self.partial = heard.text
+            await self.on_transcript(self.utterance, heard.text, False)
+        for event in self.vad.feed(pcm):
+            if event.kind == "speech_started":
+                await self.on_speech(self.utterance)
+            elif event.kind == "speech_ended" and self.end_by_vad:
+                await self.finish()
+
+    async def finish(self) -> None:
+        """End the utterance: its final transcript (empty when nothing was said)."""
+        stream, self.stream = self.stream, None
+        if stream is None:
+            return
+        try:
+            final = await stream.finish()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+            raise UtteranceFailed(f"{self.stt.name} failed on the end of an utterance") from exc
+        self.ended = True
+        await self.on_transcript(self.utterance, final.text.strip(), True)
+
+    async def close(self) -> None:
+        """Drop the utterance in progress (no final transcript) and free its stream."""
+        stream, self.stream = self.stream, None
+        self.ended = True
+        if stream is not None:
+            await stream.aclose()
