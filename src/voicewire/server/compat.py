@@ -89,7 +89,9 @@ class CompatChat:
         if store is not None:
             owner = await store.identity(self.identity.kind, self.identity.subject)
             conversation = await store.new_conversation(owner)
-            self.recorder = Recorder(store, self.services.writes, conversation)
+            self.recorder = Recorder(
+                store, self.services.writes, conversation, node=self.services.hub.node
+            )
         idle = self.services.settings.idle_timeout_s
         try:
             while True:

@@ -131,7 +131,7 @@ class Continuity:
             text = "".join(orphan.text)
             await self.out.put(TurnEnd(turn_id=orphan.turn_id, status="failed", text=text))
             if self.recorder is not None:
-                self.recorder.fail_orphan(orphan.turn_id)
+                self.recorder.fail_orphan(orphan.turn_id, text)
         return True
 
     async def _own(self, state: SessionState) -> bool:
