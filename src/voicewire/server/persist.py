@@ -2,8 +2,8 @@
 
 The user message is committed before any frame of its turn is sent (so it survives anything
 that follows); the reply row is opened and closed by background tasks that the app awaits on
-shutdown, so a slow database never delays a frame. A connection's writes are made one after
-another (`Recorder`), so its rows are in the order of its turns whatever the database's speed.
+shutdown, so a slow database never delays a frame. A connection's rows are inserted one after
+another (`Recorder`), so they are in the order of its turns whatever the database's speed.
 Writes are retried while the database is briefly unavailable (`transient`), not when it refuses
 a value; a write that still fails is logged, never swallowed, and a reply is never left
 `streaming` by a value the store refused.
@@ -99,12 +99,13 @@ async def retried(
 
 
 class Recorder:
-    """One connection's writes: its user messages and replies, one after another.
+    """One connection's writes: its user messages and replies, in the order of its turns.
 
-    Messages are ordered by when their row was inserted, so the writes go through one queue:
+    Messages are ordered by when their row was inserted, so the inserts go through one queue:
     each starts when the one before it has ended (committed or failed for good). User 1,
     reply 1, user 2, reply 2 are then stored in that order however slow or flaky the database
-    is — a barge-in is never stored before the reply it interrupted.
+    is — a barge-in is never stored before the reply it interrupted. Closing a reply (an
+    update) waits for its own row only, so a barge-in's question is not queued behind it.
 
     `node` is this server process, recorded on the replies it generates so that another
     process starting up leaves them alone (Store.fail_dangling).
@@ -116,18 +117,18 @@ class Recorder:
         self.conversation_id = conversation_id
         self.node = node
         self._last: asyncio.Task[Any] | None = None
-        # The last write failed for want of a database (see `_retried`).
+        # The last write ended failed for want of a database (see `_retried`).
         self._down = False
         # Each turn's reply row id; None when its user message could not be stored.
         self._replies: dict[int, asyncio.Task[str | None]] = {}
 
-    def _queue(self, write: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+    def _queue(self, insert: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         previous = self._last
 
         async def in_turn() -> T:
             if previous is not None:
                 await asyncio.wait([previous])  # its outcome is its own: logged by Writes
-            return await write()
+            return await insert()
 
         task = self.writes.spawn(in_turn())
         self._last = task
@@ -136,7 +137,7 @@ class Recorder:
     async def _retried(self, what: str, write: Callable[[], Awaitable[T]]) -> T:
         """`retried`, but one attempt only while the database is known to be down.
 
-        Queued writes wait for each other: each retrying for seconds during an outage would
+        Queued inserts wait for each other: each retrying for seconds during an outage would
         add up (and hold the app's shutdown drain) for writes bound to fail the same way.
         """
         try:
@@ -195,14 +196,14 @@ class Recorder:
             return
 
         async def finish() -> None:
-            # Queued after `begun`, so it has ended.
+            await asyncio.wait([begun])
             if begun.cancelled() or begun.exception() is not None:
                 return
             message_id = begun.result()
             if message_id is not None:
                 await self._close(message_id, text, status, played_ms, spoken, data)
 
-        self._queue(finish)
+        self.writes.spawn(finish())
 
     async def _close(
         self,
@@ -239,7 +240,7 @@ class Recorder:
         `text` is what the client was sent of it, kept as the reply's text.
         """
         fail = partial(self.store.fail_orphan, self.conversation_id, turn_id, text)
-        self._queue(partial(self._retried, "failing an orphaned reply", fail))
+        self.writes.spawn(self._retried("failing an orphaned reply", fail))
 
 
 def _detached(task: asyncio.Task[Any]) -> asyncio.Future[None]:
