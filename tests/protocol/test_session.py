@@ -29,6 +29,9 @@ class FakeClock:
         return self.now
 
 
+INVALID = ErrorCode.INVALID_MESSAGE
+
+
 def make_session(clock: FakeClock | None = None, **limits: int) -> Session:
     return Session(
         "s1",
@@ -66,6 +69,9 @@ def test_a_valid_user_message_comes_back_as_its_model() -> None:
         ('{"type": "turn.cancel"}', ErrorCode.INVALID_MESSAGE),
         ('{"type": "turn.cancel", "turn_id": "one"}', ErrorCode.INVALID_MESSAGE),
         ('{"type": "turn.cancel", "turn_id": 1, "played_ms": -5}', ErrorCode.INVALID_MESSAGE),
+        # Defect 9 of issue 15: past the store's 32-bit column, or Python's int64.
+        ('{"type": "turn.cancel", "turn_id": 1, "played_ms": 2147483648}', INVALID),
+        (f'{{"type": "turn.cancel", "turn_id": 1, "played_ms": {2**63}}}', INVALID),
         ('{"type": "session.update", "rate": 9}', ErrorCode.INVALID_MESSAGE),
         ('{"type": "session.update", "codec": "wav"}', ErrorCode.INVALID_MESSAGE),
         ('{"type": "session.update", "voice_name": "nobody"}', ErrorCode.UNKNOWN_VOICE),
@@ -130,6 +136,14 @@ def test_cancel_of_a_running_turn_is_accepted() -> None:
     turn = session.new_turn()
     events = session.receive_text(json.dumps({"type": "turn.cancel", "turn_id": turn}))
     assert events == [TurnCancel(turn_id=turn)]
+
+
+def test_cancel_with_the_largest_played_ms_is_accepted() -> None:
+    session = make_session()
+    turn = session.new_turn()
+    frame = {"type": "turn.cancel", "turn_id": turn, "played_ms": 2_147_483_647}
+    events = session.receive_text(json.dumps(frame))
+    assert events == [TurnCancel(turn_id=turn, played_ms=2_147_483_647)]
 
 
 def test_cancel_of_a_turn_that_already_ended_is_silently_ignored() -> None:

@@ -167,6 +167,7 @@ async def test_a_reply_whose_process_was_killed_ends_failed_and_the_session_goes
     assert c.resumes == 1
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.status == "failed" and end.turn_id == 1
+    assert REPLY.startswith(end.text)  # what had been sent (and saved) is kept
     assert any(isinstance(e, Error) and e.code == "internal_error" for e in events)
     assert REPLY.startswith(text_of(events))
     assert isinstance(after[-1], TurnEnd) and after[-1].status == "complete"
@@ -185,6 +186,7 @@ async def test_a_reply_whose_process_was_killed_ends_failed_and_the_session_goes
         ("user", "complete"),
         ("assistant", "complete"),
     ]
+    assert messages[1]["text"] == end.text
 
 
 async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:

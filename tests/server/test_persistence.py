@@ -18,10 +18,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import free_port, serve
+from tests.storage.test_recorder import WRITES, slow_down
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
-from voicewire.protocol.messages import TextDelta
+from voicewire.protocol.messages import Error, TextDelta, TurnEnd, TurnStart
 from voicewire.server.app import create_app
 from voicewire.tts.fake import FakeToneTTS
 
@@ -152,6 +153,71 @@ async def test_reconnecting_with_token_and_conversation_continues_the_history(ba
         await c.ask("second", voice=False)
     messages = await wait_for_messages(base, conversation, token, lambda m: len(m) == 4)
     assert [m["text"] for m in messages if m["role"] == "user"] == ["first", "second"]
+
+
+async def test_a_barge_in_on_a_slow_database_is_stored_after_the_reply_it_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15, defect 6: with every write slower than the start gate's wait, the second
+    # question was stored before the reply it interrupted.
+    llm = ScriptedLLM(REPLY, tokens_per_second=50, first_token_ms=10)
+    app = create_app(
+        Settings(llm="scripted", tts="fake", data_dir=tmp_path), llm=llm, tts=FakeToneTTS()
+    )
+    with serve(app) as base:
+        slow_down(app.state.services.store, monkeypatch, WRITES)
+        async with Client(ws_url(base)) as c:
+            assert c.ready is not None and c.ready.guest_token and c.ready.conversation_id
+            token, conversation = c.ready.guest_token, c.ready.conversation_id
+            await c.send("first", voice=False)
+            deltas = 0
+            while deltas < 2:
+                deltas += isinstance(await c.receive(), TextDelta)
+            await c.send("second", voice=False)
+            second = await c.collect_turn()
+        assert second.end is not None and second.end.status == "complete"
+        messages = await wait_for_messages(
+            base,
+            conversation,
+            token,
+            lambda m: len(m) == 4 and all(x["status"] != "streaming" for x in m),
+        )
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "interrupted"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert [messages[0]["text"], messages[2]["text"]] == ["first", "second"]
+    assert REPLY.startswith(messages[1]["text"]) and messages[3]["text"] == second.text
+
+
+async def test_a_cancel_past_the_played_ms_bound_is_refused_and_the_reply_still_stored(
+    base: str,
+) -> None:
+    # Issue 15, defect 9: played_ms 2**63 was accepted, its reply then stayed `streaming`.
+    error: Error | None = None
+    async with Client(ws_url(base)) as c:
+        assert c.ready is not None and c.ready.guest_token and c.ready.conversation_id
+        token, conversation = c.ready.guest_token, c.ready.conversation_id
+        await c.send("count for me", voice=False)
+        while True:
+            event = await c.receive()
+            if isinstance(event, TurnStart):
+                await c.cancel(event.turn_id, played_ms=2**63)
+            elif isinstance(event, Error):
+                error = event
+            elif isinstance(event, TurnEnd):
+                break
+    assert error is not None and error.code == "invalid_message"
+    assert event.status == "complete"  # the cancel was refused: the turn went on
+    messages = await wait_for_messages(
+        base, conversation, token, lambda m: len(m) == 2 and m[1]["status"] != "streaming"
+    )
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
 
 
 def start_server(port: int, data: Path) -> subprocess.Popen[bytes]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,8 +16,12 @@ from tests.server.peer import Peer, connected
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.protocol.frames import CODEC_IDS, AudioFrame
-from voicewire.resume import CancelTurn
+from voicewire.protocol.session import Session
+from voicewire.resume import CancelTurn, Handoff, SessionState
+from voicewire.resume.memory import MemoryHub
 from voicewire.server.app import create_app
+from voicewire.server.continuity import take_over
+from voicewire.server.relay import Relay
 from voicewire.storage import Store
 from voicewire.tts.fake import FakeToneTTS
 
@@ -128,3 +133,42 @@ async def test_a_codec_change_during_a_turn_applies_from_the_next_turn(tmp_path:
     second = [e.codec for e in peer.of_turn(2) if isinstance(e, AudioFrame)]
     assert first and set(first) == {CODEC_IDS["pcm16"]}
     assert second and set(second) == {CODEC_IDS["opus"]}
+
+
+async def test_the_saved_state_of_a_running_reply_carries_the_text_it_has_sent(
+    tmp_path: Path,
+) -> None:
+    # Defect 7: what a process that takes over from a dead one knows of the reply.
+    llm = ScriptedLLM(REPLY, tokens_per_second=20, first_token_ms=0)
+    app = app_of(tmp_path, llm)
+    peer = Peer()
+    async with connected(app, peer):
+        ready = await peer.wait_for("session.ready")
+        peer.say(type="user.message", id="m1", text="count")
+        delta = await asyncio.wait_for(peer.wait_for("text.delta", turn_id=1), 30)
+        logs = app.state.services.hub.logs
+        await until(lambda: logs[ready["session_id"]].state.running_text != "")
+        state = logs[ready["session_id"]].state
+        assert state.running_turn == 1
+        assert state.running_text.startswith(delta["text"]) and REPLY.startswith(state.running_text)
+
+
+def test_a_reply_orphaned_by_a_dead_process_ends_with_the_text_it_had_sent() -> None:
+    services: Any = SimpleNamespace(store=None, settings=Settings(), hub=None)
+    state = SessionState(
+        session_id="s",
+        subject="u",
+        conversation_id="",
+        seq=7,
+        next_turn=2,
+        running_turn=1,
+        running_text="Sure, a bright kitchen",
+    )
+    relay = Relay(MemoryHub(ttl_s=60, cap=10), "s", "u", out=None)  # type: ignore[arg-type]
+    session = Session("new")
+    _, orphan = take_over(session, Handoff(state, orphaned=True), relay, services)
+    assert orphan is not None and orphan.turn_id == 1
+    error, end = orphan.events()
+    assert error.code == "internal_error" and error.turn_id == 1
+    assert end.status == "failed" and end.text == "Sure, a bright kitchen"
+    assert session.send(end)  # the restored session still counts the turn as running

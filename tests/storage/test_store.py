@@ -82,12 +82,23 @@ async def test_bad_finishes_are_refused(store: Store) -> None:
         await store.finish_reply(reply_id, text="", status="streaming")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="played_ms"):
         await store.finish_reply(reply_id, text="", status="complete", played_ms=-1)
+    with pytest.raises(ValueError, match="played_ms"):  # issue 15, defect 9: a 32-bit column
+        await store.finish_reply(reply_id, text="", status="complete", played_ms=2**31)
     with pytest.raises(ValueError, match="data items"):
         await store.finish_reply(reply_id, text="", status="complete", data=[{"kind": 1}])
     with pytest.raises(NotFound):
         await store.finish_reply(user_id, text="x", status="complete")
     with pytest.raises(NotFound):
         await store.finish_reply("no-such-id", text="x", status="complete")
+
+
+async def test_the_largest_played_ms_is_stored(store: Store) -> None:
+    identity, conv = await conversation(store)
+    reply_id = await store.begin_reply(conv, turn_id=1, spoken=True)
+    # The largest the protocol accepts (TurnCancel.played_ms): PostgreSQL's INTEGER holds it.
+    await store.finish_reply(reply_id, text="ok", status="interrupted", played_ms=2**31 - 1)
+    [reply] = await store.messages(identity, conv)
+    assert reply.played_ms == 2**31 - 1
 
 
 async def test_messages_to_a_missing_conversation_are_refused(store: Store) -> None:
@@ -266,7 +277,26 @@ async def test_fail_orphan_fails_only_that_turns_streaming_reply(store: Store) -
     await store.add_user_message(conv, "hi", client_id=None, turn_id=1)
     await store.begin_reply(conv, turn_id=1, spoken=True, node="dead")
     await store.begin_reply(conv, turn_id=2, spoken=True, node="dead")
-    assert await store.fail_orphan(conv, 1) == 1
-    assert await store.fail_orphan(conv, 1) == 0  # already failed
+    assert await store.fail_orphan(conv, 1, "Sure") == 1
+    assert await store.fail_orphan(conv, 1, "Sure, again") == 0  # already failed
     statuses = [m.status for m in await store.messages(identity, conv)]
     assert statuses == ["complete", "failed", "streaming"]
+
+
+async def test_an_orphaned_reply_keeps_the_text_the_client_was_sent(store: Store) -> None:
+    # Issue 15, defect 7: the client had the text, the stored reply was failed and empty.
+    identity, conv = await conversation(store)
+    await store.add_user_message(conv, "paint it", client_id=None, turn_id=1)
+    await store.begin_reply(conv, turn_id=1, spoken=True, node="dead")
+    assert await store.fail_orphan(conv, 1, "Sure, … a bright kitchen") == 1
+    _, reply = await store.messages(identity, conv)
+    assert (reply.status, reply.text) == ("failed", "Sure, … a bright kitchen")
+
+
+async def test_an_orphan_failed_without_text_keeps_its_checkpoint(store: Store) -> None:
+    identity, conv = await conversation(store)
+    reply_id = await store.begin_reply(conv, turn_id=1, spoken=True, node="dead")
+    await store.update_reply_text(reply_id, "Once upon")
+    assert await store.fail_orphan(conv, 1, "") == 1
+    [reply] = await store.messages(identity, conv)
+    assert (reply.status, reply.text) == ("failed", "Once upon")

@@ -41,10 +41,15 @@ class UserMessage(_Message):
     voice: bool = True
 
 
+# The largest `turn.cancel.played_ms` (~24.8 days): what a signed 32-bit integer holds, as the
+# store's column does on PostgreSQL. A larger value is an `invalid_message` like any bad field.
+MAX_PLAYED_MS = 2**31 - 1
+
+
 class TurnCancel(_Message):
     type: Literal["turn.cancel"] = "turn.cancel"
     turn_id: int = Field(ge=1)
-    played_ms: int | None = Field(default=None, ge=0)
+    played_ms: int | None = Field(default=None, ge=0, le=MAX_PLAYED_MS)
 
 
 class Ping(_Message):

@@ -2,8 +2,11 @@
 
 The user message is committed before any frame of its turn is sent (so it survives anything
 that follows); the reply row is opened and closed by background tasks that the app awaits on
-shutdown, so a slow database never delays a frame. Writes are retried while the database is
-briefly unavailable; a write that still fails is logged, never swallowed.
+shutdown, so a slow database never delays a frame. A connection's rows are inserted one after
+another (`Recorder`), so they are in the order of its turns whatever the database's speed.
+Writes are retried while the database is briefly unavailable (`transient`), not when it refuses
+a value; a write that still fails is logged, never swallowed, and a reply is never left
+`streaming` by a value the store refused.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from voicewire.protocol.messages import TurnStart, TurnStatus
 from voicewire.storage import Store
@@ -31,7 +36,7 @@ class Writes:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -50,13 +55,41 @@ class Writes:
 RETRY_DELAYS_S = (0.1, 0.5, 2.0, 5.0)
 
 
-async def retried(what: str, write: Callable[[], Awaitable[T]]) -> T:
-    """Run a database write, retrying while the database is briefly unavailable."""
-    for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+# PostgreSQL SQLSTATE classes that say "try again": connection exception, transaction rollback
+# (serialization failure, deadlock), insufficient resources (too many connections), operator
+# intervention (shutting down, starting up), system error.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def transient(exc: BaseException) -> bool:
+    """The database is unreachable, restarting or busy: the same write may succeed later.
+
+    Anything else (a value the column cannot hold, a constraint) fails the same way every
+    time, so retrying it only delays what must happen instead.
+    """
+    if isinstance(exc, OSError | OperationalError | DisconnectionError | PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    # asyncpg and psycopg 3 name it `sqlstate`, psycopg2 `pgcode`.
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    in_class = isinstance(state, str) and state[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return exc.connection_invalidated or in_class
+
+
+async def retried(
+    what: str, write: Callable[[], Awaitable[T]], *, delays: Sequence[float] | None = None
+) -> T:
+    """Run a database write, retrying while the database is briefly unavailable.
+
+    `delays`: the waits between attempts (RETRY_DELAYS_S by default; none: one attempt).
+    """
+    delays = RETRY_DELAYS_S if delays is None else delays
+    for attempt, delay in enumerate((*delays, None)):
         try:
             return await write()
-        except (OSError, SQLAlchemyError) as exc:
-            if delay is None:
+        except Exception as exc:
+            if delay is None or not transient(exc):
                 raise
             log.warning(
                 "%s failed (attempt %d), retrying in %g s: %s", what, attempt + 1, delay, exc
@@ -66,44 +99,86 @@ async def retried(what: str, write: Callable[[], Awaitable[T]]) -> T:
 
 
 class Recorder:
-    """One connection's writes: its conversation, user messages, and replies."""
+    """One connection's writes: its user messages and replies, in the order of its turns.
 
-    def __init__(
-        self, store: Store, writes: Writes, conversation_id: str, *, node: str | None = None
-    ) -> None:
+    Messages are ordered by when their row was inserted, so the inserts go through one queue:
+    each starts when the one before it has ended (committed or failed for good). User 1,
+    reply 1, user 2, reply 2 are then stored in that order however slow or flaky the database
+    is — a barge-in is never stored before the reply it interrupted. Closing a reply (an
+    update) waits for its own row only, so a barge-in's question is not queued behind it.
+
+    `node` is this server process, recorded on the replies it generates so that another
+    process starting up leaves them alone (Store.fail_dangling).
+    """
+
+    def __init__(self, store: Store, writes: Writes, conversation_id: str, *, node: str) -> None:
         self.store = store
         self.writes = writes
         self.conversation_id = conversation_id
-        self.node = node  # this server process, recorded on the replies it generates
-        self._replies: dict[int, asyncio.Task[str]] = {}
+        self.node = node
+        self._last: asyncio.Task[Any] | None = None
+        # The last write ended failed for want of a database (see `_retried`).
+        self._down = False
+        # Each turn's reply row id; None when its user message could not be stored.
+        self._replies: dict[int, asyncio.Task[str | None]] = {}
+
+    def _queue(self, insert: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        previous = self._last
+
+        async def in_turn() -> T:
+            if previous is not None:
+                await asyncio.wait([previous])  # its outcome is its own: logged by Writes
+            return await insert()
+
+        task = self.writes.spawn(in_turn())
+        self._last = task
+        return task
+
+    async def _retried(self, what: str, write: Callable[[], Awaitable[T]]) -> T:
+        """`retried`, but one attempt only while the database is known to be down.
+
+        Queued inserts wait for each other: each retrying for seconds during an outage would
+        add up (and hold the app's shutdown drain) for writes bound to fail the same way.
+        """
+        try:
+            result = await retried(what, write, delays=() if self._down else None)
+        except Exception as exc:
+            self._down = transient(exc)
+            raise
+        self._down = False
+        return result
 
     def user_message(
         self, text: str, *, client_id: str, turn_id: int, spoken: bool
-    ) -> asyncio.Task[None]:
-        """Store the user's message (retried); the task ends when it is committed."""
-        store, conversation = self.store, self.conversation_id
+    ) -> asyncio.Future[None]:
+        """Store the user's message, then open its reply (both retried).
 
-        async def write() -> None:
-            await retried(
-                "storing a user message",
-                lambda: store.add_user_message(
-                    conversation, text, client_id=client_id, turn_id=turn_id
-                ),
+        The returned future is done when the message is committed (or failed for good).
+        Cancelling it, or a task awaiting it, cancels nothing of the write.
+        """
+        add = partial(
+            self.store.add_user_message,
+            self.conversation_id,
+            text,
+            client_id=client_id,
+            turn_id=turn_id,
+        )
+        stored = self._queue(partial(self._retried, "storing a user message", add))
+
+        async def begin() -> str | None:
+            if stored.cancelled() or stored.exception() is not None:
+                return None  # no reply without the question it answers
+            open_ = partial(
+                self.store.begin_reply,
+                self.conversation_id,
+                turn_id=turn_id,
+                spoken=spoken,
+                node=self.node,
             )
+            return await self._retried("opening a reply", open_)
 
-        stored = self.writes.spawn(write())
-
-        async def begin() -> str:
-            await stored
-            return await retried(
-                "opening a reply",
-                lambda: store.begin_reply(
-                    conversation, turn_id=turn_id, spoken=spoken, node=self.node
-                ),
-            )
-
-        self._replies[turn_id] = self.writes.spawn(begin())
-        return stored
+        self._replies[turn_id] = self._queue(begin)
+        return _detached(stored)
 
     def finish_reply(
         self,
@@ -115,37 +190,76 @@ class Recorder:
         spoken: bool,
         data: list[dict[str, Any]],
     ) -> None:
+        """Close the turn's reply; a value the store refuses never leaves it `streaming`."""
         begun = self._replies.pop(turn_id, None)
         if begun is None:
             return
-        store = self.store
 
         async def finish() -> None:
-            message_id = await begun
-            await retried(
-                "closing a reply",
-                lambda: store.finish_reply(
-                    message_id,
-                    text=text,
-                    status=status,
-                    played_ms=played_ms,
-                    spoken=spoken,
-                    data=data,
-                ),
-            )
+            await asyncio.wait([begun])
+            if begun.cancelled() or begun.exception() is not None:
+                return
+            message_id = begun.result()
+            if message_id is not None:
+                await self._close(message_id, text, status, played_ms, spoken, data)
 
         self.writes.spawn(finish())
 
-    def fail_orphan(self, turn_id: int) -> None:
-        """A reply another process was generating when it died: stored `failed` now."""
-        store, conversation = self.store, self.conversation_id
-
-        async def fail() -> None:
-            await retried(
-                "failing an orphaned reply", lambda: store.fail_orphan(conversation, turn_id)
+    async def _close(
+        self,
+        message_id: str,
+        text: str,
+        status: TurnStatus,
+        played_ms: int | None,
+        spoken: bool,
+        data: list[dict[str, Any]],
+    ) -> None:
+        for played in [played_ms, None] if played_ms is not None else [None]:
+            close = partial(
+                self.store.finish_reply,
+                message_id,
+                text=text,
+                status=status,
+                played_ms=played,
+                spoken=spoken,
+                data=data,
             )
+            try:
+                await self._retried("closing a reply", close)
+                return
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                log.error("closing reply %s (played_ms=%s) failed: %r", message_id, played, exc)
+        # Whatever the store refused, the row must not stay `streaming`; it keeps its text.
+        await self._retried("failing a reply", partial(self.store.fail_reply, message_id))
 
-        self.writes.spawn(fail())
+    def fail_orphan(self, turn_id: int, text: str) -> None:
+        """A reply another process was generating when it died: stored `failed` now.
+
+        `text` is what the client was sent of it, kept as the reply's text.
+        """
+        fail = partial(self.store.fail_orphan, self.conversation_id, turn_id, text)
+        self.writes.spawn(self._retried("failing an orphaned reply", fail))
+
+
+def _detached(task: asyncio.Task[Any]) -> asyncio.Future[None]:
+    """A future that follows `task`'s outcome; cancelling it leaves `task` alone."""
+    follower = asyncio.get_running_loop().create_future()
+
+    def follow(done: asyncio.Task[Any]) -> None:
+        if follower.done():
+            return
+        if done.cancelled():
+            follower.cancel()
+        elif (exc := done.exception()) is not None:
+            follower.set_exception(exc)
+            follower.exception()  # Writes logs the failure: awaiting the follower is optional
+        else:
+            follower.set_result(None)
+
+    task.add_done_callback(follow)
+    return follower
 
 
 class StartGate:
@@ -161,7 +275,7 @@ class StartGate:
         self,
         put: Callable[[Any], Awaitable[None]],
         start: TurnStart,
-        stored: asyncio.Task[None] | None,
+        stored: asyncio.Future[None] | None,
     ) -> None:
         self.put = put
         self.start = start

@@ -19,6 +19,7 @@ from starlette.types import Message
 
 from voicewire.errors import VoicewireError
 from voicewire.protocol.errors import CloseCode, ErrorCode
+from voicewire.protocol.messages import MAX_PLAYED_MS
 from voicewire.protocol.session import Session
 from voicewire.resume import CancelTurn, Frame, Handoff, Hub, Takeover, Unavailable
 from voicewire.server.outbox import Outbox, Raw
@@ -94,7 +95,8 @@ class Relay:
             return
         turn_id, played_ms = obj.get("turn_id"), obj.get("played_ms")
         if isinstance(turn_id, int):
-            played = played_ms if isinstance(played_ms, int) and played_ms >= 0 else None
+            bounded = isinstance(played_ms, int) and 0 <= played_ms <= MAX_PLAYED_MS
+            played = played_ms if bounded else None
             await self.hub.control(self.session_id, CancelTurn(turn_id, played))
 
     async def client_done(self) -> None:

@@ -94,5 +94,5 @@ async def _take_over(conn: Resumable, handoff: Handoff, relay: Relay) -> bool:
         for event in orphan.events():
             conn.out.put_now(event)
         if conversation.recorder is not None:
-            conversation.recorder.fail_orphan(orphan.turn_id)
+            conversation.recorder.fail_orphan(orphan.turn_id, orphan.text)
     return True

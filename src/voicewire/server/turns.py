@@ -27,7 +27,6 @@ from voicewire.protocol.messages import (
     Codec,
     Data,
     Error,
-    SegmentEnd,
     TextDelta,
     TurnEnd,
     TurnStart,
@@ -200,10 +199,10 @@ class TurnRunner:
         if running.settled:
             return  # ended (cancelled while it was still writing): nothing follows its end
         await running.gate.emit(item)
-        if isinstance(item, SegmentEnd | Data) or (
-            isinstance(item, TextDelta) and not running.turn.options.voice
-        ):
-            self.on_change()  # the reply's text so far is kept for a resume
+        if isinstance(item, TextDelta | Data):
+            # The reply so far is kept for a resume, and for a process that takes over when
+            # this one dies (its saver coalesces a burst of changes into one save).
+            self.on_change()
 
     async def _drive(self, running: Running) -> None:
         turn = running.turn

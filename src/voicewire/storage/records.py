@@ -72,14 +72,19 @@ class MessageInfo(_Record):
         )
 
 
+# `messages.played_ms` is a 32-bit INTEGER on PostgreSQL; the protocol bounds
+# `turn.cancel.played_ms` to the same (about 24.8 days of audio).
+MAX_PLAYED_MS = 2**31 - 1
+
+
 def reply_values(
     *, text: str, status: str, played_ms: int | None, data: list[dict[str, Any]] | None
 ) -> dict[str, Any]:
     """The columns a finished reply sets, checked; `data` is left out when None."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, got {status!r}")
-    if played_ms is not None and played_ms < 0:
-        raise ValueError("played_ms must be >= 0")
+    if played_ms is not None and not 0 <= played_ms <= MAX_PLAYED_MS:
+        raise ValueError(f"played_ms must be within 0..{MAX_PLAYED_MS}, got {played_ms}")
     values: dict[str, Any] = {"text": text, "status": status, "played_ms": played_ms}
     if data is not None:
         for item in data:

@@ -246,15 +246,30 @@ class Store:
         if await self._update(update(Message).where(*reply).values(**values)) != 1:
             raise NotFound("reply not found")
 
-    async def fail_orphan(self, conversation_id: str, turn_id: int) -> int:
-        """Mark the `streaming` reply of this turn `failed` (its process died), keeping its text."""
+    async def fail_reply(self, message_id: str) -> bool:
+        """Mark a `streaming` reply `failed`, keeping its text; False if it was not streaming.
+
+        For a reply whose final state the store refused: it must not stay `streaming`.
+        """
+        streaming = (Message.id == message_id, Message.status == "streaming")
+        return await self._update(update(Message).where(*streaming).values(status="failed")) == 1
+
+    async def fail_orphan(self, conversation_id: str, turn_id: int, text: str) -> int:
+        """Mark the `streaming` reply of this turn `failed` (its process died).
+
+        `text` is what the client was sent of it and becomes the reply's text; when empty, the
+        row keeps the text it has.
+        """
         orphan = update(Message).where(
             Message.conversation_id == conversation_id,
             Message.turn_id == turn_id,
             Message.role == "assistant",
             Message.status == "streaming",
         )
-        return await self._update(orphan.values(status="failed"))
+        values: dict[str, Any] = {"status": "failed"}
+        if text:
+            values["text"] = text
+        return await self._update(orphan.values(**values))
 
     async def fail_dangling(self, alive: Alive | None = None) -> int:
         """Mark `streaming` replies of dead server processes `failed`, keeping their text.
