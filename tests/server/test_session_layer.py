@@ -101,6 +101,7 @@ async def test_a_cancel_from_another_connection_during_the_start_gate_still_stor
         peer.say(type="user.message", id="m1", text="hello")
         await entered.wait()
         peer.say(type="turn.cancel", turn_id=1)
+        await settle_loop()  # the turn is cancelled, and its end waits for the commit
         control = app.state.services.hub.control(ready["session_id"], CancelTurn(None, None))
         await asyncio.wait_for(control, 30)
         end = await asyncio.wait_for(peer.wait_for("turn.end", turn_id=1), 30)
