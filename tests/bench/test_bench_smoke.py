@@ -177,3 +177,23 @@ def test_the_resume_suite_measures_both_hubs_and_the_redis_cost_per_frame(tmp_pa
     assert out["redis_append"]["us_per_frame"] > 0
     assert out["redis_append"]["redis_bytes_per_frame"] > resume.FRAME_BYTES  # payload + entry
     assert strict_json(path.read_text()) == json.loads(json.dumps(out))
+
+
+def test_the_stt_suite_decodes_every_stream_and_reports_its_real_time_factor(
+    tmp_path: Path,
+) -> None:
+    from voicewire.bench import stt
+
+    path = tmp_path / "stt.json"
+    out = stt.run(streams=(1, 2), json_path=path, quiet=True)
+    assert [lv["streams"] for lv in out["levels"]] == [1, 2]
+    assert out["cold"]["streams"] == 1
+    for level in [out["cold"], *out["levels"]]:
+        # Every stream heard the question (the same words, whatever the load).
+        (text,) = level["transcripts"]
+        assert "weather" in text and "paris" in text
+        assert level["audio_s"] > 2
+        assert level["wall_s"] > 0 and level["rtf"] > 0
+        assert level["realtime_streams"] == pytest.approx(level["streams"] / level["rtf"])
+        assert 0 < level["first_piece_ms_max"] <= level["rtf"] * level["audio_s"] * 1000
+    assert strict_json(path.read_text()) == json.loads(json.dumps(out))
