@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -250,16 +251,12 @@ async def test_closing_mid_reply_stops_the_turn_and_stores_it_as_interrupted(bas
 async def test_the_compat_endpoint_keeps_the_handshake_policy_and_limits_of_ws(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(
-        llm="scripted",
-        tts="fake",
-        data_dir=tmp_path,
-        allowed_origins=["https://app.example"],
-        idle_timeout_s=0.5,
-        max_connections_per_identity=1,
-    )
-    app = create_app(settings, llm=ScriptedLLM(REPLY), tts=FakeToneTTS())
-    with serve(app) as url:
+    def app_with(**settings: Any) -> FastAPI:
+        config = Settings(llm="scripted", tts="fake", data_dir=tmp_path, **settings)
+        return create_app(config, llm=ScriptedLLM(REPLY), tts=FakeToneTTS())
+
+    idle_app = app_with(allowed_origins=["https://app.example"], idle_timeout_s=0.5)
+    with serve(idle_app) as url:
         chat = url.replace("http", "ws", 1) + "/ws/voice-chat/"
         with pytest.raises(InvalidStatus):  # a page from another origin
             async with connect(chat, origin="https://evil.example"):  # type: ignore[arg-type]
@@ -270,6 +267,11 @@ async def test_the_compat_endpoint_keeps_the_handshake_policy_and_limits_of_ws(
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+
+    # Its own server, without the short idle timeout: the /ws session below must keep its slot
+    # however long the machine takes to open the second connection.
+    with serve(app_with(max_connections_per_identity=1)) as url:
+        chat = url.replace("http", "ws", 1) + "/ws/voice-chat/"
         async with Client(url.replace("http", "ws", 1) + "/ws") as c:  # an identity of our own
             token = c.token
             assert token

@@ -85,7 +85,9 @@ async def test_a_failing_or_hanging_llm_ends_the_turn_failed_with_an_error(
     tmp_path: Path, hang: bool
 ) -> None:
     llm = BrokenLLM(["Partial ", "answer, ", "then "], hang=hang)
-    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, llm_timeout_s=0.5)
+    # Long enough that a busy machine never times out the tokens that do come; the hanging
+    # LLM is cut off by it.
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, llm_timeout_s=2.0)
     with serve(create_app(settings, llm=llm, tts=FakeToneTTS())) as base:
         async with Client(ws(base)) as c:
             result = await c.ask("hello")
