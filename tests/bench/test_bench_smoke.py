@@ -113,7 +113,7 @@ def test_the_idle_suite_keeps_every_idle_connection_open_and_measures_them() -> 
         assert 0 < lag["rtt_p50_ms"] <= lag["rtt_p99_ms"] <= lag["rtt_max_ms"]
         assert lag["rtt_max_ms"] == pytest.approx(max(rtts), abs=0.001)
         sent_at = [t for t, _ in lag["series"]]
-        assert sent_at == sorted(sent_at) and sent_at[-1] < out["window_s"]
+        assert sent_at == sorted(sent_at) and sent_at[-1] <= out["window_s"]  # rounded
         assert lag["speaking_turns"] >= 1  # the speaking session finished at least one turn
         assert lag["server_cpu_pct"] >= 0
     assert strict_json(json.dumps(out)) == out
