@@ -1,17 +1,58 @@
-"""Shared fixtures. `serve(app)` runs a real uvicorn server on a free port in a thread."""
+"""Shared fixtures. `serve(app)` runs a real uvicorn server in a thread, on a socket it holds."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
-from voicewire.server.runner import free_port, serve_in_thread
+from tests.waiting import until_sync
+from voicewire.server.runner import free_port
 
-serve = serve_in_thread
-__all__ = ["free_port", "serve"]
+__all__ = ["bound_socket", "free_port", "serve"]
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+
+
+def bound_socket() -> socket.socket:
+    """A listening TCP socket on a port of 127.0.0.1 the kernel chose.
+
+    The port is held from the moment it is chosen, so no other process can take it before
+    the server starts (as it could between `free_port()` and uvicorn's own bind). Connections
+    made before the server accepts wait in the backlog.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextmanager
+def serve(app: FastAPI, *, ws_max_size: int = 262144) -> Iterator[str]:
+    """Serve `app` on a socket bound beforehand; yields the base `http://` URL."""
+    with bound_socket() as sock:
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", ws_max_size=ws_max_size)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        # A failed start-up (the lifespan raised) ends the thread: say so instead of hanging.
+        until_sync(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+        if not server.started:
+            raise RuntimeError("uvicorn did not start (see the log above)")
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            # Not an assertion: a shutdown still draining (replies kept for a resume) is left
+            # to finish in its daemon thread rather than holding up the next test.
+            thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

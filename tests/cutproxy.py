@@ -12,6 +12,8 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
 
+from tests.waiting import HANG_S
+
 
 class CutProxy:
     def __init__(self, upstream_port: int) -> None:
@@ -60,7 +62,8 @@ class CutProxy:
             done.set()
 
         self._loop.call_soon_threadsafe(run)
-        done.wait(5)
+        # The caller goes on as if the network were cut: it must be, whatever the machine's load.
+        assert done.wait(HANG_S), "the proxy's loop did not run the cut"
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
@@ -107,13 +110,13 @@ def proxy_in_thread(upstream_port: int) -> Iterator[CutProxy]:
     proxy = CutProxy(upstream_port)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(5)
+    asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(HANG_S)
     try:
         yield proxy
     finally:
-        asyncio.run_coroutine_threadsafe(_shut(proxy), loop).result(10)
+        asyncio.run_coroutine_threadsafe(_shut(proxy), loop).result(HANG_S)
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
+        thread.join(HANG_S)
         loop.close()
 
 

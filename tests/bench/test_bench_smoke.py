@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from voicewire.bench import concurrency, idle, plots, wire
 
@@ -26,6 +30,21 @@ def test_playback_of_audio_that_arrives_faster_than_real_time_never_underruns() 
     assert concurrency.playback([(i * 0.01, 0.2) for i in range(50)]) == (0, 0.0)
 
 
+def fake_speech_s(text: str, rate: int = 22050) -> float:
+    """How long FakeToneTTS (defaults: 60 ms a letter, 40 ms after each word) speaks `text`."""
+    samples = sum(int(rate * 0.06 * len(word)) + int(rate * 0.04) for word in text.split())
+    return samples / rate
+
+
+def strict_json(text: str) -> Any:
+    """Parse a suite's JSON file, refusing NaN and infinities (not JSON, and not a result)."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON results")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_the_concurrency_suite_reports_every_level_and_writes_json(tmp_path: Path) -> None:
     path = tmp_path / "concurrency.json"
     out = concurrency.run(
@@ -33,15 +52,39 @@ def test_the_concurrency_suite_reports_every_level_and_writes_json(tmp_path: Pat
     )
     assert [lv["sessions"] for lv in out["levels"]] == [1, 2]
     for level in out["levels"]:
-        assert len(level["clients"]) == level["sessions"]
+        clients = level["clients"]
+        assert len(clients) == level["sessions"]
+        # Every session's turn ended, complete, with the whole reply spoken.
         assert level["incomplete"] == 0
-        assert level["ttfa_p50_ms"] > 0 and level["ttfa_p95_ms"] >= level["ttfa_p50_ms"]
-        assert level["underruns"] >= 0 and level["underrun_ms"] >= 0
-        assert level["server_cpu_pct"] >= 0
-        assert all(c["audio_s"] > 0 for c in level["clients"])
-    assert "max_clean_sessions" in out["summary"]
-    assert json.loads(path.read_text())["levels"][1]["sessions"] == 2
-    assert len(concurrency.markdown(out).splitlines()) == 2 + 2  # header, rule, a row per level
+        for c in clients:
+            assert c["status"] == "complete" and c["errors"] == []
+            assert c["frames"] > 0
+            assert c["audio_s"] == pytest.approx(fake_speech_s(SHORT), abs=0.001)
+            assert c["ttfa_ms"] is not None and 0 < c["ttfa_ms"] <= c["turn_ms"]
+            assert c["underruns"] == len(c["underrun_at"])
+            assert c["underrun_ms"] == pytest.approx(
+                sum(ms for _, ms in c["underrun_at"]), abs=0.1 * c["underruns"]
+            )
+        assert level["audio_s"] == pytest.approx(fake_speech_s(SHORT), abs=0.001)
+        # The level's figures are its sessions' figures, added up.
+        assert level["underruns"] == sum(c["underruns"] for c in clients)
+        assert level["sessions_with_underruns"] == sum(1 for c in clients if c["underruns"])
+        assert level["underrun_ms"] == pytest.approx(sum(c["underrun_ms"] for c in clients))
+        ttfa = sorted(c["ttfa_ms"] for c in clients)
+        assert ttfa[0] <= level["ttfa_p50_ms"] <= level["ttfa_p95_ms"] <= level["ttfa_max_ms"]
+        assert level["ttfa_max_ms"] == ttfa[-1]
+        assert 0 < level["turn_p50_ms"] <= level["turn_max_ms"]
+        assert level["wall_s"] * 1000 >= level["turn_max_ms"]  # the level outlasts its turns
+        # CPU is measured in clock ticks: a short level may honestly read 0.
+        assert level["server_cpu_pct"] >= 0 and level["client_cpu_pct"] >= 0
+    summary = out["summary"]
+    assert summary["ttfa_1_session_ms"] == out["levels"][0]["ttfa_p50_ms"]
+    clean = [lv["sessions"] for lv in out["levels"] if lv.get("clean")]
+    assert summary["max_clean_sessions"] == max(clean, default=0)
+    assert strict_json(path.read_text()) == json.loads(json.dumps(out))
+    rows = concurrency.markdown(out).splitlines()
+    assert len(rows) == 2 + 2  # header, rule, a row per level
+    assert [row.split("|")[1].strip() for row in rows[2:]] == ["1", "2"]
 
 
 def test_the_bytes_suite_counts_pcm16_as_slightly_more_than_raw_pcm(tmp_path: Path) -> None:
@@ -58,12 +101,22 @@ def test_the_bytes_suite_counts_pcm16_as_slightly_more_than_raw_pcm(tmp_path: Pa
 
 def test_the_idle_suite_keeps_every_idle_connection_open_and_measures_them() -> None:
     out = idle.run(connections=20, window_s=0.5, tps=200.0, reply=SHORT, quiet=True)
-    assert out["still_open"] == 20
-    assert out["rss_after"] > 0 and isinstance(out["rss_per_connection"], float)
+    assert out["connections"] == 20 and out["still_open"] == 20
+    assert out["rss_before"] > 0 and out["rss_after"] > 0
+    assert out["rss_per_connection"] == (out["rss_after"] - out["rss_before"]) / 20
+    assert out["open_s"] > 0
     for phase in ("lag_before", "lag_idle"):
-        assert out[phase]["pings"] > 0
-        assert out[phase]["rtt_p99_ms"] >= out[phase]["rtt_p50_ms"] > 0
-        assert out[phase]["speaking_turns"] >= 1
+        lag = out[phase]
+        assert lag["pings"] > 0 and len(lag["series"]) == lag["pings"]
+        rtts = [rtt for _, rtt in lag["series"]]
+        assert all(rtt > 0 for rtt in rtts)
+        assert 0 < lag["rtt_p50_ms"] <= lag["rtt_p99_ms"] <= lag["rtt_max_ms"]
+        assert lag["rtt_max_ms"] == pytest.approx(max(rtts), abs=0.001)
+        sent_at = [t for t, _ in lag["series"]]
+        assert sent_at == sorted(sent_at) and sent_at[-1] <= out["window_s"]  # rounded
+        assert lag["speaking_turns"] >= 1  # the speaking session finished at least one turn
+        assert lag["server_cpu_pct"] >= 0
+    assert strict_json(json.dumps(out)) == out
     assert "RSS per idle connection" in idle.markdown(out)
 
 
@@ -112,8 +165,35 @@ def test_the_resume_suite_measures_both_hubs_and_the_redis_cost_per_frame(tmp_pa
     for hub in out["hubs"].values():
         assert len(hub["runs"]) == 2
         for run in hub["runs"]:
-            assert 0 <= run["open_to_resumed_ms"] <= run["open_to_first_replayed_ms"]
-            assert run["reconnect_to_first_replayed_ms"] >= run["open_to_first_replayed_ms"]
+            assert 0 < run["open_to_resumed_ms"] <= run["open_to_first_replayed_ms"]
+            assert run["reconnect_to_first_replayed_ms"] == pytest.approx(
+                run["connect_ms"] + run["open_to_first_replayed_ms"]
+            )
+        assert len(hub["ttfa_ms"]) > 0 and all(ms > 0 for ms in hub["ttfa_ms"])
+        summary = hub["summary"]
+        assert summary["ttfa_p50_ms"] == pytest.approx(statistics.median(hub["ttfa_ms"]))
+        for key, value in summary.items():
+            assert math.isfinite(value) and value > 0, key
     assert out["redis_append"]["us_per_frame"] > 0
     assert out["redis_append"]["redis_bytes_per_frame"] > resume.FRAME_BYTES  # payload + entry
-    assert json.loads(path.read_text())["hubs"]["redis"]["summary"]["ttfa_p50_ms"] > 0
+    assert strict_json(path.read_text()) == json.loads(json.dumps(out))
+
+
+def test_the_stt_suite_decodes_every_stream_and_reports_its_real_time_factor(
+    tmp_path: Path,
+) -> None:
+    from voicewire.bench import stt
+
+    path = tmp_path / "stt.json"
+    out = stt.run(streams=(1, 2), json_path=path, quiet=True)
+    assert [lv["streams"] for lv in out["levels"]] == [1, 2]
+    assert out["cold"]["streams"] == 1
+    for level in [out["cold"], *out["levels"]]:
+        # Every stream heard the question (the same words, whatever the load).
+        (text,) = level["transcripts"]
+        assert "weather" in text and "paris" in text
+        assert level["audio_s"] > 2
+        assert level["wall_s"] > 0 and level["rtf"] > 0
+        assert level["realtime_streams"] == pytest.approx(level["streams"] / level["rtf"])
+        assert 0 < level["first_piece_ms_max"] <= level["rtf"] * level["audio_s"] * 1000
+    assert strict_json(path.read_text()) == json.loads(json.dumps(out))

@@ -93,11 +93,24 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 async def drain(ws: Any) -> None:
+    """Until the server has handled every frame sent before: a ping's pong, or the close.
+
+    Frames are handled in order, so the pong of a ping sent last comes after the answers to
+    all of them (its id is one no random frame can carry).
+    """
     try:
+        await ws.send(json.dumps({"type": "ping", "id": BARRIER}))
         while True:
-            await asyncio.wait_for(ws.recv(), 0.1)
-    except (TimeoutError, ConnectionClosed):
+            data = await ws.recv()
+            if isinstance(data, str) and BARRIER in data:
+                message = json.loads(data)
+                if message.get("type") == "pong" and message.get("id") == BARRIER:
+                    return
+    except ConnectionClosed:
         return
+
+
+BARRIER = "drain-barrier-0f4c"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

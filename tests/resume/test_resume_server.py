@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -25,6 +27,7 @@ from tests.resume.turns import (
     text_of,
 )
 from tests.server.test_persistence import wait_for_messages, ws_url
+from tests.waiting import HANG_S, until
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -37,17 +40,26 @@ from voicewire.protocol.messages import (
     TurnEnd,
     server_message_adapter,
 )
+from voicewire.resume.memory import MemoryHub
 from voicewire.server.app import create_app
 from voicewire.tts.fake import FakeToneTTS
 
 
 @contextmanager
-def server(tmp_path: Path, **settings: Any) -> Iterator[str]:
+def server_app(
+    tmp_path: Path, *, tokens_per_second: float = 40, **settings: Any
+) -> Iterator[tuple[FastAPI, str]]:
     """A server streaming REPLY at 40 tokens/s (about 2 s), with the fake voice."""
     options: dict[str, Any] = {"llm": "scripted", "tts": "fake", "data_dir": tmp_path}
-    llm = ScriptedLLM(REPLY, tokens_per_second=40, first_token_ms=20)
+    llm = ScriptedLLM(REPLY, tokens_per_second=tokens_per_second, first_token_ms=20)
     app = create_app(Settings(**(options | settings)), llm=llm, tts=FakeToneTTS())
     with serve(app) as base:
+        yield app, base
+
+
+@contextmanager
+def server(tmp_path: Path, **settings: Any) -> Iterator[str]:
+    with server_app(tmp_path, **settings) as (_, base):
         yield base
 
 
@@ -56,9 +68,14 @@ def cuttable(base: str) -> AbstractAsyncContextManager[CutProxy]:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with server(tmp_path_factory.mktemp("data")) as base:
-        yield base
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
+    with server_app(tmp_path_factory.mktemp("data")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def base(served: tuple[FastAPI, str]) -> str:
+    return served[1]
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +123,12 @@ async def test_a_session_goes_on_after_a_resume_with_the_same_seq_and_turns(base
 
 
 async def test_a_reply_that_ended_while_the_client_was_away_is_replayed_whole(
-    base: str, reference: list[Any]
+    served: tuple[FastAPI, str], reference: list[Any]
 ) -> None:
+    app, base = served
     async with cuttable(base) as proxy, Client(proxy.url) as c:
+        assert c.ready is not None
+        log = app.state.services.hub.logs[c.ready.session_id]
         await c.send("What is the plan?", message_id="q-what-is-the-plan?")
         events: list[Any] = []
         while len([e for e in events if isinstance(e, AudioFrame)]) < 2:
@@ -116,13 +136,18 @@ async def test_a_reply_that_ended_while_the_client_was_away_is_replayed_whole(
             if events or type(event).__name__ == "TurnStart":
                 events.append(event)
         proxy.cut()
-        await asyncio.sleep(3.5)  # the whole reply is generated meanwhile
+        # The whole reply is generated meanwhile: its turn.end is in the replay log.
+        await until(lambda: any(is_turn_end(f.data) for f in log.frames), "the reply to end")
         while not isinstance(events[-1], TurnEnd):
             event = await c.receive()
             if not isinstance(event, SessionResumed):
                 events.append(event)
     assert c.resumes == 1
     assert_same_reply(events, reference)
+
+
+def is_turn_end(data: str | bytes) -> bool:
+    return isinstance(data, str) and json.loads(data).get("type") == "turn.end"
 
 
 async def test_the_stored_conversation_has_the_whole_resumed_reply(base: str) -> None:
@@ -159,7 +184,7 @@ async def test_a_cancel_sent_during_the_replay_stops_the_reply(base: str) -> Non
     ws, first = await raw_resume(base, token=token, resume=resume, last_seq=str(last_seq))
     assert isinstance(first[0], SessionResumed) and first[0].seq == last_seq
     await ws.send('{"type": "turn.cancel", "turn_id": 1, "played_ms": 300}')
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(HANG_S):
         while True:
             data = await ws.recv()
             if isinstance(data, str):
@@ -203,19 +228,27 @@ async def test_resumes_with_a_forged_expired_foreign_or_missing_token_are_refuse
 async def test_a_session_past_its_resume_window_starts_afresh_on_the_same_conversation(
     tmp_path: Path,
 ) -> None:
-    with server(tmp_path, resume_ttl_s=0.2) as base:
+    with server_app(tmp_path, resume_ttl_s=0.2) as (app, base):
         async with Client(ws_url(base)) as c:
             await one_turn(c)
             token, resume, seq = c.token, c.resume_token, c.last_seq
             conversation = c.conversation_id
+            assert c.ready is not None
+            session = c.ready.session_id
         assert token and resume
-        await asyncio.sleep(0.5)
+        # Past the window: the session has ended on the server and the hub has let it go.
+        hub = app.state.services.hub
+        await until(lambda: session_gone(hub, session), "the session to expire")
         ws, first = await raw_resume(base, token=token, resume=resume, last_seq=str(seq))
         await ws.close()
     ready, error = first
     assert isinstance(ready, SessionReady) and ready.seq == 1
     assert ready.conversation_id == conversation and ready.resume_token != resume
     assert isinstance(error, Error) and error.code == "resume_unavailable"
+
+
+async def session_gone(hub: MemoryHub, session_id: str) -> bool:
+    return await hub.find(session_id) is None
 
 
 async def test_a_resume_claiming_frames_never_sent_starts_afresh(base: str) -> None:
@@ -229,7 +262,8 @@ async def test_a_resume_claiming_frames_never_sent_starts_afresh(base: str) -> N
 
 
 async def test_a_reply_nobody_resumes_stops_after_the_grace_period(tmp_path: Path) -> None:
-    with server(tmp_path, resume_grace_s=0.3) as base:
+    # A slow reply (about 8 s), so it is still being written when the grace period ends.
+    with server(tmp_path, resume_grace_s=0.3, tokens_per_second=10) as base:
         async with cuttable(base) as proxy, Client(proxy.url, resume=False) as c:
             await c.send("What is the plan?")
             while not isinstance(await c.receive(), AudioFrame):
@@ -251,7 +285,7 @@ async def test_the_old_connection_of_a_resumed_session_is_closed_with_4002(base:
         ws, first = await raw_resume(base, token=token, resume=resume, last_seq=str(seq))
         assert isinstance(first[0], SessionResumed)
         with pytest.raises(Exception) as closed:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(HANG_S):
                 await old.ws.recv()
         assert getattr(closed.value, "rcvd", None) is not None
         assert closed.value.rcvd.code == 4002  # type: ignore[attr-defined]
@@ -262,7 +296,9 @@ async def test_the_old_connection_of_a_resumed_session_is_closed_with_4002(base:
 
 
 async def test_a_resumed_reply_goes_on_past_the_grace_period(tmp_path: Path) -> None:
-    with server(tmp_path, resume_grace_s=0.3) as base:
+    # The resume must come within the grace period (3 s is far more than a reconnect takes);
+    # the reply (about 5 s) goes on past it.
+    with server(tmp_path, resume_grace_s=3.0, tokens_per_second=15) as base:
         async with cuttable(base) as proxy, Client(proxy.url) as c:
             events = await one_turn(c, cut=lambda n: n == 2, proxy=proxy)
     assert c.resumes == 1

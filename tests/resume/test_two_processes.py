@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from tests.resume.conftest import require_redis
 from tests.resume.turns import REPLY, assert_consecutive, audio_of, one_turn, streams, text_of
 from tests.server.test_persistence import wait_for_messages
 from tests.storage.conftest import _postgres_connection, postgres_url
+from tests.waiting import HANG_S, until_sync
 from voicewire.client import Client
 from voicewire.protocol.messages import Error, TurnEnd
 
@@ -48,14 +48,16 @@ def start(port: int, data: Path, env: dict[str, str], *args: str) -> subprocess.
     command = [sys.executable, "-m", "voicewire", "serve", "--port", str(port), *args]
     command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
     proc = subprocess.Popen(command, env={**os.environ, "VOICEWIRE_DATA_DIR": str(data), **env})
-    deadline = time.monotonic() + 60
-    while True:
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "the server exited"
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-            return proc
-        except httpx.HTTPError:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=HANG_S).is_success
+        except httpx.TransportError:
+            return False  # not listening yet
+
+    until_sync(healthy, "the server to start")
+    return proc
 
 
 @pytest.fixture
@@ -79,7 +81,7 @@ def two_servers(
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=60)
+            proc.wait(timeout=HANG_S)
 
 
 Servers = tuple[int, int, list[subprocess.Popen[bytes]]]
@@ -146,7 +148,7 @@ async def test_a_reply_in_flight_during_a_restart_finishes_and_is_resumed_elsewh
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY
     # uvicorn re-raises the SIGTERM once it has shut down gracefully.
-    assert procs[0].wait(timeout=30) in (0, -signal.SIGTERM)
+    assert procs[0].wait(timeout=HANG_S) in (0, -signal.SIGTERM)
     assert_consecutive(events)
 
 
@@ -199,7 +201,7 @@ async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
         env={**env, "VOICEWIRE_DATA_DIR": str(tmp_path)},
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    _, stderr = await proc.communicate()
     assert proc.returncode == 2
     assert b"VOICEWIRE_REDIS_URL" in stderr
 
@@ -219,7 +221,7 @@ async def test_serve_with_two_workers_resumes_a_cut_reply_on_whichever_worker_an
             events = await one_turn(c, cut=lambda n: n in (2, 6), proxy=proxy)
     finally:
         proc.terminate()
-        proc.wait(timeout=60)
+        proc.wait(timeout=HANG_S)
     assert c.resumes == 2
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.status == "complete" and end.text == REPLY

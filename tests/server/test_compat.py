@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.codecs.audio import decode_mp3, decode_opus, rms
 from tests.conftest import serve
+from tests.waiting import HANG_S, until
 from voicewire.client import Client
 from voicewire.codecs.opus import OPUS_RATE
 from voicewire.config import Settings
@@ -196,26 +196,40 @@ async def test_an_invalid_token_is_refused_at_the_handshake(base: str) -> None:
             pass
 
 
+Stored = list[tuple[str, str, str]]
+
+
+async def stored_messages(
+    base: str, token: str, done: Callable[[set[tuple[str, str]]], bool]
+) -> Stored:
+    """(role, text, status) of every message of the token owner's conversations, once `done`
+    holds for their (role, status) pairs (the rows are written in the background)."""
+    http = base.replace("ws", "http", 1)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=http, headers=headers, timeout=HANG_S) as client:
+
+        async def read() -> Stored | None:
+            stored = []
+            for conversation in (await client.get("/api/conversations")).json():
+                url = f"/api/conversations/{conversation['id']}/messages"
+                stored += [
+                    (m["role"], m["text"], m["status"]) for m in (await client.get(url)).json()
+                ]
+            return stored if done({(role, status) for role, _, status in stored}) else None
+
+        return await until(read, "the messages to be stored")
+
+
 async def test_turns_are_stored_in_the_token_owners_conversation(base: str) -> None:
     async with Client(base + "/ws") as c:  # a v1 session hands out a guest token
         assert c.ready is not None and c.ready.guest_token
         token = c.ready.guest_token
     async with connect(base + f"/ws/voice-chat/?token={token}") as ws:
         await reply(ws, {"usr_query": "count for me", "usr_id": "alice", "is_voice": False})
-    http = base.replace("ws", "http", 1)
-    headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + 15
-    async with httpx.AsyncClient(base_url=http, headers=headers, timeout=10) as client:
-        while True:  # the reply row is finished by a background write
-            stored = []
-            for conversation in (await client.get("/api/conversations")).json():
-                url = f"/api/conversations/{conversation['id']}/messages"
-                stored += [(m["role"], m["text"]) for m in (await client.get(url)).json()]
-            if ("assistant", REPLY) in stored or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-    assert ("user", "count for me") in stored
-    assert ("assistant", REPLY) in stored
+    # The reply row is finished by a background write.
+    stored = await stored_messages(base, token, lambda m: ("assistant", "complete") in m)
+    assert ("user", "count for me", "complete") in stored
+    assert ("assistant", REPLY, "complete") in stored
 
 
 async def test_closing_mid_reply_stops_the_turn_and_stores_it_as_interrupted(base: str) -> None:
@@ -226,34 +240,23 @@ async def test_closing_mid_reply_stops_the_turn_and_stores_it_as_interrupted(bas
         await ws.send(json.dumps({"usr_query": "Tell me about the flat"}))
         first = json.loads(await ws.recv())
         assert first["type"] == "voice"
-    http = base.replace("ws", "http", 1)
-    headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + 15
-    async with httpx.AsyncClient(base_url=http, headers=headers, timeout=10) as client:
-        while True:
-            stored = []  # the /ws session made a conversation too, an empty one
-            for conversation in (await client.get("/api/conversations")).json():
-                url = f"/api/conversations/{conversation['id']}/messages"
-                stored += [(m["role"], m["status"]) for m in (await client.get(url)).json()]
-            if ("assistant", "interrupted") in stored or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-    assert stored == [("user", "complete"), ("assistant", "interrupted")]
+    # The /ws session made a conversation too, an empty one.
+    stored = await stored_messages(base, token, lambda m: ("assistant", "interrupted") in m)
+    assert [(role, status) for role, _, status in stored] == [
+        ("user", "complete"),
+        ("assistant", "interrupted"),
+    ]
 
 
 async def test_the_compat_endpoint_keeps_the_handshake_policy_and_limits_of_ws(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(
-        llm="scripted",
-        tts="fake",
-        data_dir=tmp_path,
-        allowed_origins=["https://app.example"],
-        idle_timeout_s=0.5,
-        max_connections_per_identity=1,
-    )
-    app = create_app(settings, llm=ScriptedLLM(REPLY), tts=FakeToneTTS())
-    with serve(app) as url:
+    def app_with(**settings: Any) -> FastAPI:
+        config = Settings(llm="scripted", tts="fake", data_dir=tmp_path, **settings)
+        return create_app(config, llm=ScriptedLLM(REPLY), tts=FakeToneTTS())
+
+    idle_app = app_with(allowed_origins=["https://app.example"], idle_timeout_s=0.5)
+    with serve(idle_app) as url:
         chat = url.replace("http", "ws", 1) + "/ws/voice-chat/"
         with pytest.raises(InvalidStatus):  # a page from another origin
             async with connect(chat, origin="https://evil.example"):  # type: ignore[arg-type]
@@ -264,6 +267,11 @@ async def test_the_compat_endpoint_keeps_the_handshake_policy_and_limits_of_ws(
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+
+    # Its own server, without the short idle timeout: the /ws session below must keep its slot
+    # however long the machine takes to open the second connection.
+    with serve(app_with(max_connections_per_identity=1)) as url:
+        chat = url.replace("http", "ws", 1) + "/ws/voice-chat/"
         async with Client(url.replace("http", "ws", 1) + "/ws") as c:  # an identity of our own
             token = c.token
             assert token

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.conftest import serve
 from tests.server.test_persistence import wait_for_messages
+from tests.waiting import until
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.base import ChatMessage, LLMError
@@ -84,10 +85,12 @@ async def test_a_failing_or_hanging_llm_ends_the_turn_failed_with_an_error(
     tmp_path: Path, hang: bool
 ) -> None:
     llm = BrokenLLM(["Partial ", "answer, ", "then "], hang=hang)
-    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, llm_timeout_s=0.5)
+    # Long enough that a busy machine never times out the tokens that do come; the hanging
+    # LLM is cut off by it.
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, llm_timeout_s=2.0)
     with serve(create_app(settings, llm=llm, tts=FakeToneTTS())) as base:
         async with Client(ws(base)) as c:
-            result = await asyncio.wait_for(c.ask("hello"), 20)
+            result = await c.ask("hello")
             assert c.ready is not None
             pong_ok = await c.ask("still alive?", voice=False)
     assert result.end is not None
@@ -147,8 +150,8 @@ async def test_a_write_that_keeps_failing_is_logged_not_swallowed(
         async with Client(ws(base)) as c:
             result = await c.ask("hello", voice=False)
         assert result.end is not None and result.end.status == "complete"
-        for _ in range(100):
-            if any("database write failed" in r.message for r in caplog.records):
-                break
-            await asyncio.sleep(0.05)
-    assert any("database write failed" in r.message for r in caplog.records)
+        # The write is retried in the background after the turn ended; wait for its last try.
+        await until(
+            lambda: any("database write failed" in r.message for r in caplog.records),
+            "the failed write to be logged",
+        )

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from starlette.websockets import WebSocketState
 
+from tests.waiting import until
 from voicewire.protocol.messages import Pong
 from voicewire.protocol.session import Session
 from voicewire.resume import Control, SessionState
 from voicewire.resume.memory import MemoryHub
+from voicewire.server import outbox as outbox_module
 from voicewire.server.metrics import Metrics
 from voicewire.server.outbox import End, Outbox
 from voicewire.tts.fake import FakeToneTTS
@@ -38,7 +41,21 @@ async def ignore(control: Control) -> None:
     return None
 
 
-async def test_the_log_keeps_only_frames_not_yet_surely_delivered() -> None:
+class Clock:
+    """The outbox's `time` module, stopped: a frame's age changes only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_the_log_keeps_only_frames_not_yet_surely_delivered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(outbox_module, "time", clock)
     hub = MemoryHub(ttl_s=60, cap=100)
     session = Session("s1")
     socket = RecordingSocket()
@@ -48,7 +65,8 @@ async def test_the_log_keeps_only_frames_not_yet_surely_delivered() -> None:
         Metrics(FakeToneTTS()),
         maxsize=16,
         send_timeout_s=1,
-        delivered_after_s=0.2,
+        # The idle writer looks at the clock this often (loop time); ages come from `clock`.
+        delivered_after_s=0.01,
     )
     state = SessionState(session_id="s1", subject="u", conversation_id="", seq=0, next_turn=1)
     out.log = await hub.open(state, ignore)
@@ -57,17 +75,17 @@ async def test_the_log_keeps_only_frames_not_yet_surely_delivered() -> None:
 
     out.put_now(Pong(id="a"))
     out.put_now(Pong(id="b"))
-    await asyncio.sleep(0.05)
+    await until(lambda: len(socket.frames) == 2, "both frames to be sent")
     assert [f.seq for f in frames] == [1, 2]  # sent just now: a resume may still need them
     assert [f.data for f in frames] == socket.frames  # logged exactly as sent
-    await asyncio.sleep(0.4)  # idle longer than delivered_after_s
-    assert list(frames) == []
+    clock.now += 1  # older than delivered_after_s on an open socket: the client has them
+    await until(lambda: not frames, "the delivered frames to be forgotten")
 
     out.detach()  # the client went: nothing is delivered any more, everything is kept
     out.put_now(Pong(id="c"))
     out.put_now(Pong(id="d"))
-    await asyncio.sleep(0.4)
+    clock.now += 1
+    out.put_now(End())
+    await writer  # everything queued before End is logged, and the writer has stopped
     assert [f.seq for f in frames] == [3, 4]
     assert len(socket.frames) == 2
-    out.put_now(End())
-    await asyncio.wait_for(writer, 2)

@@ -1,8 +1,8 @@
 """`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
 
-Suites: latency, concurrency, bytes, idle, resume, plots, fuzz. `python -m voicewire.bench SUITE -h`
-lists a suite's options. `python -m voicewire.bench report DIR` prints the JSON results found
-in DIR as Markdown tables (what docs/benchmarks.md shows).
+Suites: latency, concurrency, bytes, idle, resume, plots, fuzz, stt.
+`python -m voicewire.bench SUITE -h` lists a suite's options. `python -m voicewire.bench report
+DIR` prints the JSON results found in DIR as Markdown tables (what docs/benchmarks.md shows).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SUITES = {
     "resume": "voicewire.bench.resume",
     "plots": "voicewire.bench.plots",
     "fuzz": "voicewire.bench.fuzz",
+    "stt": "voicewire.bench.stt",
 }
 
 

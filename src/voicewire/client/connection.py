@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from voicewire.protocol.errors import RESUMABLE_CLOSE_CODES
 from voicewire.protocol.frames import AudioFrame, decode_frame
 from voicewire.protocol.messages import (
     PROTOCOL_VERSION,
@@ -38,8 +39,6 @@ from voicewire.protocol.messages import (
 
 Event = ServerMessage | AudioFrame
 OnEvent = Callable[[Event], None]
-# Close codes after which the session is resumed (PROTOCOL.md §8); 1006: no close frame at all.
-RESUMABLE_CLOSES = frozenset({1001, 1006, 1011, 1012, 1013, 4001})
 
 
 @dataclass
@@ -248,8 +247,9 @@ class Client:
             try:
                 return await self._receive()
             except ConnectionClosed as closed:
+                # No close frame at all is 1006: the connection dropped.
                 code = closed.rcvd.code if closed.rcvd is not None else 1006
-                if not (self.resume and self.resume_token and code in RESUMABLE_CLOSES):
+                if not (self.resume and self.resume_token and code in RESUMABLE_CLOSE_CODES):
                     raise
                 await self._resume(closed)
 

@@ -51,3 +51,20 @@ class CloseCode(enum.IntEnum):
     RESUMED_ELSEWHERE = 4002
     RATE_LIMITED = 4008
     TOO_MANY_CONNECTIONS = 4029
+
+
+# Closes after which a client resumes the session (PROTOCOL.md §8): the connection went, the
+# session did not. Every other code means the session ended on purpose (1000: the client is
+# done; 4000: idle; 4002: resumed on another connection; the policy and bad-data codes), and
+# a code not listed is taken the same way: resuming after a deliberate close would loop.
+# Test vector: tests/vectors/close_codes.json (the browser client has the same table).
+RESUMABLE_CLOSE_CODES: frozenset[int] = frozenset(
+    {
+        1001,  # going away: a server or proxy shutting down
+        1006,  # no close frame at all: a dropped connection (never sent on the wire)
+        1011,  # internal error; also how an unanswered ping is closed: the peer went
+        1012,  # service restart
+        1013,  # try again later: a busy server; the session is still kept
+        4001,  # slow consumer: the reply went on into the replay log
+    }
+)

@@ -222,9 +222,12 @@ const DEFAULTS = {
   resumeWindowMs: 150000, // give up resuming this long after the drop (resume_grace_s + _ttl_s)
 };
 
-// Closes after which resuming makes no sense: the server ended the session on purpose (policy,
-// bad data, rate limit, too many connections) or another connection took it over (4002).
-const NO_RESUME_CODES = new Set([1003, 1007, 1008, 1009, 4002, 4008, 4029]);
+// Closes after which the session is resumed (PROTOCOL.md §8): the connection went, the session
+// did not. 1006: no close frame at all; 1011: also an unanswered ping; 1013: a busy server;
+// 4001: a slow consumer cut off. Any other code ended the session on purpose (1000 done, 4000
+// idle, 4002 resumed elsewhere, policy, bad data) and is not resumed. The Python client has the
+// same table (protocol/errors.py); both are tested against tests/vectors/close_codes.json.
+export const RESUMABLE_CLOSE_CODES = new Set([1001, 1006, 1011, 1012, 1013, 4001]);
 
 /**
  * A voicewire.v1 client: one WebSocket, text events, gapless Web Audio playback, word timing.
@@ -407,7 +410,7 @@ export class VoicewireClient extends EventTarget {
       !!this.resumeToken &&
       !!this.token &&
       this._lastSeq > 0 &&
-      !NO_RESUME_CODES.has(code)
+      RESUMABLE_CLOSE_CODES.has(code)
     );
   }
 
