@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import ErrorCode
-from voicewire.protocol.messages import AudioFormat, Error, TurnEnd
+from voicewire.protocol.messages import AudioFormat, Error, SessionReady, TurnEnd
 from voicewire.protocol.session import Session, SessionSnapshot, SpeechSettings
 from voicewire.resume import Handoff, SessionState
+from voicewire.server.auth import ResumeGrant
 from voicewire.server.relay import Relay
 from voicewire.server.services import Services
 from voicewire.server.turns import Conversation, TurnRunner
@@ -40,6 +41,20 @@ def session_state(
         history=[(m.role, m.content) for m in conversation.history if m.role != "system"],
         running_turn=runner.running_turn,
         running_text=runner.running_text,
+    )
+
+
+def ready_message(
+    session: Session, services: Services, grant: ResumeGrant, guest_token: str | None
+) -> SessionReady:
+    """`session.ready` of a new session, with the token to resume it (§8)."""
+    ttl = services.settings.resume_token_ttl_s
+    return session.ready_message().model_copy(
+        update={
+            "conversation_id": grant.conversation_id or None,
+            "guest_token": guest_token,
+            "resume_token": services.signer.sign_resume(grant, ttl),
+        }
     )
 
 

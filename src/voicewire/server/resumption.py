@@ -17,6 +17,7 @@ from voicewire.protocol.session import Session
 from voicewire.resume import Handoff
 from voicewire.server.continuity import take_over
 from voicewire.server.handshake import Admission, Resume
+from voicewire.server.inbound import Inbound
 from voicewire.server.outbox import Outbox
 from voicewire.server.relay import Relay
 from voicewire.server.services import Services
@@ -35,17 +36,13 @@ class Resumable(Protocol):
     identity: str
     runner: TurnRunner
     log: SessionLog
-    relay: Relay | None
-    inbound: asyncio.Lock
+    inbound: Inbound
     tg: asyncio.TaskGroup
     taken_over: bool
-    closed_by_client: bool
 
     async def start(self, admission: Admission) -> bool: ...
 
     async def dispatch(self, message: Message, *, rate_limit: bool = True) -> bool: ...
-
-    def fresh_session(self) -> Session: ...
 
 
 async def resume(
@@ -53,23 +50,23 @@ async def resume(
 ) -> bool:
     """Replay, then go on; False if the client went (again) meanwhile."""
     relay = Relay(conn.services.hub, request.grant.session_id, conn.identity, conn.out)
-    conn.relay = relay
+    conn.inbound.relay = relay
     replay = conn.tg.create_task(relay.run(request.last_seq, conn.session))
     await asyncio.wait({replay, reader}, return_when=asyncio.FIRST_COMPLETED)
     if not replay.done():
         replay.cancel()  # the client went again: the session stays in its log
         await asyncio.wait({replay})
-        if conn.closed_by_client:
+        if conn.inbound.closed_by_client:
             await relay.client_done()  # ...and it is done with it: its reply stops
         return False
     handoff = replay.result()
-    async with conn.inbound:
-        conn.relay = None
+    async with conn.inbound.lock:
+        conn.inbound.relay = None
         resumed = handoff is not None and await _take_over(conn, handoff, relay)
         going = True
         if not resumed:
             log.info("session %s: resume unavailable", request.grant.session_id)
-            conn.session = conn.out.session = conn.fresh_session()
+            conn.session = conn.out.session = conn.services.new_session()
             going = await conn.start(admission)
             conn.out.put_now(
                 Error(code=ErrorCode.RESUME_UNAVAILABLE, message="this session cannot be resumed")

@@ -7,14 +7,18 @@ import `Services`, and `app.py` opens them in its lifespan with `open_services`.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from voicewire.codecs import CODECS, SAMPLE_RATES, output_rate
 from voicewire.config import Settings
 from voicewire.engines import build_llm, build_tts
 from voicewire.llm.base import LLM
+from voicewire.protocol.messages import AudioFormat, Limits
+from voicewire.protocol.session import Session
 from voicewire.responder import Responder
 from voicewire.resume import Hub
 from voicewire.resume.memory import MemoryHub
@@ -47,6 +51,23 @@ class Services:
     metrics: Metrics
     stt: LazySTT
     hub: Hub
+
+    def new_session(self) -> Session:
+        """A new protocol session, offering this server's voices, codecs and limits."""
+        s, tts = self.settings, self.tts
+        return Session(
+            uuid.uuid4().hex,
+            audio=AudioFormat(sample_rate=tts.sample_rate),
+            voices=tts.voices,
+            codecs=CODECS,
+            sample_rates=SAMPLE_RATES | {tts.sample_rate},
+            output_rate=output_rate,
+            limits=Limits(
+                max_text_frame_bytes=s.max_text_frame_bytes,
+                max_message_chars=s.max_message_chars,
+                max_messages_per_second=s.max_messages_per_second,
+            ),
+        )
 
 
 @asynccontextmanager

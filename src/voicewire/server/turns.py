@@ -195,6 +195,17 @@ class TurnRunner:
         await asyncio.wait({running.task}, timeout=grace)
         return running.task.done()
 
+    async def linger(self, grace: float, *, followed: Callable[[], bool]) -> None:
+        """The client went: the running reply goes on for `grace` s, and to its end when a
+        resumed client follows it (`followed()`; bounded by llm_timeout_s and max_reply_chars).
+        The caller cancels what still runs after."""
+        if self.running is None or await self.wait(grace):
+            return
+        if followed():
+            await self.wait()
+        else:
+            log.info("turn %d: no resume within %g s", self.running.turn.turn_id, grace)
+
     async def _emit(self, running: Running, item: Outgoing) -> None:
         if running.settled:
             return  # ended (cancelled while it was still writing): nothing follows its end

@@ -5,7 +5,7 @@ One `Connection` per socket owns every task of its session in one task group:
     Connection.run()
      └─ TaskGroup
          ├─ writer   Outbox.run()          every frame out, in seq order; into the log when away
-         ├─ reader   Connection._read()    client frames in, handled one at a time, in order
+         ├─ reader   Inbound.run()         client frames in, handled one at a time, in order
          ├─ turn     TurnRunner            at most one turn; its end is settled by the runner
          ├─ saver    SessionLog            the session's latest state, saved for a resume
          └─ replay   Relay.run()           while a resume replays the session's log
@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 from starlette.types import Message
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
-from voicewire.codecs import CODECS, SAMPLE_RATES, output_rate
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import (
     PROTOCOL_VERSION,
-    AudioFormat,
     Error,
     InputAudioStart,
     InputAudioStop,
-    Limits,
     Ping,
     Pong,
     SessionUpdate,
@@ -41,13 +37,13 @@ from voicewire.protocol.messages import (
     TurnCancel,
     UserMessage,
 )
-from voicewire.protocol.session import MicrophoneAudio, Session, Violation
+from voicewire.protocol.session import MicrophoneAudio, Violation
 from voicewire.resume import CancelTurn, Control, SessionState, Takeover
 from voicewire.server.auth import ResumeGrant
-from voicewire.server.continuity import session_state
+from voicewire.server.continuity import ready_message, session_state
 from voicewire.server.handshake import Admission, admitted, open_conversation
+from voicewire.server.inbound import Inbound
 from voicewire.server.outbox import Close, End, Outbox
-from voicewire.server.relay import Relay, TooManyHeld
 from voicewire.server.resumption import resume
 from voicewire.server.services import Services
 from voicewire.server.sessionlog import SessionLog
@@ -58,28 +54,11 @@ log = logging.getLogger(__name__)
 WRITER_DRAIN_S = 2.0  # at the end, queued frames get this long to reach the socket
 
 
-def new_session(services: Services) -> Session:
-    s, tts = services.settings, services.tts
-    return Session(
-        uuid.uuid4().hex,
-        audio=AudioFormat(sample_rate=tts.sample_rate),
-        voices=tts.voices,
-        codecs=CODECS,
-        sample_rates=SAMPLE_RATES | {tts.sample_rate},
-        output_rate=output_rate,
-        limits=Limits(
-            max_text_frame_bytes=s.max_text_frame_bytes,
-            max_message_chars=s.max_message_chars,
-            max_messages_per_second=s.max_messages_per_second,
-        ),
-    )
-
-
 class Connection:
     def __init__(self, websocket: WebSocket, services: Services) -> None:
         self.ws, self.services = websocket, services
         s = services.settings
-        self.session = new_session(services)
+        self.session = services.new_session()
         self.out = Outbox(
             websocket,
             self.session,
@@ -89,17 +68,17 @@ class Connection:
             delivered_after_s=2 * s.ping_interval_s + 5,
         )
         self.identity = ""
-        self.tg = asyncio.TaskGroup()
+        self.tg = asyncio.TaskGroup()  # entered by run(): every task of the session is in it
+        self.log = SessionLog(
+            services.hub, self.out, self.state, self._on_control, self.tg.create_task
+        )
         self.runner = TurnRunner(
             services,
             self.out,
             Conversation.open(services, "", []),
             self.tg.create_task,
             identity="",
-            on_change=self._changed,
-        )
-        self.log = SessionLog(
-            services.hub, self.out, self.state, self._on_control, self.tg.create_task
+            on_change=self.log.changed,
         )
         self.mic = Microphone(
             services.stt,
@@ -108,20 +87,23 @@ class Connection:
             on_transcript=self._on_transcript,
             on_error=self.out.put,
         )
-        self.relay: Relay | None = None  # while a resume replays: client frames are held
-        self.inbound = asyncio.Lock()  # client frames are handled one at a time, in order
-        self.receiving = False  # the reader waits for a frame (and may be cancelled there)
+        self.inbound = Inbound(
+            websocket,
+            self.out,
+            self.dispatch,
+            idle_timeout_s=s.idle_timeout_s,
+            busy=lambda: self.runner.running is not None,
+        )
         self.reader: asyncio.Task[None] | None = None
         self.taken_over = False
-        self.closed_by_client = False  # a close frame with 1000: the user is done, no resume
 
     async def run(self) -> None:
         def refusal(code: ErrorCode, message: str) -> str:
             return self.session.send(Error(code=code, message=message))
 
-        services = self.services
+        proto = PROTOCOL_VERSION
         async with admitted(
-            self.ws, services, subprotocol=PROTOCOL_VERSION, refusal=refusal
+            self.ws, self.services, subprotocol=proto, refusal=refusal
         ) as admission:
             if admission is None:
                 return
@@ -134,12 +116,12 @@ class Connection:
     async def _serve(self, admission: Admission) -> None:
         self.identity = self.runner.identity = admission.identity.subject
         writer = self.tg.create_task(self.out.run())
-        self.reader = reader = self.tg.create_task(self._read())
+        self.reader = reader = self.tg.create_task(self.inbound.run())
         try:
             if admission.resume is not None:
                 going = await resume(self, admission, admission.resume, reader)
             else:
-                async with self.inbound:  # nothing the client sends goes before session.ready
+                async with self.inbound.lock:  # nothing the client sends goes before session.ready
                     going = await self.start(admission)
             if going:
                 # The session ends when the client goes or is taken over (reader), or when its
@@ -147,7 +129,12 @@ class Connection:
                 gone = self.tg.create_task(self.out.gone.wait())
                 await asyncio.wait({reader, gone}, return_when=asyncio.FIRST_COMPLETED)
                 gone.cancel()
-                await self._finish_without_client()
+                if not self.inbound.closed_by_client:  # a close with 1000: the user is done
+                    self.out.detach()  # a reply goes on into the log, for a resume
+                    await self.runner.linger(
+                        self.services.settings.resume_grace_s,
+                        followed=lambda: self.taken_over and not self.log.lost,
+                    )
         finally:
             reader.cancel()
             await self.runner.cancel()
@@ -173,21 +160,8 @@ class Connection:
         )
         await self.log.own(self.state())
         grant = ResumeGrant(self.session.session_id, self.identity, opened.conversation_id)
-        settings = self.services.settings
-        ready = self.session.ready_message().model_copy(
-            update={
-                "conversation_id": opened.conversation_id or None,
-                "guest_token": admission.guest_token,
-                "resume_token": self.services.signer.sign_resume(
-                    grant, settings.resume_token_ttl_s
-                ),
-            }
-        )
-        self.out.put_now(ready)
+        self.out.put_now(ready_message(self.session, self.services, grant, admission.guest_token))
         return True
-
-    def fresh_session(self) -> Session:
-        return new_session(self.services)
 
     def state(self) -> SessionState:
         return session_state(
@@ -196,54 +170,6 @@ class Connection:
             conversation=self.runner.conversation,
             runner=self.runner,
         )
-
-    def _changed(self) -> None:
-        self.log.changed()
-
-    async def _read(self) -> None:
-        try:
-            while not self.taken_over:
-                message = await self._receive()
-                if message is None:
-                    return
-                async with self.inbound:
-                    if self.relay is not None:
-                        await self.relay.hold(message)
-                    elif not await self.dispatch(message):
-                        return
-        except TooManyHeld:
-            self.out.put_now(Close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED))
-        except Exception:
-            # A bug: the details go to the log, the client gets a generic 1011.
-            log.exception("session %s failed", self.session.session_id)
-            self.out.put_now(Close(CloseCode.INTERNAL, "internal error"))
-
-    async def _receive(self) -> Message | None:
-        """The client's next frame; None when it went, or must go (idle)."""
-        idle = self.services.settings.idle_timeout_s
-        self.receiving = True
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(idle):
-                        message = await self.ws.receive()
-                    break
-                except TimeoutError:
-                    if self.runner.running is not None or self.relay is not None:
-                        continue  # a long reply is not idleness
-                    text = f"no message for {idle:g} s"
-                    self.out.put_now(Error(code=ErrorCode.IDLE_TIMEOUT, message=text))
-                    self.out.put_now(Close(CloseCode.IDLE_TIMEOUT, ErrorCode.IDLE_TIMEOUT))
-                    return None
-        except (WebSocketDisconnect, RuntimeError) as exc:
-            self.closed_by_client = getattr(exc, "code", None) == CloseCode.NORMAL
-            return None
-        finally:
-            self.receiving = False
-        if message["type"] == "websocket.disconnect":
-            self.closed_by_client = message.get("code") == CloseCode.NORMAL
-            return None
-        return message
 
     async def dispatch(self, message: Message, *, rate_limit: bool = True) -> bool:
         """Handle one client frame; False when the connection must close."""
@@ -315,27 +241,9 @@ class Connection:
     async def _on_control(self, control: Control) -> None:
         """Controls from a connection resuming this session (maybe on another process)."""
         if isinstance(control, Takeover):
-            self.taken_over = True
+            self.taken_over = self.inbound.stopped = True
             self.out.detach(Close(CloseCode.RESUMED_ELSEWHERE, ErrorCode.SESSION_RESUMED_ELSEWHERE))
-            if self.reader is not None and self.receiving:
+            if self.reader is not None and self.inbound.receiving:
                 self.reader.cancel()
         elif isinstance(control, CancelTurn):
             await self.runner.cancel(control.turn_id, control.played_ms)
-
-    async def _finish_without_client(self) -> None:
-        """The client went: a running reply goes on into the log, for `resume_grace_s`.
-
-        Not when it closed the socket itself with 1000: then it is done, and so is the reply.
-        """
-        if self.runner.running is None or self.closed_by_client:
-            return
-        self.out.detach()
-        grace = self.services.settings.resume_grace_s
-        if await self.runner.wait(grace):
-            return
-        if self.taken_over and not self.log.lost:
-            # A client resumed and follows the log: the reply goes on to its end (bounded by
-            # llm_timeout_s and max_reply_chars).
-            await self.runner.wait()
-            return
-        log.info("session %s: no resume within %g s", self.session.session_id, grace)
