@@ -4,6 +4,7 @@ are forgotten; without a socket, frames are still stamped and kept for a resume.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from starlette.websockets import WebSocketState
@@ -89,3 +90,45 @@ async def test_the_log_keeps_only_frames_not_yet_surely_delivered(
     await writer  # everything queued before End is logged, and the writer has stopped
     assert [f.seq for f in frames] == [3, 4]
     assert len(socket.frames) == 2
+
+
+def outbox(socket: RecordingSocket, maxsize: int) -> Outbox:
+    return Outbox(
+        socket,  # type: ignore[arg-type]
+        Session("s"),
+        Metrics(FakeToneTTS()),
+        maxsize=maxsize,
+        send_timeout_s=60,
+    )
+
+
+@pytest.mark.parametrize("maxsize", [1, 2])
+async def test_a_frame_queued_at_once_on_a_full_queue_loses_no_frame_already_queued(
+    maxsize: int,
+) -> None:
+    # Defect 11: put_now evicted the oldest live frame (and raised QueueFull with a queue of one).
+    socket = RecordingSocket()
+    out = outbox(socket, maxsize)
+    for i in range(maxsize):
+        await out.put(Pong(id=f"live-{i}"))
+    out.put_now(Pong(id="now"))
+    out.put_now(End())
+    await asyncio.wait_for(out.run(), 30)
+    ids = [json.loads(frame)["id"] for frame in socket.frames]
+    assert ids == [f"live-{i}" for i in range(maxsize)] + ["now"]
+    assert [json.loads(frame)["seq"] for frame in socket.frames] == list(range(1, maxsize + 2))
+
+
+async def test_producers_wait_while_the_queue_is_full_and_go_on_as_it_drains() -> None:
+    socket = RecordingSocket()
+    out = outbox(socket, 2)
+    await out.put(Pong(id="a"))
+    await out.put(Pong(id="b"))
+    third = asyncio.create_task(out.put(Pong(id="c")))
+    await asyncio.sleep(0)
+    assert not third.done()  # backpressure: the queue is full
+    writer = asyncio.create_task(out.run())
+    await asyncio.wait_for(third, 30)
+    out.put_now(End())
+    await asyncio.wait_for(writer, 30)
+    assert [json.loads(frame)["id"] for frame in socket.frames] == ["a", "b", "c"]
