@@ -67,8 +67,10 @@ class SpokenSegment:
     words: tuple[WordTiming, ...]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TurnOptions:
+    """A turn's settings, captured when it starts (a session.update applies from the next)."""
+
     voice: bool = True
     voice_name: str | None = None
     rate: float = 1.0

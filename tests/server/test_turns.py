@@ -1,0 +1,140 @@
+"""The turn and its runner without a server or a socket: a fake emit, a fake sink."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from tests.waiting import until
+from voicewire.config import Settings
+from voicewire.llm.scripted import ScriptedLLM
+from voicewire.protocol.messages import (
+    Error,
+    SegmentEnd,
+    SegmentStart,
+    TextDelta,
+    TurnEnd,
+    TurnStart,
+    UserMessage,
+)
+from voicewire.responder import DataItem, TurnContext, llm_responder
+from voicewire.server.metrics import Metrics
+from voicewire.server.turns import Conversation, TurnRunner, turn_options
+from voicewire.tts.fake import FakeToneTTS
+from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
+
+REPLY = "Sure, I can help. The flat has two bedrooms and a balcony."
+
+
+async def test_a_turn_emits_its_text_at_once_and_segments_that_cover_it() -> None:
+    emitted: list[Outgoing] = []
+
+    async def emit(item: Outgoing) -> None:  # a fake emit: the turn's events, in order
+        emitted.append(item)
+
+    llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=0)
+    context = TurnContext(text="tell me", history=[], llm=llm)
+    turn = Turn(1, llm_responder, context, FakeToneTTS(), emit, TurnOptions())
+    await turn.run()
+    assert turn.status == "complete" and turn.text == REPLY
+    assert "".join(e.text for e in emitted if isinstance(e, TextDelta)) == REPLY
+    starts = [e for e in emitted if isinstance(e, SegmentStart)]
+    ends = [e for e in emitted if isinstance(e, SegmentEnd)]
+    assert len(starts) == len(ends) >= 2 and starts[-1].char_end == len(REPLY)
+    assert any(isinstance(e, AudioOut) and e.payload for e in emitted)
+
+
+class FakeSink:
+    """A fake send side: records what the runner queues; `put` can be held (a full queue)."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.room = asyncio.Event()
+        self.room.set()
+        self.dropped: set[int] = set()
+
+    async def put(self, item: Any) -> None:
+        await self.room.wait()
+        self.items.append(item)
+
+    def put_now(self, item: Any) -> None:
+        self.items.append(item)
+
+    def drop(self, turn_id: int) -> None:
+        self.dropped.add(turn_id)
+
+
+def runner_of(tmp_path: Path, responder: Any, sink: FakeSink) -> TurnRunner:
+    tts = FakeToneTTS()
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path)
+    services: Any = SimpleNamespace(
+        settings=settings,
+        tts=tts,
+        llm=ScriptedLLM(REPLY),
+        responder=responder,
+        store=None,
+        metrics=Metrics(tts),
+        hub=SimpleNamespace(node="n"),
+    )
+    conversation = Conversation.open(services, "", [])
+    return TurnRunner(services, sink, conversation, asyncio.create_task, identity="u")
+
+
+def options(runner: TurnRunner, voice: bool = True) -> TurnOptions:
+    return turn_options(runner.services, voice=voice, codec="pcm16", sample_rate=22050)
+
+
+async def test_a_turn_cancelled_while_its_end_waits_for_room_is_ended_once(
+    tmp_path: Path,
+) -> None:
+    sink = FakeSink()
+    runner = runner_of(tmp_path, llm_responder, sink)
+    sink.room.clear()  # nothing gets into the queue: the turn waits on its first put
+    await runner.start(UserMessage(id="m", text="hi"), 1, options(runner, voice=False))
+    await runner.cancel(1, played_ms=0)
+    await runner.cancel(1, played_ms=0)  # a second cancel changes nothing
+    kinds = [type(i).__name__ for i in sink.items]
+    assert kinds == ["TurnStart", "TurnEnd"]
+    end = sink.items[-1]
+    assert isinstance(end, TurnEnd) and end.status == "interrupted" and end.turn_id == 1
+    assert runner.running is None and 1 in sink.dropped
+
+
+async def test_a_new_turn_ends_the_running_one_before_it_starts(tmp_path: Path) -> None:
+    sink = FakeSink()
+
+    async def slow(ctx: TurnContext) -> AsyncIterator[str | DataItem]:
+        yield "Hello"
+        await asyncio.Event().wait()  # never ends by itself
+
+    runner = runner_of(tmp_path, slow, sink)
+    await runner.start(UserMessage(id="m1", text="a"), 1, options(runner, voice=False))
+    await until(lambda: any(isinstance(i, TextDelta) for i in sink.items), "turn 1 writes")
+    await runner.start(UserMessage(id="m2", text="b"), 2, options(runner, voice=False))
+    await until(
+        lambda: any(isinstance(i, TextDelta) and i.turn_id == 2 for i in sink.items), "turn 2"
+    )
+    await runner.cancel()
+    events = [(type(i).__name__, i.turn_id) for i in sink.items if not isinstance(i, TextDelta)]
+    assert events == [("TurnStart", 1), ("TurnEnd", 1), ("TurnStart", 2), ("TurnEnd", 2)]
+    history = [(m.role, m.content) for m in runner.conversation.history]
+    assert history == [("user", "a"), ("assistant", "Hello"), ("user", "b"), ("assistant", "Hello")]
+
+
+async def test_a_responder_that_raises_ends_its_turn_failed_with_an_error(tmp_path: Path) -> None:
+    sink = FakeSink()
+
+    async def broken(ctx: TurnContext) -> AsyncIterator[str | DataItem]:
+        yield "Part"
+        raise ValueError("a bug in the app")
+
+    runner = runner_of(tmp_path, broken, sink)
+    await runner.start(UserMessage(id="m", text="a"), 1, options(runner, voice=False))
+    await until(lambda: runner.running is None, "the turn ends")
+    assert isinstance(sink.items[0], TurnStart)
+    assert isinstance(sink.items[-2], Error) and sink.items[-2].code == "internal_error"
+    end = sink.items[-1]
+    assert isinstance(end, TurnEnd) and end.status == "failed" and end.text == "Part"
