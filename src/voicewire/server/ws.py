@@ -129,8 +129,8 @@ class Connection:
                 gone = self.tg.create_task(self.out.gone.wait())
                 await asyncio.wait({reader, gone}, return_when=asyncio.FIRST_COMPLETED)
                 gone.cancel()
-                if not self.inbound.closed_by_client:  # a close with 1000: the user is done
-                    self.out.detach()  # a reply goes on into the log, for a resume
+                if self.runner.running and not self.inbound.closed_by_client:  # 1000: done
+                    self.out.detach()  # the reply goes on into the log, for a resume
                     await self.runner.linger(
                         self.services.settings.resume_grace_s,
                         followed=lambda: self.taken_over and not self.log.lost,
