@@ -30,7 +30,7 @@ import numpy as np
 
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
-from voicewire.tts.piper_graph import VitsGraph, Window, windows
+from voicewire.tts.piper_graph import Latent, VitsGraph, Window, windows
 
 _INSTALL_HINT = "install the Piper extra: pip install 'voicewire[piper]'"
 _SILENT = frozenset({"^", "$", "_", " "})  # BOS, EOS, PAD and the word separator
@@ -107,7 +107,7 @@ def _alignments(
 
 @dataclass(slots=True)
 class _Sentence:
-    latent: np.ndarray
+    latent: Latent
     windows: list[Window]
     offset: int  # samples spoken before this sentence
     spans: list[WordSpan]  # not yet handed out
@@ -158,7 +158,8 @@ class _Synthesis:
         voice, graph = self._tts._voice, self._tts._graph
         phonemes = self._sentences[n]
         ids = voice.phonemes_to_ids(phonemes)
-        latent, id_frames = graph.encode(ids, self._scales)
+        latent = graph.encode(ids, self._scales)
+        id_frames = latent.frames_per_id
         frames, length = graph.frames(latent), graph.samples(latent)
         aligned = (
             []
