@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 import pytest
 
+from voicewire import scheduling
+from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
 from voicewire.tts.piper import PiperTTS, _spread, _word_groups
 
@@ -182,6 +187,51 @@ async def test_every_piece_is_a_job_of_its_own_on_the_shared_scheduler(tts: Pipe
     ran = tts.scheduler.ran
     chunks = await speak(tts, LONG)
     assert tts.scheduler.ran - ran == len(chunks) + 1  # and one that finds nothing left
+
+
+async def test_each_window_is_queued_by_the_deadline_its_caller_has_when_it_is_needed(
+    tts: PiperTTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two sessions are speaking; the only worker is held while both queue their next window.
+    # The one whose audio runs out sooner goes first, though it queued last: deadlines are
+    # per window, read when each window is queued (the turn moves its deadline as audio comes).
+    pool = DeadlineScheduler(1, name="one")
+    monkeypatch.setattr(tts, "_pool", pool)
+    who: ContextVar[str] = ContextVar("who")
+    ran: list[str] = []
+    submit = pool.submit
+
+    def labelled(fn: Any, /, *args: Any) -> Any:
+        label = who.get()
+        return submit(lambda: (ran.append(label), fn(*args))[1])
+
+    monkeypatch.setattr(pool, "submit", labelled)
+    now = time.monotonic()
+    scheduling.deadline.set(now)
+    who.set("relaxed")
+    relaxed = tts.synthesize(LONG)
+    await anext(relaxed)
+    who.set("urgent")
+    urgent = tts.synthesize(LONG)
+    await anext(urgent)
+    gate = threading.Event()
+    who.set("gate")
+    held = pool.submit(gate.wait)
+    who.set("relaxed")
+    scheduling.deadline.set(now + 60)  # a minute of its audio is still queued
+    late = asyncio.create_task(anext(relaxed))
+    who.set("urgent")
+    scheduling.deadline.set(now + 0.5)
+    soon = asyncio.create_task(anext(urgent))
+    await asyncio.sleep(0)  # both tasks run up to waiting for their job: both are queued
+    assert pool.depth >= 2  # (and the gate, due first, unless the worker has taken it)
+    gate.set()
+    await asyncio.gather(late, soon)
+    assert held.done()
+    assert ran == ["relaxed", "urgent", "gate", "urgent", "relaxed"]
+    await relaxed.aclose()
+    await urgent.aclose()
+    pool.shutdown()
 
 
 async def test_two_concurrent_syntheses_both_complete(tts: PiperTTS) -> None:
