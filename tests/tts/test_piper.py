@@ -138,6 +138,14 @@ async def test_a_long_sentence_streams_in_pieces_that_add_up_to_piper_one_shot(
     assert float(np.corrcoef(streamed, reference)[0, 1]) > 0.999
 
 
+async def test_a_sentence_not_needed_yet_comes_in_fewer_larger_pieces(tts: PiperTTS) -> None:
+    waiting = len(await speak(tts, LONG))
+    scheduling.deadline.set(time.monotonic() + 30)  # 30 s of audio still queued for it
+    relaxed = await speak(tts, LONG)
+    assert len(relaxed) < waiting
+    assert len(relaxed[0].pcm) // 2 > 300 * 256  # not the small first window
+
+
 async def test_the_seams_between_pieces_make_no_clicks(quiet: PiperTTS, piper_itself: Any) -> None:
     chunks = await speak(quiet, LONG)
     streamed = samples(chunks).astype(np.int32)

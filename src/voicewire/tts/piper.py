@@ -3,7 +3,9 @@
 A sentence is spoken in pieces as it is decoded (see `piper_graph`): its encoder runs once and
 fixes every phoneme's duration, then its audio is decoded window by window, each window a job of
 its own on the shared deadline scheduler. So the first audio of a long sentence is ready after
-the encoder and one small window, and all sessions' windows queue in one deadline order.
+the encoder and one small window, and all sessions' windows queue in one deadline order. Small
+windows cost decoding (each seam decodes 2 × 10 frames twice): they are used while the listener
+waits — the caller's deadline is near — and otherwise the windows are large.
 
 Word timings come from the durations, exactly as from Piper's phoneme alignments: the text is
 phonemized once up front, so we know before any audio exists whether espeak's words match
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import time
 import unicodedata
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
-from voicewire.tts.piper_graph import Latent, VitsGraph, Window, windows
+from voicewire.tts.piper_graph import Latent, VitsGraph, next_window
 
 _INSTALL_HINT = "install the Piper extra: pip install 'voicewire[piper]'"
 _SILENT = frozenset({"^", "$", "_", " "})  # BOS, EOS, PAD and the word separator
@@ -108,9 +112,11 @@ def _alignments(
 @dataclass(slots=True)
 class _Sentence:
     latent: Latent
-    windows: list[Window]
+    frames: int
     offset: int  # samples spoken before this sentence
     spans: list[WordSpan]  # not yet handed out
+    done: int = 0  # frames decoded
+    size: int = 0  # the next window's frames while the listener is waiting
 
 
 class _Synthesis:
@@ -132,21 +138,34 @@ class _Synthesis:
         self._voiced: list[Interval] = []  # all words' audio (not-1:1 case)
         self._current: _Sentence | None = None
 
-    def step(self) -> SpeechChunk | None:
+    def step(self, due: float | None = None) -> SpeechChunk | None:
+        """The next piece of audio, sized by how soon it is `due` (time.monotonic)."""
         if self._sentences is None:
             self._sentences = [p for p in self._tts._voice.phonemize(self._text) if p]
             self._counts = [len(_word_groups((p, 0) for p in s)) for s in self._sentences]
-        if self._current is None or not self._current.windows:
+        if self._current is None or self._current.done == self._current.frames:
             if self._next == len(self._sentences):
                 return None
             self._current = self._encode(self._next)
             self._next += 1
-        sentence = self._current
-        window = sentence.windows.pop(0)
-        audio = self._tts._graph.decode(sentence.latent, window) * self._tts.gain
+        sentence, graph, chunking = self._current, self._tts._graph, self._tts.chunking
+        # Small windows while the listener is waiting (a turn's first audio, or a session
+        # about to run dry); otherwise as few seams as possible: each costs decoding.
+        waiting = due is None or due - time.monotonic() < self._tts.waiting_s
+        window = next_window(
+            sentence.done,
+            sentence.frames,
+            size=sentence.size if waiting else chunking["largest"],
+            margin=chunking["margin"],
+            tail=chunking["first"] // 2,
+        )
+        if waiting:
+            sentence.size = min(chunking["largest"], sentence.size * 2)
+        sentence.done = window.end
+        audio = graph.decode(sentence.latent, window) * self._tts.gain
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-        end = sentence.offset + window.end * self._tts._graph.hop
-        last = not sentence.windows
+        end = sentence.offset + window.end * graph.hop
+        last = sentence.done == sentence.frames
         mine = [s for s in sentence.spans if last or s.start < end]
         del sentence.spans[: len(mine)]
         if last and self._next == len(self._sentences) and sum(self._counts) != len(self._words):
@@ -184,11 +203,8 @@ class _Synthesis:
         else:
             self._voiced.extend(groups)
         self._offset = offset + length
-        if graph.streams:
-            plan = windows(frames, **self._tts.chunking)
-        else:
-            plan = [Window(0, frames, 0, frames)]
-        return _Sentence(latent, plan, offset, spans)
+        first = self._tts.chunking["first"] if graph.streams else frames  # or the whole graph
+        return _Sentence(latent, frames, offset, spans, size=first)
 
 
 def _load_config(model_path: Path, config_path: Path | None) -> Any:
@@ -210,14 +226,17 @@ class PiperTTS:
         max_workers: int | None = None,
         threads_per_worker: int = 1,
         chunk_frames: int = 45,
-        largest_chunk_frames: int = 180,
+        largest_chunk_frames: int = 320,
         margin_frames: int = 10,
+        waiting_s: float = 1.0,
         cache_dir: Path | None = None,
     ) -> None:
-        """`chunk_frames`: a sentence's first window (latent frames, `hop` = 256 samples each,
-        ~11.6 ms at 22.05 kHz); later windows double up to `largest_chunk_frames`; each is
-        decoded with `margin_frames` of context per side. `cache_dir` keeps the split voice
-        (default: the user's cache directory)."""
+        """Windows are counted in latent frames (`hop` = 256 samples, ~11.6 ms at 22.05 kHz).
+        While the listener is waiting — the caller's deadline is less than `waiting_s` away, or
+        it has none — a sentence starts with `chunk_frames` and each window doubles up to
+        `largest_chunk_frames`; otherwise windows are the largest. Each is decoded with
+        `margin_frames` of context per side. `cache_dir` keeps the split voice (default: the
+        user's cache directory)."""
         if importlib.util.find_spec("piper") is None:
             raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None
@@ -251,6 +270,7 @@ class PiperTTS:
             "largest": max(chunk_frames, largest_chunk_frames),
             "margin": margin_frames,
         }
+        self.waiting_s = waiting_s
         self.gain: float = self._graph.meta.get("gain") or self._calibrate()
         # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
         self.scheduler = self._pool = DeadlineScheduler(max_workers, name="piper")
@@ -287,9 +307,11 @@ class PiperTTS:
         job = _Synthesis(self, text, rate)
         while True:
             # Each window is its own job, queued by the deadline the caller has now (which the
-            # turn moves on as audio is produced); closing the iterator submits no more.
+            # turn moves on as audio is produced) and sized by it when it runs; closing the
+            # iterator submits no more.
             try:
-                chunk = await asyncio.wrap_future(self._pool.submit(job.step))
+                due = scheduling.deadline.get()
+                chunk = await asyncio.wrap_future(self._pool.submit(job.step, due))
             except Exception as exc:
                 raise TTSError(f"Piper synthesis failed: {exc}") from exc
             if chunk is None:

@@ -72,21 +72,23 @@ class Latent:
     z: np.ndarray | None = None
 
 
-def windows(frames: int, *, first: int, largest: int, margin: int) -> list[Window]:
-    """Cover `frames` with windows that grow from `first` to `largest` frames.
+def next_window(start: int, frames: int, *, size: int, margin: int, tail: int) -> Window:
+    """The window of up to `size` frames from `start`, with `margin` frames of context per
+    side; a remainder shorter than `tail` joins it rather than paying for a seam of its own."""
+    end = min(frames, start + max(1, size))
+    if frames - end < max(1, tail):
+        end = frames
+    return Window(start, end, max(0, start - margin), min(frames, end + margin))
 
-    The first is small because the listener waits for it; later ones are larger because every
-    seam costs 2 × `margin` frames of extra decoding. A remainder shorter than half the first
-    window joins the window before it rather than paying for a seam of its own.
-    """
+
+def windows(frames: int, *, first: int, largest: int, margin: int) -> list[Window]:
+    """Cover `frames` with windows that double from `first` up to `largest` frames (the plan
+    of a sentence whose listener is waiting: every seam costs 2 × `margin` frames)."""
     out: list[Window] = []
-    start, size = 0, max(1, first)
+    start, size = 0, first
     while start < frames:
-        end = min(frames, start + size)
-        if frames - end < max(1, first // 2):
-            end = frames
-        out.append(Window(start, end, max(0, start - margin), min(frames, end + margin)))
-        start, size = end, max(size, min(largest, size * 2))
+        out.append(next_window(start, frames, size=size, margin=margin, tail=first // 2))
+        start, size = out[-1].end, max(size, min(largest, size * 2))
     return out
 
 
