@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
+from voicewire.tts import piper_graph
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
 from voicewire.tts.piper import PiperTTS, _spread, _word_groups
 
@@ -240,6 +242,26 @@ async def test_each_window_is_queued_by_the_deadline_its_caller_has_when_it_is_n
     await relaxed.aclose()
     await urgent.aclose()
     pool.shutdown()
+
+
+async def test_a_voice_whose_graph_cannot_be_cut_speaks_a_sentence_per_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_: Any) -> Any:
+        raise ValueError("not a Piper VITS graph")
+
+    monkeypatch.setattr(piper_graph, "_cut_tensors", refuse)
+    whole = PiperTTS(cache_dir=tmp_path)
+    try:
+        chunks = await speak(whole, THREE_SENTENCES)
+    finally:
+        whole.close()
+    assert [[s.index for s in c.words] for c in chunks] == [
+        [0, 1, 2, 3, 4],
+        [5, 6, 7, 8, 9],
+        [10, 11, 12, 13, 14],
+    ]
+    assert_spans_are_ordered_inside([s for c in chunks for s in c.words], 15, len(samples(chunks)))
 
 
 async def test_two_concurrent_syntheses_both_complete(tts: PiperTTS) -> None:

@@ -152,15 +152,16 @@ class _Synthesis:
         # Small windows while the listener is waiting (a turn's first audio, or a session
         # about to run dry); otherwise as few seams as possible: each costs decoding.
         waiting = due is None or due - time.monotonic() < self._tts.waiting_s
+        largest = chunking["largest"] if graph.streams else sentence.frames
         window = next_window(
             sentence.done,
             sentence.frames,
-            size=sentence.size if waiting else chunking["largest"],
+            size=sentence.size if waiting else largest,
             margin=chunking["margin"],
             tail=chunking["first"] // 2,
         )
         if waiting:
-            sentence.size = min(chunking["largest"], sentence.size * 2)
+            sentence.size = min(largest, sentence.size * 2)
         sentence.done = window.end
         audio = graph.decode(sentence.latent, window) * self._tts.gain
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
