@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import AsyncGenerator
 
 import pytest
 
 from voicewire import scheduling
+from voicewire.responder import TurnContext
 from voicewire.scheduling import DeadlineScheduler
+from voicewire.tts.base import SpeechChunk
+from voicewire.turn import Turn
 
 
 def test_queued_work_runs_in_deadline_order_not_arrival_order() -> None:
@@ -76,3 +81,40 @@ def test_shutdown_cancels_what_has_not_started() -> None:
     assert running.result(timeout=5) is True
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(time.sleep, 0)
+
+
+class DeadlineRecordingTTS:
+    """Speaks two pieces per segment and notes the deadline its caller had for each."""
+
+    name = "recording"
+    sample_rate = 1000
+    voices = ("recording",)
+
+    def __init__(self) -> None:
+        self.deadlines: list[float | None] = []
+
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, rate: float = 1.0
+    ) -> AsyncGenerator[SpeechChunk, None]:
+        for _ in range(2):
+            self.deadlines.append(scheduling.deadline.get())
+            yield SpeechChunk(b"\0\0" * 100)  # 0.1 s
+
+
+async def test_a_turns_first_piece_of_speech_is_queued_ahead_of_every_deadline() -> None:
+    # Sessions that are already playing have deadlines; a turn's first audio goes before them
+    # all. Its later pieces are due when the audio produced so far will have played out.
+    async def reply(_: TurnContext) -> AsyncGenerator[str, None]:
+        yield "Hello there. And a second sentence follows it."
+
+    async def emit(_: object) -> None:
+        pass
+
+    tts = DeadlineRecordingTTS()
+    turn = Turn(1, reply, TurnContext("hi", [], None), tts, emit)  # type: ignore[arg-type]
+    await turn.run()
+    first, *later = tts.deadlines
+    assert first == -math.inf
+    assert len(later) == 3
+    assert all(d is not None and math.isfinite(d) for d in later)
+    assert later == sorted(later)  # 0.1, 0.2, 0.3 s of audio after the first piece arrived

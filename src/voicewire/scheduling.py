@@ -2,10 +2,18 @@
 
 Workers are threads, as many as there are cores: onnxruntime releases the GIL, and measured
 here a single-threaded synthesis per worker gives 1.5x the throughput of two threads each
-(18x vs 12x real time for two workers on 2 cores). What runs next is the job whose audio is
-needed soonest: a turn's first segment is due now; a later one is due when the audio already
-queued for that session will have played out. So a session about to run dry overtakes one
-with seconds of audio buffered, and nobody waits behind a long reply.
+(18x vs 12x real time for two workers on 2 cores); with one intra-op thread onnxruntime has no
+thread pool, so no thread spins waiting for work. What runs next is the job whose audio is
+needed soonest: a turn's first audio goes before everything (its deadline is -inf); a later
+piece is due when the audio already queued for that session will have played out. So a
+session about to run dry overtakes one with seconds of audio buffered, and nobody waits behind
+a long reply.
+
+A job is small: Piper queues each window of a sentence (~0.5–4 s of audio) as a job of its own,
+with the deadline its caller has when the window is queued, so sessions interleave within
+sentences, and a turn's first window overtakes the later windows of sessions that are already
+playing. Phonemization runs inside a sentence's first job; espeak's process-wide
+lock is held for a few milliseconds of a job that takes tens, so it does not serialise sessions.
 
 The deadline travels in a context variable, so an engine's `submit` picks up the deadline of
 the turn that is iterating it without the engine interface knowing about turns.

