@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from tests.waiting import until_sync
 from voicewire.server.runner import free_port
 
-__all__ = ["bound_socket", "free_port", "serve"]
+__all__ = ["bound_socket", "free_port", "inherited_socket", "serve"]
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 
@@ -30,6 +30,13 @@ def bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
+    return sock
+
+
+def inherited_socket() -> socket.socket:
+    """A `bound_socket` a `voicewire serve --fd N` subprocess inherits (pass_fds=(N,))."""
+    sock = bound_socket()
+    sock.set_inheritable(True)
     return sock
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from tests.conftest import free_port
+from tests.conftest import free_port, inherited_socket
 from voicewire.cli_chat import Chat
 from voicewire.client import Client, TurnResult
 from voicewire.llm.scripted import DEFAULT_REPLY
@@ -48,13 +49,14 @@ def server(
 
     With `log`, the server's stdout and stderr go to that file (complete once this exits).
     """
-    port = free_port()
+    sock = inherited_socket()
+    port, fd = sock.getsockname()[1], sock.fileno()
     # The scripted reply streams fast, so each chat test takes a fraction of a second.
     env = {**os.environ, "VOICEWIRE_DATA_DIR": str(data_dir), "VOICEWIRE_SCRIPTED_TPS": "400"}
     # Only the working directory may make apps importable (as `serve --app` promises).
     paths = env.get("PYTHONPATH", "").split(os.pathsep)
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p and Path(p).resolve() != ROOT)
-    command = [*VOICEWIRE, "serve", "--llm", "scripted", "--tts", "fake", "--port", str(port)]
+    command = [*VOICEWIRE, "serve", "--llm", "scripted", "--tts", "fake", "--fd", str(fd)]
     out = log.open("wb") if log else None
     proc = subprocess.Popen(
         [*command, "--log-level", "warning", *args],
@@ -62,7 +64,9 @@ def server(
         cwd=cwd,
         stdout=out,
         stderr=subprocess.STDOUT if out else None,
+        pass_fds=(fd,),
     )
+    sock.close()  # the server has it
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -123,7 +127,10 @@ async def test_chat_once_prints_the_reply_and_saves_its_speech_as_a_wav(
 
 
 def test_chat_against_a_closed_port_fails_with_a_clear_message() -> None:
-    proc = run("chat", f"ws://127.0.0.1:{free_port()}/ws", "--once", "hello")
+    with socket.socket() as held:  # bound, never listening: the port refuses, and stays ours
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        proc = run("chat", f"ws://127.0.0.1:{port}/ws", "--once", "hello")
     assert proc.returncode != 0
     assert "cannot connect" in proc.stderr and "connection refused" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -55,6 +55,10 @@ def serve(
         int,
         typer.Option(min=1, help="Server processes on this port (> 1 needs VOICEWIRE_REDIS_URL)."),
     ] = 1,
+    fd: Annotated[
+        int | None,
+        typer.Option(help="Serve on this inherited listening socket instead of --host/--port."),
+    ] = None,
 ) -> None:
     """Run the server (defaults: the embedded SmolLM2 + Piper, http://127.0.0.1:8000)."""
     import os
@@ -87,6 +91,8 @@ def serve(
         # for up to resume_grace_s; then the process stops.
         "timeout_graceful_shutdown": int(settings.resume_grace_s) + 5,
     }
+    if fd is not None:
+        server["fd"] = fd  # a socket bound by whoever started us (no port to race for)
     if workers > 1:
         # Each worker is a process of its own, with its own engines; a reconnect may land on
         # any of them, so the replay logs must be shared.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import free_port
+from tests.conftest import inherited_socket
 from tests.cutproxy import cut_proxy
 from tests.resume.conftest import require_redis
 from tests.resume.turns import REPLY, assert_consecutive, audio_of, one_turn, streams, text_of
@@ -44,15 +45,19 @@ async def database() -> AsyncIterator[str]:
         await admin.close()
 
 
-def start(port: int, data: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "voicewire", "serve", "--port", str(port), *args]
+def start(
+    sock: socket.socket, data: Path, env: dict[str, str], *args: str
+) -> subprocess.Popen[bytes]:
+    port, fd = sock.getsockname()[1], sock.fileno()
+    command = [sys.executable, "-m", "voicewire", "serve", "--fd", str(fd), *args]
     command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
-    proc = subprocess.Popen(command, env={**os.environ, "VOICEWIRE_DATA_DIR": str(data), **env})
+    environment = {**os.environ, "VOICEWIRE_DATA_DIR": str(data), **env}
+    proc = subprocess.Popen(command, env=environment, pass_fds=(fd,))
 
     def healthy() -> bool:
         assert proc.poll() is None, "the server exited"
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=HANG_S).is_success
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
         except httpx.TransportError:
             return False  # not listening yet
 
@@ -71,11 +76,13 @@ def two_servers(
         "VOICEWIRE_SCRIPTED_REPLY": REPLY,
         "VOICEWIRE_SCRIPTED_TPS": "40",
     }
-    ports = free_port(), free_port()
+    socks = inherited_socket(), inherited_socket()
+    ports = socks[0].getsockname()[1], socks[1].getsockname()[1]
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for i, port in enumerate(ports):
-            procs.append(start(port, tmp_path / f"node{i}", env))
+        for i, sock in enumerate(socks):
+            procs.append(start(sock, tmp_path / f"node{i}", env))
+            sock.close()  # the server has it: a killed server's port refuses connections
         yield (*ports, procs)
     finally:
         for proc in procs:
@@ -209,13 +216,15 @@ async def test_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
 async def test_serve_with_two_workers_resumes_a_cut_reply_on_whichever_worker_answers(
     redis_prefix: str, tmp_path: Path
 ) -> None:
-    port = free_port()
+    sock = inherited_socket()
+    port = sock.getsockname()[1]
     env = {
         "VOICEWIRE_REDIS_URL": require_redis(),
         "VOICEWIRE_SCRIPTED_REPLY": REPLY,
         "VOICEWIRE_SCRIPTED_TPS": "40",
     }
-    proc = start(port, tmp_path, env, "--workers", "2")
+    proc = start(sock, tmp_path, env, "--workers", "2")
+    sock.close()  # the workers have it
     try:
         async with cut_proxy(port) as proxy, Client(proxy.url) as c:
             events = await one_turn(c, cut=lambda n: n in (2, 6), proxy=proxy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import free_port, serve
+from tests.conftest import inherited_socket, serve
 from tests.storage.test_recorder import WRITES, slow_down
 from voicewire.client import Client
 from voicewire.config import Settings
@@ -220,16 +221,17 @@ async def test_a_cancel_past_the_played_ms_bound_is_refused_and_the_reply_still_
     ]
 
 
-def start_server(port: int, data: Path) -> subprocess.Popen[bytes]:
+def start_server(sock: socket.socket, data: Path) -> subprocess.Popen[bytes]:
+    port, fd = sock.getsockname()[1], sock.fileno()
     env = {
         **os.environ,
         "VOICEWIRE_DATA_DIR": str(data),
         "VOICEWIRE_SCRIPTED_REPLY": REPLY,
         "VOICEWIRE_SCRIPTED_TPS": "5",
     }
-    command = [sys.executable, "-m", "voicewire", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "voicewire", "serve", "--fd", str(fd)]
     command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
-    proc = subprocess.Popen(command, env=env)
+    proc = subprocess.Popen(command, env=env, pass_fds=(fd,))
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -241,9 +243,9 @@ def start_server(port: int, data: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_a_server_killed_mid_reply_leaves_the_reply_marked_failed(tmp_path: Path) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = start_server(port, tmp_path)
+    sock = inherited_socket()  # held across the restart: the same port, never raced for
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    proc = start_server(sock, tmp_path)
     try:
         async with Client(ws_url(base)) as c:
             assert c.ready is not None and c.ready.guest_token and c.ready.conversation_id
@@ -257,12 +259,13 @@ async def test_a_server_killed_mid_reply_leaves_the_reply_marked_failed(tmp_path
     except Exception:
         proc.kill()
         raise
-    proc = start_server(port, tmp_path)
+    proc = start_server(sock, tmp_path)
     try:
         messages = get(base, f"/api/conversations/{conversation}/messages", token).json()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        sock.close()
     assert [(m["role"], m["status"]) for m in messages] == [
         ("user", "complete"),
         ("assistant", "failed"),
