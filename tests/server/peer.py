@@ -84,15 +84,20 @@ class Peer:
         ]
 
 
+def start(app: FastAPI, peer: Peer) -> tuple[Connection, asyncio.Task[None]]:
+    """Run a real `Connection` of `app` (its lifespan open already) against `peer`."""
+    socket = WebSocket(peer.scope | {"app": app}, peer.receive, peer.send)
+    connection = Connection(socket, app.state.services)
+    return connection, asyncio.create_task(connection.run())
+
+
 @contextlib.asynccontextmanager
 async def connected(
     app: FastAPI, peer: Peer
 ) -> AsyncIterator[tuple[Connection, asyncio.Task[None]]]:
     """Run a real `Connection` of `app` (its lifespan open) against `peer`."""
     async with app.router.lifespan_context(app):
-        socket = WebSocket(peer.scope | {"app": app}, peer.receive, peer.send)
-        connection = Connection(socket, app.state.services)
-        task = asyncio.create_task(connection.run())
+        connection, task = start(app, peer)
         try:
             yield connection, task
         finally:

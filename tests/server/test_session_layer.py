@@ -4,20 +4,22 @@ cross a turn's end, settings changed mid-turn (issue: one owner for each session
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
 
-from tests.server.peer import Peer, connected
+from tests.server.peer import Peer, connected, start
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.protocol.frames import CODEC_IDS, AudioFrame
 from voicewire.protocol.session import Session
-from voicewire.resume import CancelTurn, Handoff, SessionState
+from voicewire.resume import CancelTurn, Control, Handoff, SessionState
 from voicewire.resume.memory import MemoryHub
 from voicewire.server.app import create_app
 from voicewire.server.continuity import take_over
@@ -173,3 +175,47 @@ def test_a_reply_orphaned_by_a_dead_process_ends_with_the_text_it_had_sent() -> 
     assert error.code == "internal_error" and error.turn_id == 1
     assert end.status == "failed" and end.text == "Sure, a bright kitchen"
     assert session.send(end)  # the restored session still counts the turn as running
+
+
+async def test_a_client_that_closes_with_1000_during_its_replay_stops_the_reply(
+    tmp_path: Path,
+) -> None:
+    long_reply = " ".join(["word"] * 60) + "."
+    llm = ScriptedLLM(long_reply, tokens_per_second=10, first_token_ms=0)
+    app = app_of(tmp_path, llm)
+    async with app.router.lifespan_context(app):
+        first = Peer()
+        _, owner = start(app, first)
+        ready = await first.wait_for("session.ready")
+        first.say(type="user.message", id="m1", text="talk", voice=False)
+        await asyncio.wait_for(first.wait_for("text.delta", turn_id=1), 30)
+        first.leave(1006)  # dropped: the reply goes on, for a resume
+        query = urlencode(
+            {"token": ready["guest_token"], "resume": ready["resume_token"], "last_seq": 1}
+        )
+        second = Peer(query)
+        _, resumer = start(app, second)
+        await asyncio.wait_for(second.wait_for("session.resumed"), 30)
+        second.leave(1000)  # the user is done: the reply stops, it does not run to its end
+        await asyncio.wait_for(asyncio.gather(owner, resumer), 30)
+        frames = app.state.services.hub.logs[ready["session_id"]].frames
+        ends = [
+            json.loads(f.data) for f in frames if isinstance(f.data, str) and "turn.end" in f.data
+        ]
+    assert [(e["turn_id"], e["status"]) for e in ends] == [(1, "interrupted")]
+
+
+async def test_a_cancel_held_during_a_replay_reaches_the_owner_whatever_its_size() -> None:
+    controls: list[Control] = []
+
+    async def owner(control: Control) -> None:
+        controls.append(control)
+
+    hub = MemoryHub(ttl_s=60, cap=10)
+    state = SessionState(session_id="s", subject="u", conversation_id="", seq=0, next_turn=2)
+    await hub.open(state, owner)
+    relay = Relay(hub, "s", "u", out=None)  # type: ignore[arg-type]
+    padded = '{"type": "turn.cancel", "turn_id": 1, "played_ms": 1200' + " " * 5000 + "}"
+    await relay.hold({"type": "websocket.receive", "text": padded})
+    assert controls == [CancelTurn(turn_id=1, played_ms=1200)]
+    assert len(relay.held) == 1  # and it is handled in order once the replay is over
