@@ -1,8 +1,8 @@
 """`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
 
-Suites: latency, concurrency, bytes, idle, resume, plots, fuzz. `python -m voicewire.bench SUITE -h`
-lists a suite's options. `python -m voicewire.bench report DIR` prints the JSON results found
-in DIR as Markdown tables (what docs/benchmarks.md shows).
+Suites: latency, concurrency, bytes, idle, resume, plots, fuzz, quality.
+`python -m voicewire.bench SUITE -h` lists a suite's options. `python -m voicewire.bench report
+DIR` prints the JSON results found in DIR as Markdown tables (what docs/benchmarks.md shows).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ SUITES = {
     "resume": "voicewire.bench.resume",
     "plots": "voicewire.bench.plots",
     "fuzz": "voicewire.bench.fuzz",
+    "quality": "voicewire.bench.quality",
 }
 
 
@@ -52,7 +53,7 @@ def latency_markdown(out: dict[str, Any]) -> str:
 
 
 def report(argv: list[str]) -> int:
-    from voicewire.bench import concurrency, idle, wire
+    from voicewire.bench import concurrency, idle, quality, wire
 
     parser = argparse.ArgumentParser(prog="python -m voicewire.bench report")
     parser.add_argument("dir", type=Path, help="a directory of the suites' JSON files")
@@ -65,6 +66,7 @@ def report(argv: list[str]) -> int:
             "concurrency": concurrency.markdown,
             "bytes": wire.markdown,
             "idle": idle.markdown,
+            "quality": quality.markdown,
         }.get(suite or "")
         if render is not None:
             print(f"<!-- {path.name} -->\n{render(out)}\n")
