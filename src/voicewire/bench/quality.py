@@ -144,8 +144,10 @@ def run(
     `close`: close the engine afterwards, in the event loop it ran in (an HTTP client needs that).
     """
 
+    progress = Console(stderr=True)
+
     async def ask_all() -> list[list[dict[str, Any]]]:
-        out = []
+        out: list[list[dict[str, Any]]] = []
         try:
             for _ in range(runs):
                 rows = []
@@ -153,6 +155,9 @@ def run(
                     reply, seconds = await _ask(llm, question)
                     verdict = judge(reply)
                     rows.append({"question": question, "reply": reply, "s": seconds, **verdict})
+                    if not quiet:  # a run takes minutes on a small machine: show it moving
+                        mark = "ok" if verdict["ok"] else "FAIL"
+                        progress.print(f"run {len(out) + 1} {len(rows)}/{len(questions)} {mark}")
                 out.append(rows)
         finally:
             if close:
