@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.2"
     llm_api_key: str | None = None
-    llm_max_tokens: int = 160
+    llm_max_tokens: int = 120
     llm_temperature: float = 0.2
     # Sampling of the embedded llama.cpp model. The defaults suit the 135M SmolLM2 whose reply is
     # read aloud: a low temperature and a repetition penalty keep it in plain English instead of

@@ -220,7 +220,7 @@ async def test_the_reply_stops_after_max_sentences_and_generation_is_closed(
 async def test_the_real_model_answers_an_everyday_question_in_a_few_whole_sentences(
     llm: LlamaCppLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm, "max_tokens", 160)
+    monkeypatch.setattr(llm, "max_tokens", 120)
     monkeypatch.setattr(llm, "temperature", 0.0)  # greedy: the same reply every run
     text = "".join(await reply(llm, [ChatMessage("user", "How do I boil an egg?")]))
     assert ends_sentence(text), text

@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import functools
 import importlib.metadata
+import random
 import threading
 from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +73,7 @@ class LlamaCppLLM:
         model_path: Path | None = None,
         *,
         n_ctx: int = 2048,
-        max_tokens: int = 160,
+        max_tokens: int = 120,
         temperature: float = 0.2,
         top_p: float = 0.9,
         min_p: float = 0.05,
@@ -94,7 +95,9 @@ class LlamaCppLLM:
                 n_ctx=n_ctx,
                 verbose=False,
                 n_threads=n_threads,
-                seed=llama_cpp.LLAMA_DEFAULT_SEED if seed is None else seed,
+                # llama-cpp-python's default seed is a constant: every process would draw the
+                # same samples in the same order, and a benchmark would re-measure one sequence.
+                seed=random.SystemRandom().randrange(2**31) if seed is None else seed,
             )
         except Exception as exc:
             raise LLMError(f"cannot load llama.cpp model {path}: {exc}") from exc
