@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 import voicewire
+from voicewire.config import Settings
+from voicewire.engines import build_llm
 from voicewire.llm.base import ChatMessage, LLMError
 from voicewire.llm.llamacpp import LlamaCppLLM, default_model_path
 from voicewire.llm.sentences import ends_sentence
@@ -225,3 +227,24 @@ async def test_the_real_model_answers_an_everyday_question_in_a_few_whole_senten
     text = "".join(await reply(llm, [ChatMessage("user", "How do I boil an egg?")]))
     assert ends_sentence(text), text
     assert 0 < len(text.split()) <= 120, text
+
+
+def test_the_sampling_settings_are_those_of_the_settings() -> None:
+    settings = Settings(
+        llm_temperature=0.3,
+        llm_top_p=0.8,
+        llm_min_p=0.1,
+        llm_repeat_penalty=1.2,
+        llm_max_tokens=90,
+        llm_max_sentences=2,
+        system_prompt="Be brief.",
+    )
+    llm = build_llm(settings)
+    try:
+        assert isinstance(llm, LlamaCppLLM)
+        got = (llm.temperature, llm.top_p, llm.min_p, llm.repeat_penalty, llm.max_tokens)
+        assert got == (0.3, 0.8, 0.1, 1.2, 90)
+        assert (llm.max_sentences, llm.system_prompt) == (2, "Be brief.")
+    finally:
+        if isinstance(llm, LlamaCppLLM):
+            llm.close()
