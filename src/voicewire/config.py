@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voicewire.llm.base import DEFAULT_SYSTEM_PROMPT
 from voicewire.llm.scripted import DEFAULT_REPLY
 
 
@@ -38,10 +39,7 @@ class Settings(BaseSettings):
     llm_min_p: float = 0.05
     llm_repeat_penalty: float = 1.15
     llm_max_sentences: int = 4
-    system_prompt: str = (
-        "You are a helpful voice assistant. Your answers are read aloud, so answer in two to four "
-        "short, plain sentences, without lists, markdown or emoji, in the language of the question."
-    )
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
     history_messages: int = 12
 
     scripted_reply: str = DEFAULT_REPLY

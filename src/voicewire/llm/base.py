@@ -6,6 +6,12 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+# The reply is read aloud: a listener cannot see a list, and a long answer is a long wait.
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant. Your answers are read aloud, so answer in two to four "
+    "short, plain sentences, without lists, markdown or emoji, in the language of the question."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:

@@ -24,14 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
-from voicewire.llm.base import ChatMessage, LLMError
+from voicewire.llm.base import DEFAULT_SYSTEM_PROMPT, ChatMessage, LLMError
 from voicewire.llm.sentences import SentenceGate
 
 _INSTALL_HINT = "install the llama.cpp extra: pip install 'voicewire[llamacpp]'"
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful voice assistant. Your answers are read aloud, so answer in two to four "
-    "short, plain sentences, without lists, markdown or emoji, in the language of the question."
-)
 _END = object()
 
 
