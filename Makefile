@@ -6,11 +6,23 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench install chromium clean
 
+# llama-cpp-python compiles llama.cpp from source. Build only the library voicewire loads: its
+# CMakeLists also builds the multimodal library (mtmd, clip) unless LLAVA_BUILD is off. Tools,
+# examples, tests, server and app are already off when llama.cpp is a sub-project; saying so
+# keeps them off should a release change that. Your own CMAKE_ARGS (e.g. -DGGML_CUDA=on) follow.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+URL = http://$${VOICEWIRE_HOST:-127.0.0.1}:$${VOICEWIRE_PORT:-8000}/
+
 $(STAMP): pyproject.toml
+	@echo "voicewire: installing into $(VENV). The first time, llama-cpp-python compiles llama.cpp"
+	@echo "voicewire: from source: a few minutes on a small machine. Later runs skip this step."
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# llama-cpp-python compiles from source (minutes on 2 cores); pip's wheel cache reuses the build.
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install --quiet -e ".[all,dev]"
+	# pip's wheel cache reuses a build, whatever CMAKE_ARGS say: a fresh machine has no cache.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+	  $(BIN)/pip install --quiet -e ".[all,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +34,7 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 run: $(STAMP)
+	@echo "voicewire: starting; open $(URL) once it says it is listening (Ctrl+C stops it)."
 	$(BIN)/voicewire serve
 
 lint: $(STAMP)

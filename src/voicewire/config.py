@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voicewire.llm.base import DEFAULT_SYSTEM_PROMPT
 from voicewire.llm.scripted import DEFAULT_REPLY
 
 
@@ -28,11 +29,17 @@ class Settings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.2"
     llm_api_key: str | None = None
-    llm_max_tokens: int = 256
-    llm_temperature: float = 0.7
-    system_prompt: str = (
-        "You are a helpful voice assistant. Answer in a few short, plain sentences."
-    )
+    llm_max_tokens: int = 120
+    llm_temperature: float = 0.2
+    # Sampling of the embedded llama.cpp model. The defaults suit the 135M SmolLM2 whose reply is
+    # read aloud: a low temperature and a repetition penalty keep it in plain English instead of
+    # loops; the reply stops after llm_max_sentences (0: no limit), and one cut by
+    # llm_max_tokens is trimmed back to its last sentence end (see docs/llm.md).
+    llm_top_p: float = 0.9
+    llm_min_p: float = 0.05
+    llm_repeat_penalty: float = 1.15
+    llm_max_sentences: int = 4
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
     history_messages: int = 12
 
     scripted_reply: str = DEFAULT_REPLY

@@ -47,6 +47,10 @@ def build_llm(settings: Settings) -> LLM:
         llm: LLM = mod.LlamaCppLLM(
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
+            top_p=settings.llm_top_p,
+            min_p=settings.llm_min_p,
+            repeat_penalty=settings.llm_repeat_penalty,
+            max_sentences=settings.llm_max_sentences,
             system_prompt=settings.system_prompt,
         )
         return llm

@@ -189,9 +189,11 @@ def test_the_stt_suite_decodes_every_stream_and_reports_its_real_time_factor(
     assert [lv["streams"] for lv in out["levels"]] == [1, 2]
     assert out["cold"]["streams"] == 1
     for level in [out["cold"], *out["levels"]]:
-        # Every stream heard the question (the same words, whatever the load).
-        (text,) = level["transcripts"]
-        assert "weather" in text and "paris" in text
+        # Every stream heard the question, whatever the load (a reused decoder's adaptation
+        # may change a word elsewhere).
+        assert level["transcripts"]
+        for text in level["transcripts"]:
+            assert "weather" in text and "paris" in text
         assert level["audio_s"] > 2
         assert level["wall_s"] > 0 and level["rtf"] > 0
         assert level["realtime_streams"] == pytest.approx(level["streams"] / level["rtf"])

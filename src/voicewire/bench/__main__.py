@@ -1,6 +1,6 @@
 """`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
 
-Suites: latency, concurrency, bytes, idle, resume, plots, fuzz, stt.
+Suites: latency, concurrency, bytes, idle, resume, plots, fuzz, stt, quality.
 `python -m voicewire.bench SUITE -h` lists a suite's options. `python -m voicewire.bench report
 DIR` prints the JSON results found in DIR as Markdown tables (what docs/benchmarks.md shows).
 """
@@ -23,6 +23,7 @@ SUITES = {
     "plots": "voicewire.bench.plots",
     "fuzz": "voicewire.bench.fuzz",
     "stt": "voicewire.bench.stt",
+    "quality": "voicewire.bench.quality",
 }
 
 
@@ -55,6 +56,8 @@ def latency_markdown(out: dict[str, Any]) -> str:
 
 def report(argv: list[str]) -> int:
     concurrency, idle, wire = (load_suite(SUITES[s]) for s in ("concurrency", "idle", "bytes"))
+    from voicewire.bench import quality
+
     parser = argparse.ArgumentParser(prog="python -m voicewire.bench report")
     parser.add_argument("dir", type=Path, help="a directory of the suites' JSON files")
     args = parser.parse_args(argv)
@@ -66,6 +69,7 @@ def report(argv: list[str]) -> int:
             "concurrency": concurrency.markdown,
             "bytes": wire.markdown,
             "idle": idle.markdown,
+            "quality": quality.markdown,
         }.get(suite or "")
         if render is not None:
             print(f"<!-- {path.name} -->\n{render(out)}\n")

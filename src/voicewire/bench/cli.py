@@ -96,6 +96,12 @@ def bench_idle(ctx: typer.Context) -> None:
     _forward("voicewire.bench.idle", ctx)
 
 
+@bench_app.command("quality", context_settings=_FORWARD)
+def bench_quality(ctx: typer.Context) -> None:
+    """Everyday questions to the LLM, each reply judged as a listener would (-h for options)."""
+    _forward("voicewire.bench.quality", ctx)
+
+
 @bench_app.command("plots", context_settings=_FORWARD)
 def bench_plots(ctx: typer.Context) -> None:
     """PNG pictures: a turn's timeline, and latency/underruns against sessions."""

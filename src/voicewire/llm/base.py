@@ -9,6 +9,12 @@ from typing import Literal, Protocol
 from voicewire.errors import EngineError
 from voicewire.protocol.errors import ErrorCode
 
+# The reply is read aloud: a listener cannot see a list, and a long answer is a long wait.
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant. Your answers are read aloud, so answer in two to four "
+    "short, plain sentences, without lists, markdown or emoji, in the language of the question."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:

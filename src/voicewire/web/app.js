@@ -261,7 +261,7 @@ micButton.addEventListener("click", async () => {
   mic = new Microphone(client, { end: "vad", voice: voiceToggle.checked });
   mic.addEventListener("state", ({ detail }) => {
     micButton.setAttribute("aria-pressed", String(detail.active));
-    micButton.textContent = detail.active ? "■ Listening" : "🎤 Talk";
+    micButton.querySelector(".label").textContent = detail.active ? "Listening" : "Talk";
   });
   try {
     await mic.start();
