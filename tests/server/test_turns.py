@@ -138,3 +138,17 @@ async def test_a_responder_that_raises_ends_its_turn_failed_with_an_error(tmp_pa
     assert isinstance(sink.items[-2], Error) and sink.items[-2].code == "internal_error"
     end = sink.items[-1]
     assert isinstance(end, TurnEnd) and end.status == "failed" and end.text == "Part"
+
+
+async def test_a_connection_keeps_at_most_history_messages_of_its_conversation(
+    tmp_path: Path,
+) -> None:
+    sink = FakeSink()
+    runner = runner_of(tmp_path, llm_responder, sink)
+    limit = runner.services.settings.history_messages
+    for turn_id in range(1, limit + 3):
+        message = UserMessage(id=f"m{turn_id}", text=f"q{turn_id}")
+        await runner.start(message, turn_id, options(runner, voice=False))
+        await until(lambda: runner.running is None, "the turn ends")
+    assert len(runner.conversation.history) == limit
+    assert runner.conversation.history[-2].content == f"q{limit + 2}"
