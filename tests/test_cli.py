@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from tests.conftest import free_port, inherited_socket
+from tests.waiting import HANG_S, until_sync
 from voicewire.cli_chat import Chat
 from voicewire.client import Client, TurnResult
 from voicewire.llm.scripted import DEFAULT_REPLY
@@ -67,20 +67,20 @@ def server(
         pass_fds=(fd,),
     )
     sock.close()  # the server has it
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "the server exited"
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
+        except httpx.TransportError:
+            return False  # not answering yet (a timeout too: it is only asked again)
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+        until_sync(healthy, "the server to start")
         yield f"ws://127.0.0.1:{port}/ws"
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=HANG_S)
         if out:
             out.close()
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
+from tests.waiting import HANG_S
 from voicewire import scheduling
 from voicewire.responder import TurnContext
 from voicewire.scheduling import DeadlineScheduler
@@ -29,7 +30,7 @@ def test_queued_work_runs_in_deadline_order_not_arrival_order() -> None:
         scheduling.deadline.reset(token)
     gate.set()
     for f in [blocker, *futures]:
-        f.result(timeout=5)
+        f.result(timeout=HANG_S)
     assert order == ["soonest", "soon", "later"]
     pool.shutdown()
 
@@ -42,16 +43,16 @@ def test_work_without_a_deadline_is_due_now_and_keeps_arrival_order() -> None:
     futures = [pool.submit(order.append, i) for i in range(5)]
     gate.set()
     for f in [blocker, *futures]:
-        f.result(timeout=5)
+        f.result(timeout=HANG_S)
     assert order == [0, 1, 2, 3, 4]
     pool.shutdown()
 
 
 def test_results_and_exceptions_reach_the_caller() -> None:
     pool = DeadlineScheduler(workers=2)
-    assert pool.submit(sum, [1, 2, 3]).result(timeout=5) == 6
+    assert pool.submit(sum, [1, 2, 3]).result(timeout=HANG_S) == 6
     with pytest.raises(ZeroDivisionError):
-        pool.submit(lambda: 1 / 0).result(timeout=5)
+        pool.submit(lambda: 1 / 0).result(timeout=HANG_S)
     pool.shutdown()
 
 
@@ -59,7 +60,7 @@ def test_no_more_threads_than_workers_are_started() -> None:
     pool = DeadlineScheduler(workers=2)
     futures = [pool.submit(time.sleep, 0.01) for _ in range(10)]
     for f in futures:
-        f.result(timeout=5)
+        f.result(timeout=HANG_S)
     assert len({t.name for t in threading.enumerate() if t.name.startswith("synth-")}) <= 2
     pool.shutdown()
 
@@ -73,12 +74,12 @@ def test_shutdown_cancels_what_has_not_started() -> None:
         return gate.wait()
 
     running = pool.submit(hold)
-    assert started.wait(5)
+    assert started.wait(HANG_S)
     waiting = pool.submit(time.sleep, 0)
     pool.shutdown()
     gate.set()
     assert waiting.cancelled()
-    assert running.result(timeout=5) is True
+    assert running.result(timeout=HANG_S) is True
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(time.sleep, 0)
 

@@ -72,7 +72,7 @@ async def test_a_node_back_from_a_partition_cannot_write_into_the_log_its_sessio
     await a_log.save(state(3, voice_name="a"))
     await a_log.handoff(state(3, voice_name="a"))
     # ...and its connection is told to let go, once.
-    assert await asyncio.wait_for(a_owner.controls.get(), 5) == Takeover()
+    assert await a_owner.next() == Takeover()
     assert a_log.lost and not b_log.lost
     a_log.append(4, "a4")
     await b_log.handoff(state(2))
@@ -96,7 +96,7 @@ async def test_a_node_back_from_a_partition_is_refused_after_the_new_owner_hande
     b_log.append(1, "b1")
     await b_log.handoff(state(1))  # nobody owns the session now, but a later generation did
     await a_log.save(state(5, voice_name="a"))
-    assert await asyncio.wait_for(a_owner.controls.get(), 5) == Takeover()
+    assert await a_owner.next() == Takeover()
     assert await b.find("s1") == state(1)
 
 
@@ -130,7 +130,7 @@ async def test_the_heartbeat_of_a_node_back_from_a_partition_lets_go_of_a_lost_s
     await cut_off(a)
     assert await b.open(state(), no_control) is not None
     await a._beat()  # A beats again: the session is not its own any more
-    assert await asyncio.wait_for(a_owner.controls.get(), 5) == Takeover()
+    assert await a_owner.next() == Takeover()
 
 
 async def test_two_resumes_taking_over_from_a_dead_owner_at_once_make_one_owner(
@@ -202,8 +202,8 @@ async def test_a_malformed_control_message_is_dropped_and_the_listener_goes_on(
         await hub.redis.publish(channel, junk)
     await hub.redis.publish(channel, b'{"type": "cancel", "sid": "s1", "turn_id": 2}')
     await hub.redis.publish(channel, b'{"type": "takeover", "sid": "s1"}')
-    assert await asyncio.wait_for(owner.controls.get(), 5) == CancelTurn(2, None)
-    assert await asyncio.wait_for(owner.controls.get(), 5) == Takeover()
+    assert await owner.next() == CancelTurn(2, None)
+    assert await owner.next() == Takeover()
     dropped = [r for r in caplog.records if "dropped a control message" in r.getMessage()]
     assert len(dropped) == 6 and all(r.levelno == logging.WARNING for r in dropped)
 

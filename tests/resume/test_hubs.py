@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 
 import pytest
 
 from tests.resume.conftest import require_redis
+from tests.waiting import HANG_S, until
 from voicewire.resume import (
     CancelTurn,
     Control,
@@ -64,6 +66,16 @@ async def collect(hub: Hub, after: int) -> list[Frame | Handoff]:
     return items
 
 
+async def logged(hub: RedisHub, count: int) -> None:
+    """Frames are written to Redis in the background: wait until `count` of them are."""
+    key = hub._key("s1", "log")
+
+    async def written() -> bool:
+        return bool(await hub.redis.xlen(key) >= count)
+
+    await until(written, f"{count} frames to be written to Redis")
+
+
 async def test_a_follower_gets_every_frame_after_its_seq_live_then_the_handoff(
     make_hub: MakeHub,
 ) -> None:
@@ -73,11 +85,20 @@ async def test_a_follower_gets_every_frame_after_its_seq_live_then_the_handoff(
     for seq in range(1, 6):
         log.append(seq, f'{{"seq":{seq}}}' if seq % 2 else bytes([seq]) * 10)
     await log.save(state(5))
-    follower = asyncio.create_task(collect(hub, 2))
-    await asyncio.sleep(0.05)
+    items: list[Frame | Handoff] = []
+    caught_up = asyncio.Event()
+
+    async def follow() -> None:
+        async for item in await hub.follow("s1", 2):
+            items.append(item)
+            if isinstance(item, Frame) and item.seq == 5:
+                caught_up.set()  # it goes straight on to wait for frame 6
+
+    follower = asyncio.create_task(follow())
+    await until(lambda: caught_up.is_set() or follower.done(), "the follower to catch up")
     log.append(6, "live")
     await log.handoff(state(6, next_turn=3))
-    items = await asyncio.wait_for(follower, 5)
+    await asyncio.wait_for(follower, HANG_S)
     frames = [i for i in items if isinstance(i, Frame)]
     assert [f.seq for f in frames] == [3, 4, 5, 6]
     assert [f.data for f in frames] == ['{"seq":3}', bytes([4]) * 10, '{"seq":5}', "live"]
@@ -120,16 +141,12 @@ async def test_frames_beyond_the_cap_are_trimmed_and_a_follow_from_before_them_f
 
 async def test_a_control_reaches_the_owner_from_another_node(make_hub: MakeHub) -> None:
     owner_hub, other_hub = await make_hub(), await make_hub()
-    received: asyncio.Queue[Control] = asyncio.Queue()
-
-    async def on_control(control: Control) -> None:
-        await received.put(control)
-
-    assert await owner_hub.open(state(), on_control) is not None
+    owner = Recorder()
+    assert await owner_hub.open(state(), owner) is not None
     await other_hub.control("s1", CancelTurn(turn_id=2, played_ms=150))
     await other_hub.control("s1", CancelTurn(turn_id=None, played_ms=None))
-    assert await asyncio.wait_for(received.get(), 5) == CancelTurn(turn_id=2, played_ms=150)
-    assert await asyncio.wait_for(received.get(), 5) == CancelTurn(turn_id=None, played_ms=None)
+    assert await owner.next() == CancelTurn(turn_id=2, played_ms=150)
+    assert await owner.next() == CancelTurn(turn_id=None, played_ms=None)
 
 
 async def test_a_session_has_one_owner_until_it_is_handed_off(make_hub: MakeHub) -> None:
@@ -177,12 +194,12 @@ async def test_a_follower_takes_over_from_an_owner_whose_process_died(redis_pref
         for seq in (1, 2, 3):
             log.append(seq, f"f{seq}")
         await log.save(state(2, running_turn=2, next_turn=3))
-        await asyncio.sleep(0.1)  # the frames are written in the background
+        await logged(dead, 3)
         # The process dies: no handoff, its heartbeat stops.
         for task in dead._background:
             task.cancel()
         await dead.redis.delete(dead._node_key(dead.node))
-        items = await asyncio.wait_for(collect(alive, 1), 10)
+        items = await asyncio.wait_for(collect(alive, 1), HANG_S)
         assert [i.seq for i in items if isinstance(i, Frame)] == [2, 3]
         handoff = items[-1]
         assert isinstance(handoff, Handoff) and handoff.orphaned
@@ -209,13 +226,19 @@ async def test_redis_keys_expire_after_the_resume_window(redis_prefix: str) -> N
         await hub.close()
 
 
-async def test_a_memory_log_is_forgotten_after_the_resume_window() -> None:
-    hub = MemoryHub(ttl_s=0.05, cap=100)
+async def test_a_memory_log_is_forgotten_after_the_resume_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]  # the hub's clock, moved by hand
+    monkeypatch.setattr("voicewire.resume.memory.time", SimpleNamespace(monotonic=lambda: now[0]))
+    hub = MemoryHub(ttl_s=30, cap=100)
     log = await hub.open(state(), no_control)
     assert log is not None
     log.append(1, "a")
     await log.handoff(state(1))
-    await asyncio.sleep(0.1)
+    now[0] += 29
+    assert await hub.find("s1") == state(1)
+    now[0] += 2
     assert await hub.find("s1") is None
 
 
@@ -250,25 +273,45 @@ async def test_frames_forgotten_as_delivered_are_dropped_and_later_ones_replayed
     assert [i.seq for i in items if isinstance(i, Frame)] == [5]
 
 
-async def test_an_idle_session_keeps_its_owner_past_the_resume_window(redis_prefix: str) -> None:
+async def test_an_idle_session_keeps_its_owner_past_the_resume_window(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = require_redis()
     owner = RedisHub(url, ttl_s=1, cap=100, prefix=redis_prefix)
     other = RedisHub(url, ttl_s=1, cap=100, prefix=redis_prefix)
+    beats = 0
+    beat = owner._beat
+
+    async def counted_beat() -> None:
+        nonlocal beats
+        await beat()
+        beats += 1
+
+    monkeypatch.setattr(owner, "_beat", counted_beat)
     await owner.start()
     await other.start()
-    received: asyncio.Queue[Control] = asyncio.Queue()
-
-    async def on_control(control: Control) -> None:
-        await received.put(control)
-
+    told = Recorder()
     try:
-        log = await owner.open(state(), on_control)
+        log = await owner.open(state(), told)
         assert log is not None
         log.append(1, "a")
-        await asyncio.sleep(3.5)  # no frame for longer than ttl_s: the heartbeat keeps it owned
+        await logged(owner, 1)
+        # No frame for longer than ttl_s, as Redis counts it: a key set now to expire with the
+        # window is gone...
+        window = owner._key("s1", "window")
+        await owner.redis.set(window, "1", ex=owner.ttl)
+
+        async def window_passed() -> bool:
+            return not await owner.redis.exists(window)
+
+        await until(window_passed, "Redis to expire a key set with the resume window")
+        assert await other.open(state(1), no_control) is None
+        # ...and the heartbeat keeps it owned.
+        since = beats
+        await until(lambda: beats > since, "a heartbeat after the resume window")
         assert await other.open(state(1), no_control) is None
         await other.control("s1", Takeover())
-        assert await asyncio.wait_for(received.get(), 5) == Takeover()
+        assert await told.next() == Takeover()
     finally:
         await owner.close()
         await other.close()
@@ -285,6 +328,10 @@ class Recorder:
 
     async def __call__(self, control: Control) -> None:
         await self.controls.put(control)
+
+    async def next(self) -> Control:
+        """The next control the owner is told (it may come from another node, via Redis)."""
+        return await asyncio.wait_for(self.controls.get(), HANG_S)
 
     def told(self) -> list[Control]:
         items = []
@@ -366,6 +413,6 @@ async def test_takeover_reaches_the_owner_once_and_other_controls_every_time(
     await other_hub.control("s1", Takeover())
     await other_hub.control("s1", Takeover())  # a second resume: nothing more to let go of
     await other_hub.control("s1", CancelTurn(turn_id=1, played_ms=None))
-    assert await asyncio.wait_for(owner.controls.get(), 5) == Takeover()
-    assert await asyncio.wait_for(owner.controls.get(), 5) == CancelTurn(1, None)
+    assert await owner.next() == Takeover()
+    assert await owner.next() == CancelTurn(1, None)
     assert owner.told() == []

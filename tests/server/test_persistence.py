@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.conftest import inherited_socket, serve
 from tests.storage.test_recorder import WRITES, slow_down
+from tests.waiting import HANG_S, until, until_sync
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -47,20 +46,24 @@ def ws_url(base: str, **params: str) -> str:
 
 
 def get(base: str, path: str, token: str) -> httpx.Response:
-    return httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=HANG_S)
 
 
 async def wait_for_messages(
     base: str, conversation: str, token: str, ready: Any
 ) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 15
-    while True:
-        messages: list[dict[str, Any]] = get(
-            base, f"/api/conversations/{conversation}/messages", token
-        ).json()
-        if ready(messages) or time.monotonic() > deadline:
-            return messages
-        await asyncio.sleep(0.05)
+    """The conversation's messages once `ready(messages)`: they are stored in the background."""
+    seen: list[dict[str, Any]] = []
+
+    def stored() -> list[dict[str, Any]] | None:
+        nonlocal seen
+        seen = get(base, f"/api/conversations/{conversation}/messages", token).json()
+        return seen if ready(seen) else None
+
+    try:
+        return await until(stored, f"the messages of conversation {conversation}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the last seen: {seen}") from None
 
 
 async def test_a_complete_turn_is_stored_with_both_messages(base: str) -> None:
@@ -232,14 +235,16 @@ def start_server(sock: socket.socket, data: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "voicewire", "serve", "--fd", str(fd)]
     command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
     proc = subprocess.Popen(command, env=env, pass_fds=(fd,))
-    deadline = time.monotonic() + 60
-    while True:
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "the server exited"
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
         except httpx.TransportError:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+            return False  # not answering yet (a timeout too: it is only asked again)
+
+    until_sync(healthy, "the server to start")
+    return proc
 
 
 async def test_a_server_killed_mid_reply_leaves_the_reply_marked_failed(tmp_path: Path) -> None:
@@ -255,7 +260,7 @@ async def test_a_server_killed_mid_reply_leaves_the_reply_marked_failed(tmp_path
             while deltas < 3:
                 deltas += isinstance(await c.receive(), TextDelta)
             proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
+            proc.wait(timeout=HANG_S)
     except Exception:
         proc.kill()
         raise
@@ -264,7 +269,7 @@ async def test_a_server_killed_mid_reply_leaves_the_reply_marked_failed(tmp_path
         messages = get(base, f"/api/conversations/{conversation}/messages", token).json()
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=HANG_S)
         sock.close()
     assert [(m["role"], m["status"]) for m in messages] == [
         ("user", "complete"),

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.waiting import HANG_S
 from voicewire.tts.base import TTSError
 from voicewire.tts.openai_compat import OpenAITTS
 
@@ -67,7 +68,9 @@ async def test_audio_is_yielded_before_the_body_has_finished(
 ) -> None:
     fake_openai_server.gate = asyncio.Event()
     stream = tts.synthesize("Hello there.")
-    first = await asyncio.wait_for(anext(stream), 2.0)
+    # The body is held after its first piece: a stream that waits for the whole body hangs
+    # here, and the hang guard turns that into a failure.
+    first = await asyncio.wait_for(anext(stream), HANG_S)
     fake_openai_server.gate.set()
     rest = [chunk.pcm async for chunk in stream]
     assert first.pcm == b"\x01\x00"
