@@ -13,8 +13,9 @@ export {};
  * @property {number} [maxBackoffMs] longest reconnect delay (default 10000)
  * @property {number} [startLead] s of lead when playback (re)starts (default 0.1)
  * @property {number} [minLead] s: a buffer due sooner than this is late, an underrun (default 0.02)
- * @property {"stream" | number | null} [contextSampleRate] the AudioContext's rate: "stream"
- *   asks for the stream's rate (a browser that refuses it gets its own), null the browser's
+ * @property {"stream" | number | null} [contextSampleRate] the AudioContext's rate: null (the
+ *   default) the browser's own, "stream" the stream's, a number that rate (a browser that
+ *   refuses it gets its own)
  * @property {CodecName} [codec] speech codec asked for after session.ready (default "pcm16")
  * @property {number | null} [sampleRate] a pcm16/mp3 rate to ask for (null: the server's)
  * @property {number} [timelineLimit] buffer records kept in `timeline` (default 5000)

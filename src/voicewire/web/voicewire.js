@@ -1072,7 +1072,9 @@ var DEFAULTS = {
   maxBackoffMs: 1e4,
   startLead: 0.1,
   minLead: 0.02,
-  contextSampleRate: "stream",
+  // The browser's own rate: Firefox refuses an AudioContext at another rate than the device's
+  // (and a microphone on it), and Web Audio resamples each buffer anyway.
+  contextSampleRate: null,
   codec: "pcm16",
   sampleRate: null,
   timelineLimit: 5e3,
