@@ -69,10 +69,11 @@ export class VoicewireClient extends EventTarget {
     this.session = null;
     /** @type {import("./types.js").AudioFormat} */
     this.audioFormat = { codec: "pcm16", sample_rate: 22050, channels: 1 };
-    /** @type {((m: ServerMessage | null) => void)[]} */
+    /** @private @type {((m: ServerMessage | null) => void)[]} */
     this._readyWaiters = [];
+    /** @private */
     this._formatPending = false; // a session.update for the codec is on its way
-    /** @type {Record<string, unknown>} setVoice() fields, sent again to a new session */
+    /** @private @type {Record<string, unknown>} setVoice() fields, sent again to a new session */
     this._settings = {};
     this.player = new Player(this.options, {
       emit: (type, detail) => this._emit(type, detail),
@@ -88,7 +89,9 @@ export class VoicewireClient extends EventTarget {
       disconnected: (d) => this._emit("disconnected", d),
       ended: () => this.turns.endSession(),
     });
+    /** @private */
     this._onGesture = () => this.resumeAudio();
+    /** @private */
     this._onVisibility = () => {
       if (document.visibilityState === "visible" && this.player.ctx) this.resumeAudio();
     };
@@ -117,7 +120,7 @@ export class VoicewireClient extends EventTarget {
     return () => this.removeEventListener(type, listener);
   }
 
-  /**
+  /** @private
    * @param {keyof VoicewireEventMap} type
    * @param {unknown} detail
    */
@@ -125,7 +128,7 @@ export class VoicewireClient extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  /** @param {ConnectionState} state */
+  /** @private @param {ConnectionState} state */
   _setState(state) {
     if (this.state === state) return;
     this.state = state;
@@ -306,6 +309,7 @@ export class VoicewireClient extends EventTarget {
 
   // After session.ready: ask for the codec/rate of the options and the settings of setVoice()
   // the new session does not have yet; true when an update was sent.
+  /** @private */
   _requestFormat() {
     const { codec, sampleRate } = this.options;
     /** @type {Record<string, unknown>} */
@@ -322,13 +326,13 @@ export class VoicewireClient extends EventTarget {
     return this._formatPending;
   }
 
-  /** @param {ServerMessage | null} m */
+  /** @private @param {ServerMessage | null} m */
   _resolveReady(m) {
     this._formatPending = false;
     for (const resolve of this._readyWaiters.splice(0)) resolve(m);
   }
 
-  /** @param {ServerMessage} m */
+  /** @private @param {ServerMessage} m */
   _onMessage(m) {
     switch (m.type) {
       case "session.ready":

@@ -1154,14 +1154,14 @@ var VoicewireClient = class extends EventTarget {
     this.addEventListener(type, listener);
     return () => this.removeEventListener(type, listener);
   }
-  /**
+  /** @private
    * @param {keyof VoicewireEventMap} type
    * @param {unknown} detail
    */
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
-  /** @param {ConnectionState} state */
+  /** @private @param {ConnectionState} state */
   _setState(state) {
     if (this.state === state) return;
     this.state = state;
@@ -1323,6 +1323,7 @@ var VoicewireClient = class extends EventTarget {
   }
   // After session.ready: ask for the codec/rate of the options and the settings of setVoice()
   // the new session does not have yet; true when an update was sent.
+  /** @private */
   _requestFormat() {
     const { codec, sampleRate } = this.options;
     const want = {};
@@ -1336,12 +1337,12 @@ var VoicewireClient = class extends EventTarget {
     this._formatPending = this.sendJson({ type: "session.update", ...want });
     return this._formatPending;
   }
-  /** @param {ServerMessage | null} m */
+  /** @private @param {ServerMessage | null} m */
   _resolveReady(m) {
     this._formatPending = false;
     for (const resolve of this._readyWaiters.splice(0)) resolve(m);
   }
-  /** @param {ServerMessage} m */
+  /** @private @param {ServerMessage} m */
   _onMessage(m) {
     switch (m.type) {
       case "session.ready":
