@@ -51,3 +51,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The browser packages (clients/): install them from the lockfile, type-check them, check that
+# the served /voicewire.js is what their modules build, and run their node tests.
+.PHONY: js
+JS_STAMP := clients/node_modules/.installed
+$(JS_STAMP): clients/package-lock.json
+	cd clients && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+js: $(JS_STAMP)
+	cd clients && npm run --silent check
+	cd clients && node js/scripts/bundle.mjs --check
+	node --test tests/js/
+test: js

@@ -284,7 +284,7 @@ def test_a_resume_token_the_server_refuses_falls_back_to_a_new_session(
     first = page.evaluate("() => [voicewire.session.session_id, voicewire.conversationId]")
     # A forged token: the server refuses the handshake (HTTP 403); the client sees only a failed
     # socket, finds the server up, and drops the resume.
-    page.evaluate("() => { voicewire.resumeToken = 'forged.token'; }")
+    page.evaluate("() => { voicewire.connection.resumeToken = 'forged.token'; }")
     cut_mid_reply(page, proxy)
     page.wait_for_function(
         "() => rec.readies.length >= 1 && voicewire.state === 'open'", timeout=WAIT_MS

@@ -51,10 +51,11 @@ DISCONNECT = """async (vector) => {
         const c = new VoicewireClient("ws://voicewire.test/ws", {
             autoUnlock: false, backoffMs: 600000, maxBackoffMs: 600000,
         });
-        Object.assign(c, { token: "t", resumeToken: "r", _lastSeq: 7 });
+        // The session layer (c.connection) holds the identity and decides on the resume.
+        Object.assign(c.connection, { token: "t", resumeToken: "r", _lastSeq: 7 });
         let disconnected = null;
         c.on("disconnected", (d) => { disconnected = d.code; });
-        c._onDisconnect({ code, reason: "" }, true);
+        c.connection._onDisconnect({ code, reason: "" }, true);
         const kept = { code, resuming: c.resuming, resumeToken: c.resumeToken, disconnected };
         c.destroy();
         return kept;

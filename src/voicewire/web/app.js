@@ -1,6 +1,7 @@
 // The demo chat page. Message text only ever goes into the DOM as text nodes (never as HTML).
-import { MIC_RATE, Microphone } from "./microphone.js";
-import { VoicewireClient, defaultUrl } from "./voicewire.js";
+// It uses the client package as an app would: its public API only (the server's /voicewire.js
+// is the package @voicewire/client built into one file).
+import { Microphone, VoicewireClient, defaultUrl } from "./voicewire.js";
 
 const $ = (id) => document.getElementById(id);
 const log = $("log");
@@ -138,7 +139,6 @@ client.on("state", ({ state }) => {
 
 client.on("ready", () => {
   bots = new Map(); // turn ids start again at 1 in a new session
-  restartMic();
   updateControls();
 });
 
@@ -152,7 +152,6 @@ client.on("resumed", () => {
     delete conn.dataset.resumed;
     connLabel.textContent = STATE_LABELS[client.state] || client.state;
   }, 3000);
-  restartMic();
   updateControls();
 });
 
@@ -270,13 +269,6 @@ micButton.addEventListener("click", async () => {
   }
 });
 window.voicewireMic = () => mic;
-
-// A session (new or resumed) does not keep the microphone on: turn it on again there.
-function restartMic() {
-  if (!mic || !mic.active) return;
-  const { end, voice } = mic;
-  client._sendJson({ type: "input_audio.start", sample_rate: MIC_RATE, end, voice });
-}
 
 $("error-close").addEventListener("click", () => {
   errorBox.hidden = true;
