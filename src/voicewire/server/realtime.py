@@ -15,8 +15,6 @@ and this connection, which maps client events onto them. One task group owns its
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 import uuid
 from functools import partial
@@ -25,7 +23,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.types import Message
 
 from voicewire.protocol.errors import CloseCode, ErrorCode
-from voicewire.protocol.messages import Error, InputAudioStart, TurnEnd, TurnStart, UserMessage
+from voicewire.protocol.messages import Error, TurnEnd, TurnStart, UserMessage
 from voicewire.protocol.session import Session
 from voicewire.protocol.state import RateWindow
 from voicewire.server import realtime_events as rt
@@ -33,11 +31,12 @@ from voicewire.server.handshake import Admission, admitted, open_conversation
 from voicewire.server.inbound import Inbound
 from voicewire.server.outbox import Close, End, Outbox, Raw
 from voicewire.server.realtime_framer import RealtimeFramer, Response
+from voicewire.server.realtime_input import InputBuffer
 from voicewire.server.realtime_items import ItemEvents
 from voicewire.server.realtime_state import Config, Items
 from voicewire.server.services import Services
 from voicewire.server.turns import Conversation, TurnRunner, turn_options
-from voicewire.server.voice_input import AudioFlood, Microphone
+from voicewire.server.voice_input import AudioFlood
 from voicewire.turn import Outgoing, heard_text
 
 router = APIRouter()
@@ -98,13 +97,6 @@ class RealtimeConnection:
             self.tg.create_task,
             identity=admission.identity.subject,
         )
-        self.mic = Microphone(
-            services.stt,
-            s,
-            on_speech=self._on_speech,
-            on_transcript=self._on_transcript,
-            on_error=self.out.put,
-        )
         self.inbound = Inbound(
             ws,
             self.out,
@@ -115,18 +107,29 @@ class RealtimeConnection:
         model = ws.query_params.get("model") or "voicewire"
         self.config = Config(model=model, voices=services.tts.voices or ("default",))
         self.items = Items(s.history_messages)
+
+        def complain(problem: rt.Problem) -> None:
+            self.out.put_now(Raw(rt.error(problem)))
+
         self.item_events = ItemEvents(
             self.items,
             self.send,
-            lambda problem: self.out.put_now(Raw(rt.error(problem))),
+            complain,
             self._cut,
             max_chars=s.max_message_chars,
         )
         self.rate = RateWindow(s.max_messages_per_second)
         self.turns = 0
-        self.mic_on = False
-        self.committing = False
-        self.utterances: dict[str, str] = {}  # utterance id → its user item's id
+        self.input = InputBuffer(
+            services,
+            self.config,
+            self.items,
+            self.send,
+            complain,
+            self.out.put,
+            respond=partial(self._respond, None),
+            interrupt=partial(self._cancel, None, reason="turn_detected"),
+        )
 
     # -- TurnSink: the turn's end settles its item before anything else can read it --------
     async def put(self, item: Outgoing | TurnStart) -> None:
@@ -162,7 +165,7 @@ class RealtimeConnection:
                 if reader is not None:
                     reader.cancel()
                 await self.runner.cancel()
-                await self.mic.close()
+                await self.input.close()
                 self.out.put_now(Close(CloseCode.NORMAL, ""))
                 self.out.put_now(End())
                 await asyncio.wait({writer}, timeout=WRITER_DRAIN_S)
@@ -189,7 +192,13 @@ class RealtimeConnection:
             self.out.put_now(Raw(rt.error(parsed)))
             return True
         if isinstance(parsed, rt.BufferAppend):
-            return await self._append(parsed)  # bounded by the microphone's audio budget
+            try:  # bounded by the microphone's audio budget, not by the event rate
+                await self.input.append(parsed)
+            except AudioFlood as flood:
+                self.out.put_now(Error(code=ErrorCode.RATE_LIMITED, message=str(flood)))
+                self.out.put_now(Close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED))
+                return False
+            return True
         if len(text) > settings.max_text_frame_bytes:
             limit = settings.max_text_frame_bytes
             self.problem("message_too_large", f"events are limited to {limit} bytes", parsed)
@@ -214,11 +223,9 @@ class RealtimeConnection:
         elif isinstance(event, rt.ResponseCancel):
             await self._cancel(event)
         elif isinstance(event, rt.BufferCommit):
-            await self._commit(event)
+            await self.input.commit(event)
         elif isinstance(event, rt.BufferClear):
-            await self.mic.close()
-            self.mic_on = False
-            self.send("input_audio_buffer.cleared")
+            await self.input.clear()
         elif not isinstance(event, rt.BufferAppend):
             await self.item_events.handle(event)
 
@@ -283,66 +290,3 @@ class RealtimeConnection:
 
     async def _cut(self, turn_id: int, audio_end_ms: int) -> None:
         await self.runner.cancel(turn_id, audio_end_ms)
-
-    # -- input audio --------------------------------------------------------------------------
-    async def _append(self, event: rt.BufferAppend) -> bool:
-        try:
-            pcm = base64.b64decode(event.audio, validate=True)
-        except (binascii.Error, ValueError):
-            self.problem("invalid_value", "audio must be base64", event, "audio")
-            return True
-        if len(pcm) % 2:
-            self.problem("invalid_value", "audio must be whole 16-bit samples", event, "audio")
-            return True
-        if not self.mic_on:
-            vad = self.config.vad is not None
-            end = "vad" if vad else "manual"
-            voice = self.config.modality == "audio"
-            await self.mic.start(InputAudioStart(sample_rate=rt.OUTPUT_RATE, end=end, voice=voice))
-            self.mic_on = True
-        try:
-            await self.mic.feed(pcm)
-        except AudioFlood as flood:
-            self.out.put_now(Error(code=ErrorCode.RATE_LIMITED, message=str(flood)))
-            self.out.put_now(Close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED))
-            return False
-        return True
-
-    async def _commit(self, event: rt.BufferCommit) -> None:
-        if not self.mic_on:
-            self.problem(
-                "input_audio_buffer_commit_empty", "the input audio buffer is empty", event
-            )
-            return
-        self.committing = True
-        try:
-            await self.mic.stop()  # the final transcript comes through _on_transcript
-        finally:
-            self.committing = self.mic_on = False
-
-    async def _on_speech(self, utterance_id: str) -> None:
-        item_id = self.utterances.setdefault(utterance_id, rt.new_id("item"))
-        self.send("input_audio_buffer.speech_started", audio_start_ms=0, item_id=item_id)
-        if self.config.vad is not None and self.config.vad.interrupt_response:
-            await self._cancel(None, reason="turn_detected")  # barge-in, as turn.cancel
-
-    async def _on_transcript(self, utterance_id: str, text: str, final: bool) -> None:
-        if not final:
-            return
-        item_id = self.utterances.pop(utterance_id, None) or rt.new_id("item")
-        if not self.committing:
-            self.send("input_audio_buffer.speech_stopped", audio_end_ms=0, item_id=item_id)
-        item = rt.Item(item_id, "user", "input_audio", text)
-        previous = self.items.add(item)
-        self.send("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
-        self.send("conversation.item.added", previous_item_id=previous, item=item.shape())
-        self.send(
-            "conversation.item.input_audio_transcription.completed",
-            item_id=item_id,
-            content_index=0,
-            transcript=text,
-        )
-        self.send("conversation.item.done", previous_item_id=previous, item=item.shape())
-        vad = self.config.vad
-        if text and not self.committing and vad is not None and vad.create_response:
-            await self._respond(None)
