@@ -116,6 +116,7 @@ class RealtimeConnection:
             self.send,
             complain,
             self._cut,
+            self._amend,
             max_chars=s.max_message_chars,
         )
         self.rate = RateWindow(s.max_messages_per_second)
@@ -290,3 +291,8 @@ class RealtimeConnection:
 
     async def _cut(self, turn_id: int, audio_end_ms: int) -> None:
         await self.runner.cancel(turn_id, audio_end_ms)
+
+    def _amend(self, item: rt.Item, audio_end_ms: int) -> None:
+        recorder = self.runner.conversation.recorder
+        if recorder is not None and item.turn_id is not None:
+            recorder.amend_reply(item.turn_id, text=item.text, played_ms=audio_end_ms)

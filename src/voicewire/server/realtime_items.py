@@ -15,15 +15,24 @@ from voicewire.server.realtime_state import Items
 Send = Callable[..., None]  # (type, **fields): a server event
 Complain = Callable[[rt.Problem], None]  # an error event
 Cut = Callable[[int, int], Awaitable[None]]  # (turn_id, audio_end_ms): cancel the running turn
+Amend = Callable[[rt.Item, int], None]  # an ended reply was cut at audio_end_ms: store it
 
 ItemEvent = rt.ItemCreate | rt.ItemRetrieve | rt.ItemDelete | rt.ItemTruncate
 
 
 class ItemEvents:
     def __init__(
-        self, items: Items, send: Send, complain: Complain, cut: Cut, *, max_chars: int
+        self,
+        items: Items,
+        send: Send,
+        complain: Complain,
+        cut: Cut,
+        amend: Amend,
+        *,
+        max_chars: int,
     ) -> None:
         self.items, self.send, self.complain, self.cut = items, send, complain, cut
+        self.amend = amend
         self.max_chars = max_chars
 
     async def handle(self, event: ItemEvent) -> None:
@@ -95,6 +104,7 @@ class ItemEvents:
             elif item.heard is not None:
                 item.text = item.heard(event.audio_end_ms)
                 item.status = "incomplete"
+                self.amend(item, event.audio_end_ms)
             self.send(
                 "conversation.item.truncated",
                 item_id=item.id,
