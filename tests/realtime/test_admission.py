@@ -85,13 +85,19 @@ async def test_a_server_that_requires_tokens_refuses_a_wrong_key_and_a_guest(bas
         assert refused.value.response.status_code == 403
 
 
-async def test_a_guest_is_served_where_guests_are_allowed(tmp_path: Any) -> None:
+async def test_a_guest_is_served_where_guests_are_allowed_and_measured(tmp_path: Any) -> None:
     with server(tmp_path) as url:
         client = AsyncOpenAI(base_url=url + "/v1", api_key="guest")
         async with client.realtime.connect(model="voicewire") as conn:
             assert (await conn.recv()).type == "session.created"
             await ask(conn, "Tell me about the flat")
             assert (await until(conn, "response.done"))[-1].response.status == "completed"
+        async with httpx.AsyncClient(base_url=url) as http:
+            metrics = (await http.get("/metrics")).text
+    # The same metrics as /ws: time to first text and audio, turns by status.
+    assert "voicewire_ttfa_seconds_count 1.0" in metrics
+    assert "voicewire_ttft_seconds_count 1.0" in metrics
+    assert 'voicewire_turns_total{status="complete"} 1.0' in metrics
 
 
 async def test_a_page_of_another_origin_is_refused(base: str) -> None:
