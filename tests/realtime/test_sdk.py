@@ -182,3 +182,22 @@ async def test_unknown_events_and_bad_payloads_are_errors_and_the_session_goes_o
         await ask(conn, "Tell me about the flat")
         events = await until(conn, "response.done")
     assert events[-1].response.status == "completed"
+
+
+async def test_session_update_takes_this_servers_voices_and_openais_names(base: str) -> None:
+    async with client(base).realtime.connect(model="voicewire") as conn:
+        await conn.recv()
+        for voice in ("fake-tone", "alloy"):
+            audio = {"output": {"voice": voice, "speed": 1.2}}
+            await conn.session.update(session={"type": "realtime", "audio": audio})
+            updated = (await until(conn, "session.updated"))[-1].session
+            assert updated.audio.output.voice == "fake-tone"  # alloy: the default voice
+            assert updated.audio.output.speed == 1.2
+        audio = {"output": {"voice": "nobody"}}
+        await conn.session.update(session={"type": "realtime", "audio": audio}, event_id="ev_v")
+        refused = (await until(conn, "error"))[-1].error
+        assert (refused.param, refused.event_id) == ("session.audio.output.voice", "ev_v")
+        await ask(conn, "Tell me about the flat")
+        events = await until(conn, "response.done")
+    assert events[-1].response.status == "completed"
+    assert len(audio_of(events)) > 0
