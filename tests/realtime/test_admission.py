@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import serve
-from tests.realtime.test_sdk import REPLY, ask, audio_of, until
+from tests.realtime.test_sdk import REPLY, RecordingLLM, ask, audio_of, until
 from tests.waiting import until as poll
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -27,10 +27,12 @@ SECRET = "realtime-test-secret-0123456789"
 ALICE = TokenSigner(SECRET.encode()).sign(Identity("user", "alice"))
 
 
+LLM = RecordingLLM(ScriptedLLM(REPLY, tokens_per_second=40, first_token_ms=5))
+
+
 def server(tmp_path: Any, **overrides: Any) -> Any:
     settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, secret=SECRET, **overrides)
-    llm = ScriptedLLM(REPLY, tokens_per_second=40, first_token_ms=5)
-    return serve(create_app(settings, llm=llm, tts=FakeToneTTS()))
+    return serve(create_app(settings, llm=LLM, tts=FakeToneTTS()))
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,23 @@ async def test_a_truncated_reply_is_stored_as_heard_in_the_users_history(base: s
         ("assistant", "Sure, I can help"),
     ]
     assert messages[-1]["played_ms"] == 700
+
+    # The stored conversation continues on a new connection: its items, then the new question,
+    # the session's instructions first.
+    client = AsyncOpenAI(base_url=base + "/v1", api_key=ALICE)
+    conversation = {"conversation": conversations[0]["id"]}
+    async with client.realtime.connect(model="voicewire", extra_query=conversation) as conn:
+        await conn.recv()
+        await conn.session.update(session={"type": "realtime", "instructions": "Be brief."})
+        await until(conn, "session.updated")
+        await ask(conn, "And the price?")
+        await until(conn, "response.done")
+    assert [(m.role, m.content) for m in LLM.seen[-1]] == [
+        ("system", "Be brief."),
+        ("user", "Tell me about the flat"),
+        ("assistant", "Sure, I can help"),
+        ("user", "And the price?"),
+    ]
 
 
 async def test_a_browser_passes_its_key_in_a_subprotocol_and_gets_realtime(base: str) -> None:

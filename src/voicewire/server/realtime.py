@@ -15,6 +15,7 @@ and this connection, which maps client events onto them. One task group owns its
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from functools import partial
@@ -39,6 +40,7 @@ from voicewire.server.turns import Conversation, TurnRunner, turn_options
 from voicewire.server.voice_input import AudioFlood
 from voicewire.turn import Outgoing, heard_text
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 WRITER_DRAIN_S = 2.0
 KEY_PROTOCOL = "openai-insecure-api-key."
@@ -153,10 +155,21 @@ class RealtimeConnection:
             writer = self.tg.create_task(self.out.run())
             reader: asyncio.Task[None] | None = None
             try:
-                opened = await open_conversation(self.admission, self.services)
+                try:
+                    opened = await open_conversation(self.admission, self.services)
+                except Exception:
+                    log.exception(
+                        "realtime %s: cannot open its conversation", self.session.session_id
+                    )
+                    self.out.put_now(
+                        Raw(rt.error(rt.Problem("internal", "internal error"), kind="server_error"))
+                    )
+                    self.out.put_now(Close(CloseCode.INTERNAL, "internal error"))
+                    return
                 self.runner.conversation = Conversation.open(
                     self.services, opened.conversation_id, opened.history
                 )
+                self.items.load(opened.history)
                 self.send("session.created", session=self.config.shape(self.session.session_id))
                 reader = self.tg.create_task(self.inbound.run())
                 gone = self.tg.create_task(self.out.gone.wait())
@@ -240,7 +253,10 @@ class RealtimeConnection:
         instructions = self.config.instructions
         if asked is not None and asked.instructions is not None:
             instructions = asked.instructions
-        history, pending = self.items.context(instructions)
+        conversation = self.runner.conversation.history
+        # Room for the new user message too (the runner appends it).
+        room = (conversation.maxlen or len(self.items.items) + 1) - 1
+        history, pending = self.items.context(instructions, room)
         text = "\n".join(i.text for i in pending if i.text)
         if not text:
             self.problem("no_user_message", "no user message to respond to", event)
@@ -257,7 +273,6 @@ class RealtimeConnection:
         self.framer.responses[self.turns] = Response(
             rt.new_id("resp"), item, audio, previous_item_id=previous
         )
-        conversation = self.runner.conversation.history
         conversation.clear()
         conversation.extend(history)
         options = turn_options(

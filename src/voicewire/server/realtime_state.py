@@ -15,10 +15,12 @@ from voicewire.llm.base import ChatMessage
 from voicewire.server.realtime_events import (
     OUTPUT_RATE,
     Item,
+    ItemKind,
     Modality,
     Problem,
     SessionConfig,
     TurnDetection,
+    new_id,
 )
 
 # OpenAI's built-in voice names: a client written for OpenAI's service sends one of them.
@@ -108,13 +110,21 @@ class Items:
     def delete(self, item: Item) -> None:
         self.items.remove(item)
 
-    def context(self, instructions: str) -> tuple[list[ChatMessage], list[Item]]:
-        """The LLM's context before the new user message, and the user items after the last
-        reply (together, the new user message)."""
+    def context(self, instructions: str, room: int) -> tuple[list[ChatMessage], list[Item]]:
+        """The LLM's context before the new user message (at most `room` messages, the
+        instructions first), and the user items after the last reply (together, the new
+        user message)."""
         items = list(self.items)
         pending: list[Item] = []
         while items and items[-1].role == "user":
             pending.insert(0, items.pop())
-        history = [ChatMessage("system", instructions)] if instructions else []
-        history += [ChatMessage(i.role, i.text) for i in items if i.text]
-        return history, pending
+        system = [ChatMessage("system", instructions)] if instructions else []
+        said = [ChatMessage(i.role, i.text) for i in items if i.text]
+        keep = max(0, room - len(system))
+        return system + (said[-keep:] if keep else []), pending
+
+    def load(self, history: list[ChatMessage]) -> None:
+        """A stored conversation continued (`?conversation=`): its messages become items."""
+        for message in history:
+            kind: ItemKind = "output_text" if message.role == "assistant" else "input_text"
+            self.add(Item(new_id("item"), message.role, kind, message.content))
