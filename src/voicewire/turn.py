@@ -100,6 +100,9 @@ class Turn:
     status: TurnStatus = "complete"
     spoken: list[SpokenSegment] = field(default_factory=list)
     audio_ms: float = 0.0
+    # The segment whose audio is being sent, and the word spans the TTS gave for it so far:
+    # a cancel can cut it mid-way, and its words already played were heard.
+    speaking: tuple[Segment, list[WordSpan]] | None = None
 
     async def run(self) -> None:
         """Run the turn to its end; `status` and `text` say how it went."""
@@ -218,7 +221,8 @@ class Turn:
             if segment is not current:
                 current, encoder, flags = segment, new_encoder(), FrameFlags.SEGMENT_START
                 buffer.clear()
-                spans.clear()
+                spans = []
+                self.speaking = (segment, spans)
                 heard = 0  # input samples of this segment handed to the encoder
                 await self.emit(
                     SegmentStart(
@@ -254,6 +258,7 @@ class Turn:
         duration_ms = samples * 1000 / rate
         self.spoken.append(SpokenSegment(segment, self.audio_ms, duration_ms, words))
         self.audio_ms += duration_ms
+        self.speaking = None
         await self.emit(
             SegmentEnd(
                 turn_id=self.turn_id,
@@ -279,7 +284,8 @@ def heard_text(turn: Turn, played_ms: int) -> str:
 
     A word counts as heard once its audio began; text before the first segment's first word
     (nothing) and between segments follows the words. Text that was never spoken (no segment
-    reached it) is not heard.
+    reached it) is not heard. In a segment cut while its audio was being sent, the words the
+    TTS had placed by then count.
     """
     end = 0
     for spoken in turn.spoken:
@@ -288,6 +294,15 @@ def heard_text(turn: Turn, played_ms: int) -> str:
                 end = word.char_end
             else:
                 return turn.text[:end]
+    if turn.speaking is not None:
+        segment, spans = turn.speaking
+        rate = turn.tts.sample_rate
+        for span in sorted(spans, key=lambda s: s.index):
+            if span.index >= len(segment.words):
+                break
+            if turn.audio_ms + span.start * 1000 / rate >= played_ms:
+                break
+            end = segment.words[span.index].end
     return turn.text[:end]
 
 

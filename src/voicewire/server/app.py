@@ -23,6 +23,7 @@ from voicewire.llm.base import LLM
 from voicewire.responder import Responder, llm_responder, load_responder
 from voicewire.server.compat import router as compat_router
 from voicewire.server.http import router
+from voicewire.server.realtime import router as realtime_router
 from voicewire.server.services import Services, open_services
 from voicewire.server.ws import Connection
 from voicewire.tts.base import TTS
@@ -61,6 +62,7 @@ def create_app(
     app.add_middleware(_LazyServices, owner=app)
     app.include_router(router)
     app.include_router(compat_router)
+    app.include_router(realtime_router)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:

@@ -64,16 +64,21 @@ def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
 
 
 async def admit(
-    ws: WebSocket, services: Services, *, subprotocol: str | None = PROTOCOL_VERSION
+    ws: WebSocket,
+    services: Services,
+    *,
+    subprotocol: str | None = PROTOCOL_VERSION,
+    token: str | None = None,
 ) -> Admission | Refusal:
     """Decide, reading but never writing the store. Endpoints without a subprotocol (the
-    compat endpoint) have no resume either."""
+    compat endpoint) have no resume either. `token`: one the endpoint found elsewhere than in
+    the `token` query parameter (the Realtime endpoint's API key)."""
     settings = services.settings
     if subprotocol is not None and subprotocol not in ws.scope.get("subprotocols", []):
         return Refusal(f"subprotocol {subprotocol} required")
     if not origin_allowed(ws, settings.allowed_origins):
         return Refusal("origin not allowed")
-    token = ws.query_params.get("token")
+    token = token or ws.query_params.get("token")
     guest_token = None
     if token:
         try:
@@ -139,17 +144,24 @@ RefusalFrame = Callable[[ErrorCode, str], str]
 
 @asynccontextmanager
 async def admitted(
-    ws: WebSocket, services: Services, *, subprotocol: str | None, refusal: RefusalFrame
+    ws: WebSocket,
+    services: Services,
+    *,
+    subprotocol: str | None,
+    refusal: RefusalFrame,
+    token: str | None = None,
+    answer: str | None = None,
 ) -> AsyncIterator[Admission | None]:
     """Admit, accept and hold a connection slot for the block; None when refused (then the
-    socket is closed already: 403 at the handshake, or an error and a close code after it)."""
-    admission = await admit(ws, services, subprotocol=subprotocol)
+    socket is closed already: 403 at the handshake, or an error and a close code after it).
+    `answer`: the subprotocol to accept with when none is required (`subprotocol` None)."""
+    admission = await admit(ws, services, subprotocol=subprotocol, token=token)
     if isinstance(admission, Refusal):
         log.info("handshake refused: %s", admission.reason)
         await ws.close(CloseCode.POLICY, admission.reason)
         yield None
         return
-    await ws.accept(subprotocol=subprotocol)
+    await ws.accept(subprotocol=subprotocol or answer)
     subject = admission.identity.subject
     refused = services.connections.acquire(subject)
     if refused is not None:

@@ -173,6 +173,7 @@ class Outbox:
                 continue
             if isinstance(item, AudioOut) and item.turn_id in self.dropped:
                 continue
+            self._measure(item)  # whatever the wire format: every endpoint's metrics
             for frame in self.framer(item):
                 if self.log is not None:
                     self.log.append(self.session.seq, frame)
@@ -227,12 +228,23 @@ class Outbox:
                 async with asyncio.timeout(1.0):
                     await self.ws.close(close.code, close.reason)
 
+    def _measure(self, item: ServerMessage | AudioOut) -> None:
+        metrics = self.metrics
+        if isinstance(item, AudioOut):
+            _observe(self.waiting_audio, item.turn_id, metrics.ttfa)
+        elif isinstance(item, TextDelta):
+            _observe(self.waiting_text, item.turn_id, metrics.ttft)
+        elif isinstance(item, Error):
+            metrics.errors.labels(item.code).inc()
+        elif isinstance(item, TurnEnd):
+            self.waiting_text.pop(item.turn_id, None)
+            self.waiting_audio.pop(item.turn_id, None)
+
     def _frame(self, item: ServerMessage | AudioOut) -> Sequence[str | bytes]:
-        session, metrics = self.session, self.metrics
+        session = self.session
         if isinstance(item, AudioOut):
             if item.turn_id in self.dropped or not session.is_running(item.turn_id):
                 return ()
-            _observe(self.waiting_audio, item.turn_id, metrics.ttfa)
             frame = session.audio(
                 item.turn_id,
                 item.segment_id,
@@ -241,13 +253,6 @@ class Outbox:
                 flags=item.flags,
             )
             return (frame,)
-        if isinstance(item, TextDelta):
-            _observe(self.waiting_text, item.turn_id, metrics.ttft)
-        elif isinstance(item, Error):
-            metrics.errors.labels(item.code).inc()
-        elif isinstance(item, TurnEnd):
-            self.waiting_text.pop(item.turn_id, None)
-            self.waiting_audio.pop(item.turn_id, None)
         return (session.send(item),)
 
 

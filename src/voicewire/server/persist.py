@@ -98,6 +98,9 @@ async def retried(
     raise AssertionError("unreachable")
 
 
+AMENDABLE_REPLIES = 16  # replies a Recorder can still amend after closing them
+
+
 class Recorder:
     """One connection's writes: its user messages and replies, in the order of its turns.
 
@@ -121,6 +124,8 @@ class Recorder:
         self._down = False
         # Each turn's reply row id; None when its user message could not be stored.
         self._replies: dict[int, asyncio.Task[str | None]] = {}
+        # The last replies closed: (row id, the close's write), for a later `amend_reply`.
+        self._closed: dict[int, tuple[asyncio.Task[str | None], asyncio.Task[None]]] = {}
 
     def _queue(self, insert: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         previous = self._last
@@ -203,7 +208,25 @@ class Recorder:
             if message_id is not None:
                 await self._close(message_id, text, status, played_ms, spoken, data)
 
-        self.writes.spawn(finish())
+        self._closed[turn_id] = (begun, self.writes.spawn(finish()))
+        while len(self._closed) > AMENDABLE_REPLIES:
+            del self._closed[next(iter(self._closed))]
+
+    def amend_reply(self, turn_id: int, *, text: str, played_ms: int) -> None:
+        """A closed reply cut afterwards to what was heard (a Realtime truncate): stored
+        `interrupted` with `text`, after its close (one of the last `AMENDABLE_REPLIES`)."""
+        closed = self._closed.get(turn_id)
+        if closed is None:
+            return
+        begun, finishing = closed
+
+        async def amend() -> None:
+            await asyncio.wait([finishing])
+            message_id = begun.result() if not begun.cancelled() and not begun.exception() else None
+            if message_id is not None:
+                await self._close(message_id, text, "interrupted", played_ms, True, None)
+
+        self._closed[turn_id] = (begun, self.writes.spawn(amend()))
 
     async def _close(
         self,
@@ -212,7 +235,7 @@ class Recorder:
         status: TurnStatus,
         played_ms: int | None,
         spoken: bool,
-        data: list[dict[str, Any]],
+        data: list[dict[str, Any]] | None,  # None: as stored
     ) -> None:
         for played in [played_ms, None] if played_ms is not None else [None]:
             close = partial(

@@ -1,0 +1,256 @@
+"""OpenAI Realtime (GA dialect) wire shapes for `/v1/realtime`: client events parsed, server
+events built.
+
+Client events are frozen pydantic models (unknown fields ignored, as the Realtime service
+does); `parse` never raises: it returns the event or a `Problem` that the connection sends back
+as an `error` event echoing the client's `event_id`. Server events are plain dicts made here,
+each with a fresh `event_id`, so that every shape the SDK reads is written in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+OUTPUT_RATE = 24000  # the Realtime protocol's pcm16 rate, in and out
+Modality = Literal["text", "audio"]
+ItemKind = Literal["input_text", "input_audio", "output_text", "output_audio"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Event(_In):
+    event_id: str | None = Field(default=None, max_length=200)
+
+
+class AudioFormat(_In):
+    type: Literal["audio/pcm"] = "audio/pcm"
+    rate: Literal[24000] = 24000
+
+
+class TurnDetection(_In):
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    create_response: bool = True
+    interrupt_response: bool = True
+
+
+class AudioInput(_In):
+    format: AudioFormat | None = None
+    turn_detection: TurnDetection | None = None  # null (sent) means: no turn detection
+
+
+class AudioOutput(_In):
+    format: AudioFormat | None = None
+    voice: str | None = Field(default=None, max_length=200)
+    speed: float | None = Field(default=None, ge=0.5, le=1.5)
+
+
+class AudioConfig(_In):
+    input: AudioInput | None = None
+    output: AudioOutput | None = None
+
+
+class SessionConfig(_In):
+    type: Literal["realtime"] | None = None
+    instructions: str | None = Field(default=None, max_length=20000)
+    output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
+    audio: AudioConfig | None = None
+
+
+class Content(_In):
+    type: Literal["input_text", "input_audio", "text", "output_text", "output_audio"]
+    text: str | None = None
+    transcript: str | None = None
+    audio: str | None = None
+
+
+class ItemIn(_In):
+    id: str | None = Field(default=None, max_length=64)
+    type: Literal["message"] = "message"
+    role: Literal["user", "assistant", "system"]
+    content: list[Content] = Field(min_length=1, max_length=16)
+
+
+class ResponseConfig(_In):
+    instructions: str | None = Field(default=None, max_length=20000)
+    output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
+
+
+class SessionUpdate(_Event):
+    type: Literal["session.update"]
+    session: SessionConfig
+
+
+class ItemCreate(_Event):
+    type: Literal["conversation.item.create"]
+    previous_item_id: str | None = None
+    item: ItemIn
+
+
+class ItemRetrieve(_Event):
+    type: Literal["conversation.item.retrieve"]
+    item_id: str
+
+
+class ItemDelete(_Event):
+    type: Literal["conversation.item.delete"]
+    item_id: str
+
+
+class ItemTruncate(_Event):
+    type: Literal["conversation.item.truncate"]
+    item_id: str
+    content_index: int = Field(ge=0)
+    audio_end_ms: int = Field(ge=0)
+
+
+class ResponseCreate(_Event):
+    type: Literal["response.create"]
+    response: ResponseConfig | None = None
+
+
+class ResponseCancel(_Event):
+    type: Literal["response.cancel"]
+    response_id: str | None = None
+
+
+class BufferAppend(_Event):
+    type: Literal["input_audio_buffer.append"]
+    audio: str
+
+
+class BufferCommit(_Event):
+    type: Literal["input_audio_buffer.commit"]
+
+
+class BufferClear(_Event):
+    type: Literal["input_audio_buffer.clear"]
+
+
+ClientEvent = Annotated[
+    SessionUpdate
+    | ItemCreate
+    | ItemRetrieve
+    | ItemDelete
+    | ItemTruncate
+    | ResponseCreate
+    | ResponseCancel
+    | BufferAppend
+    | BufferCommit
+    | BufferClear,
+    Field(discriminator="type"),
+]
+_CLIENT_EVENT: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
+KNOWN = frozenset(
+    {
+        "session.update",
+        "conversation.item.create",
+        "conversation.item.retrieve",
+        "conversation.item.delete",
+        "conversation.item.truncate",
+        "response.create",
+        "response.cancel",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with a client event (sent back as an `error` event)."""
+
+    code: str
+    message: str
+    event_id: str | None = None
+    param: str | None = None
+
+
+def parse(raw: str) -> ClientEvent | Problem:
+    """A client event, or what is wrong with it. Never raises."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return Problem("invalid_json", "the event is not valid JSON")
+    if not isinstance(obj, dict):
+        return Problem("invalid_json", "the event must be a JSON object")
+    event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+    kind = obj.get("type")
+    if kind not in KNOWN:
+        return Problem("unknown_event", f"unsupported event type {kind!r}", event_id, "type")
+    try:
+        return _CLIENT_EVENT.validate_python(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"][1:])
+        return Problem("invalid_value", f"{param}: {first['msg']}", event_id, param or None)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def event(type_: str, **fields: Any) -> str:
+    """A server event as a text frame, with its own `event_id`."""
+    return json.dumps({"type": type_, "event_id": new_id("event"), **fields})
+
+
+def error(problem: Problem, *, kind: str = "invalid_request_error") -> str:
+    body = {
+        "type": kind,
+        "code": problem.code,
+        "message": problem.message,
+        "param": problem.param,
+        "event_id": problem.event_id,
+    }
+    return event("error", error=body)
+
+
+@dataclass(eq=False)
+class Item:
+    """A conversation item: a message, whose text is what the conversation remembers.
+
+    For an assistant's spoken reply `text` is its transcript, cut to what was heard by a
+    truncate; `heard` recomputes it from the turn's word timings (set by the connection).
+    """
+
+    id: str
+    role: Literal["user", "assistant", "system"]
+    kind: ItemKind
+    text: str = ""
+    status: Literal["completed", "incomplete", "in_progress"] = "completed"
+    turn_id: int | None = None
+    sent_samples: int = 0  # of its audio, at OUTPUT_RATE (what the client can have played)
+    heard: Callable[[int], str] | None = None  # audio_end_ms → the words heard by then
+
+    def content(self) -> dict[str, Any]:
+        if self.kind == "input_text":
+            return {"type": "input_text", "text": self.text}
+        if self.kind == "output_text":
+            return {"type": "output_text", "text": self.text}
+        if self.kind == "input_audio":
+            return {"type": "input_audio", "transcript": self.text}
+        return {"type": "output_audio", "transcript": self.text}
+
+    def shape(self) -> dict[str, Any]:
+        """The item as the SDK reads it (audio bytes are never echoed back)."""
+        return {
+            "id": self.id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": self.role,
+            "status": self.status,
+            "content": [self.content()],
+        }
+
+    @property
+    def sent_ms(self) -> int:
+        return self.sent_samples * 1000 // OUTPUT_RATE

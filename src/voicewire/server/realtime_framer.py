@@ -1,0 +1,150 @@
+"""Turn events → OpenAI Realtime server events: the `Outbox` framer of `/v1/realtime`.
+
+A turn is one Realtime response with one assistant message item and one content part (audio
+with its transcript, or text). The frames of a turn, in order:
+
+    turn.start   → response.created, response.output_item.added, conversation.item.added,
+                   response.content_part.added
+    text.delta   → response.output_audio_transcript.delta (audio) | response.output_text.delta
+    audio        → response.output_audio.delta (base64 pcm16, 24 kHz mono)
+    error        → error (server_error)
+    turn.end     → …audio.done, …transcript.done | …text.done, content_part.done,
+                   output_item.done, conversation.item.done, response.done
+
+Segments and word timings have no Realtime event: they stay server-side, where a truncate
+uses them. The transcript runs ahead of the audio (it is the LLM's text as written).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from voicewire.protocol.messages import Error, ServerMessage, TextDelta, TurnEnd, TurnStart
+from voicewire.server.realtime_events import Item, Problem, error, event
+from voicewire.turn import AudioOut
+
+STATUS = {"complete": "completed", "interrupted": "cancelled", "failed": "failed"}
+
+
+@dataclass(eq=False)
+class Response:
+    """One response: its id, its item, and how it ended (set by the connection)."""
+
+    id: str
+    item: Item
+    audio: bool
+    reason: Literal["client_cancelled", "turn_detected"] = "client_cancelled"
+    error: Error | None = None
+    previous_item_id: str | None = None
+
+    def shape(self, status: str) -> dict[str, Any]:
+        details: dict[str, Any] | None = None
+        if status == "cancelled":
+            details = {"type": "cancelled", "reason": self.reason}
+        elif status == "failed":
+            failure = self.error
+            details = {
+                "type": "failed",
+                "error": {
+                    "type": "server_error",
+                    "code": failure.code if failure else "internal_error",
+                    "message": failure.message if failure else "the response failed",
+                },
+            }
+        return {
+            "object": "realtime.response",
+            "id": self.id,
+            "status": status,
+            "status_details": details,
+            "output": [self.item.shape()] if status != "in_progress" else [],
+            "output_modalities": ["audio" if self.audio else "text"],
+            "conversation_id": None,
+            "usage": None,
+        }
+
+
+class RealtimeFramer:
+    """Frames turn events; `responses` is filled by the connection when it starts a turn."""
+
+    def __init__(self) -> None:
+        self.responses: dict[int, Response] = {}
+
+    def frame(self, item: ServerMessage | AudioOut) -> Sequence[str]:
+        if isinstance(item, Error):
+            return self._error(item)
+        turn_id = getattr(item, "turn_id", None)
+        response = self.responses.get(turn_id) if isinstance(turn_id, int) else None
+        if response is None:
+            return ()
+        ids = {"response_id": response.id, "item_id": response.item.id, "output_index": 0}
+        part = {**ids, "content_index": 0}
+        if isinstance(item, TurnStart):
+            return self._start(response, part)
+        if isinstance(item, TextDelta):
+            kind = "output_audio_transcript" if response.audio else "output_text"
+            return [event(f"response.{kind}.delta", **part, delta=item.text)]
+        if isinstance(item, AudioOut):
+            response.item.sent_samples += len(item.payload) // 2
+            delta = base64.b64encode(item.payload).decode("ascii")
+            return [event("response.output_audio.delta", **part, delta=delta)]
+        if isinstance(item, TurnEnd):
+            return self._end(response, item, ids, part)
+        return ()  # segments, word timings and app data have no Realtime event
+
+    def _start(self, response: Response, part: dict[str, Any]) -> list[str]:
+        item = response.item
+        pending = item.shape()
+        pending["content"] = []
+        empty = {"type": "audio", "transcript": ""} if response.audio else {"type": "text"}
+        if not response.audio:
+            empty["text"] = ""
+        return [
+            event("response.created", response=response.shape("in_progress")),
+            event(
+                "response.output_item.added",
+                response_id=response.id,
+                output_index=0,
+                item=pending,
+            ),
+            event(
+                "conversation.item.added", previous_item_id=response.previous_item_id, item=pending
+            ),
+            event("response.content_part.added", **part, part=empty),
+        ]
+
+    def _end(
+        self, response: Response, end: TurnEnd, ids: dict[str, Any], part: dict[str, Any]
+    ) -> list[str]:
+        self.responses.pop(end.turn_id, None)
+        item, status = response.item, STATUS[end.status]
+        # The item's text was settled by the connection when the turn ended (cut to what was
+        # heard when cancelled); this says what was sent, and how it ended.
+        if response.audio:
+            frames = [
+                event("response.output_audio.done", **part),
+                event("response.output_audio_transcript.done", **part, transcript=item.text),
+            ]
+            finished = {"type": "audio", "transcript": item.text}
+        else:
+            frames = [event("response.output_text.done", **part, text=item.text)]
+            finished = {"type": "text", "text": item.text}
+        frames += [
+            event("response.content_part.done", **part, part=finished),
+            event("response.output_item.done", **{**ids, "item": item.shape()}),
+            event(
+                "conversation.item.done",
+                previous_item_id=response.previous_item_id,
+                item=item.shape(),
+            ),
+            event("response.done", response=response.shape(status)),
+        ]
+        return frames
+
+    def _error(self, item: Error) -> list[str]:
+        response = self.responses.get(item.turn_id) if item.turn_id is not None else None
+        if response is not None:
+            response.error = item
+        return [error(Problem(item.code, item.message), kind="server_error")]
