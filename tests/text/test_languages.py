@@ -97,6 +97,19 @@ CORPUS: list[Case] = [
         "增长了３．５个百分点。很好。",
         ["增长了３．５个百分点。", "很好。"],
     ),
+    Case(
+        "zh-max-chars-cuts-between-chars",
+        "我们今天一起去公园散步然后去超市买一些水果和蔬菜",
+        ["我们今天一起去公园散", "步然后去超市买一些水", "果和蔬菜"],
+        max_chars=10,
+    ),
+    Case(
+        "zh-max-chars-prefers-the-last-clause",
+        "好的。我们今天一起去，公园散步然后去超市买一些水果。",
+        ["好的。", "我们今天一起去，", "公园散步然后去超市买", "一些水果。"],
+        first_min_words=1,
+        max_chars=10,
+    ),
     # Japanese
     Case(
         "ja-sentences",

@@ -62,6 +62,11 @@ _UNSPACED = re.compile(
 )
 
 
+def is_unspaced(c: str) -> bool:
+    """Whether ``c`` belongs to a script written without spaces between words."""
+    return _UNSPACED.match(c) is not None
+
+
 class HasText(Protocol):
     @property
     def text(self) -> str: ...

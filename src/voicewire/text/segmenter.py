@@ -1,23 +1,26 @@
 """Streaming clause splitter: cuts the text deltas of an LLM reply into speakable segments.
 
-The rules (pinned down by tests/text/test_segmenter.py):
+The rules (pinned down by tests/text/test_segmenter.py and test_languages.py; the per-script
+tables are in voicewire.text.scripts, and docs/voices.md says how each language is cut):
 
 * Offsets are char offsets in the whole reply. A cut is always made right after a non-space
   char, so the whitespace between two segments is the *leading* part of the next segment.
 * A boundary is taken only once the char after it has been seen, or at ``flush()``. A boundary
   is a line break, or punctuation (plus closing quotes, brackets and markdown markers) followed
   by whitespace - so "3.5", "1,000", "10:30", "a.b@x.co.uk" and "example.com/a.b" never cut.
+  CJK, full-width, Devanagari and Arabic marks need no whitespace after them.
 * First segment: released at the first clause (``, ; : — –``) or sentence (``. ! ?``) boundary
-  where it has at least ``first_min_words`` spoken words. A "," or ";" right after a letter is
-  such a boundary at once, whatever follows, so "Sure," is released the moment it arrives.
+  where it has at least ``first_min_words`` spoken words (a CJK char weighs half a word). A
+  "," or ";" right after a letter, or a CJK or Arabic clause mark (not after a digit), is such a
+  boundary at once, whatever follows, so "Sure," is released the moment it arrives.
   A line break always ends a segment (list items and headings are their own segments),
   whatever the word count.
 * Later segments: released at sentence ends and line breaks (and, with ``clause_min_words``,
   at a clause boundary once they have that many words). A segment that grows past
   ``max_chars`` (counted from its first speakable char) is cut at its last clause boundary
   within ``max_chars``, else at its last word boundary there, else at the next one after.
-* A "." after an abbreviation (Dr, etc, e.g, U.S, a.m, ...), a single capital initial or the
-  number of a list item at the start of a line ends nothing; after "No", "Fig", "p", "Dec", ...
+* A "." after an abbreviation (Dr, etc, e.g, usw, z. B, p. ex, ...), a single letter or the
+  number of a list item at the start of a line ends nothing; after "No", "Fig", "Nr", "Dec", ...
   it ends nothing when a number follows. An ellipsis ("..." or "…") ends a sentence only when
   the next word starts with a capital letter; otherwise it is a clause boundary.
 * A fenced code block (``` or ~~~) is never cut and never spoken; it joins the next segment.
@@ -28,8 +31,6 @@ The rules (pinned down by tests/text/test_segmenter.py):
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from voicewire.text.scripts import (
     ABBREVIATIONS,
@@ -42,23 +43,12 @@ from voicewire.text.scripts import (
     OPENERS,
     SCRIPT_CLAUSE_MARKS,
     SCRIPT_SENTENCE_MARKS,
+    is_unspaced,
     word_count,
 )
-from voicewire.text.speech import SPOKEN_SYMBOLS, Word, speech_words
+from voicewire.text.speech import SPOKEN_SYMBOLS, Segment, Word, speech_words
 
 __all__ = ["ClauseSplitter", "Segment", "Word"]
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A run of reply text that is synthesized as one piece of audio."""
-
-    index: int  # 0, 1, 2, ... in reply order
-    text: str  # reply[start:end], the original characters
-    speech: str  # what the TTS must read: markdown/emoji/code removed, whitespace collapsed
-    start: int
-    end: int
-    words: tuple[Word, ...]
 
 
 _WORD, _CLAUSE, _SENTENCE, _BREAK = range(4)
@@ -122,8 +112,7 @@ class ClauseSplitter:
         self._content_start: int | None = None  # first speakable-looking char
         self._token_end = 0  # end of the last non-space char
         self._deferred: tuple[int, int] | None = None  # boundary waiting for the next word
-        # A script mark waiting for the next char: (end, kind, after a digit)
-        self._pending: tuple[int, int, bool] | None = None
+        self._pending: tuple[int, int, bool] | None = None  # a 。 or ３． awaiting the next char
         self._best_clause: int | None = None  # last clause boundary within max_chars
         self._best_word: int | None = None  # last word boundary within max_chars
         self._overflow = False
@@ -191,6 +180,11 @@ class ClauseSplitter:
             self._in_fence, self._fence, self._fence_opening = True, c * 3, True
         elif self._content_start is None and (c.isalnum() or c in SPOKEN_SYMBOLS):
             self._content_start = p
+        if p > 0 and is_unspaced(c) and is_unspaced(text[p - 1]):
+            # Between two CJK chars is a word boundary for max_chars: no space will come.
+            cut = self._candidate(p, _WORD)
+            if cut is not None:
+                return cut
         if self._deferred is None:
             if c in ",;" and self._index == 0 and p > 0 and text[p - 1].isalpha():
                 # "Sure," ends a clause whatever follows (unlike "1,000"): the first segment
@@ -203,8 +197,7 @@ class ClauseSplitter:
                 return self._candidate(end, _SENTENCE if c.isupper() else _CLAUSE)
             if not c.isdigit():
                 return self._candidate(end, _SENTENCE)
-        # CJK, Devanagari and Arabic marks need no space after them. A sentence mark waits
-        # one char for closing quotes, a mark after a digit for a digit ("３．５").
+        # A CJK (etc.) sentence mark waits a char for closing quotes; any after a digit for a digit.
         after_digit = p > 0 and text[p - 1].isdigit()
         if c in SCRIPT_CLAUSE_MARKS and not after_digit:
             return self._candidate(p + 1, _CLAUSE)

@@ -18,6 +18,18 @@ class Word:
     end: int  # offset in the whole reply, exclusive
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of reply text that is synthesized as one piece of audio."""
+
+    index: int  # 0, 1, 2, ... in reply order
+    text: str  # reply[start:end], the original characters
+    speech: str  # what the TTS must read: markdown/emoji/code removed, whitespace collapsed
+    start: int
+    end: int
+    words: tuple[Word, ...]
+
+
 SPOKEN_SYMBOLS = frozenset("&%$€£¥+=°")  # "°" is category So but "25°C" must keep it
 _SILENT_CATEGORIES = frozenset({"So", "Sk", "Cf", "Co", "Cs", "Me"})
 _FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
