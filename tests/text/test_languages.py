@@ -241,6 +241,21 @@ CORPUS: list[Case] = [
         "Il faut env. 10 minutes, etc. pour cuire. Bon appétit.",
         ["Il faut env. 10 minutes,", "etc. pour cuire.", "Bon appétit."],
     ),
+    Case(
+        "zh-full-width-thousands-keep-their-comma",
+        "一共１，０００人，都来了。",
+        ["一共１，０００人，", "都来了。"],
+        first_min_words=1,
+    ),
+    Case(
+        "fr-madame-c-a-d",
+        "Mme. Leroy vient demain, c.-à-d. jeudi. Merci.",
+        ["Mme. Leroy vient demain,", "c.-à-d. jeudi.", "Merci."],
+    ),
+    # other scripts with their own marks
+    Case("my-burmese", "မင်္ဂလာပါ။ နေကောင်းလား။", ["မင်္ဂလာပါ။", "နေကောင်းလား။"], first_min_words=1),
+    Case("hy-armenian", "Բարեւ ձեզ։ Ինչպես եք։", ["Բարեւ ձեզ։", "Ինչպես եք։"], first_min_words=1),
+    Case("am-ethiopic", "ሰላም ነው። አመሰግናለሁ።", ["ሰላም ነው።", "አመሰግናለሁ።"], first_min_words=1),
     # others with Latin punctuation
     Case(
         "es-inverted-marks", "¿Qué tal? ¡Muy bien! Gracias.", ["¿Qué tal? ¡Muy bien!", "Gracias."]

@@ -38,10 +38,12 @@ SCRIPT_SENTENCE_MARKS = frozenset(
     "。！？｡．"  # CJK and full-width
     "।॥"  # Devanagari danda, double danda
     "؟۔"  # Arabic question mark, Urdu full stop
+    "။։።"  # Burmese section mark, Armenian full stop, Ethiopic full stop
 )
 SCRIPT_CLAUSE_MARKS = frozenset(
     "，、；：､"  # CJK and full-width
     "،؛"  # Arabic comma, semicolon
+    "၊፣"  # Burmese little section mark, Ethiopic comma
 )
 SCRIPT_MARKS = SCRIPT_SENTENCE_MARKS | SCRIPT_CLAUSE_MARKS
 
