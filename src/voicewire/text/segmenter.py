@@ -1,23 +1,26 @@
 """Streaming clause splitter: cuts the text deltas of an LLM reply into speakable segments.
 
-The rules (pinned down by tests/text/test_segmenter.py):
+The rules (pinned down by tests/text/test_segmenter.py and test_languages.py; the per-script
+tables are in voicewire.text.scripts, and docs/voices.md says how each language is cut):
 
 * Offsets are char offsets in the whole reply. A cut is always made right after a non-space
   char, so the whitespace between two segments is the *leading* part of the next segment.
 * A boundary is taken only once the char after it has been seen, or at ``flush()``. A boundary
   is a line break, or punctuation (plus closing quotes, brackets and markdown markers) followed
   by whitespace - so "3.5", "1,000", "10:30", "a.b@x.co.uk" and "example.com/a.b" never cut.
+  CJK, full-width, Devanagari and Arabic marks need no whitespace after them.
 * First segment: released at the first clause (``, ; : — –``) or sentence (``. ! ?``) boundary
-  where it has at least ``first_min_words`` spoken words. A "," or ";" right after a letter is
-  such a boundary at once, whatever follows, so "Sure," is released the moment it arrives.
+  where it has at least ``first_min_words`` spoken words (a CJK char weighs half a word). A
+  "," or ";" right after a letter, or a CJK or Arabic clause mark (not after a digit), is such a
+  boundary at once, whatever follows, so "Sure," is released the moment it arrives.
   A line break always ends a segment (list items and headings are their own segments),
   whatever the word count.
 * Later segments: released at sentence ends and line breaks (and, with ``clause_min_words``,
   at a clause boundary once they have that many words). A segment that grows past
   ``max_chars`` (counted from its first speakable char) is cut at its last clause boundary
   within ``max_chars``, else at its last word boundary there, else at the next one after.
-* A "." after an abbreviation (Dr, etc, e.g, U.S, a.m, ...), a single capital initial or the
-  number of a list item at the start of a line ends nothing; after "No", "Fig", "p", "Dec", ...
+* A "." after an abbreviation (Dr, etc, e.g, usw, z. B, p. ex, ...), a single letter or the
+  number of a list item at the start of a line ends nothing; after "No", "Fig", "Nr", "Dec", ...
   it ends nothing when a number follows. An ellipsis ("..." or "…") ends a sentence only when
   the next word starts with a capital letter; otherwise it is a clause boundary.
 * A fenced code block (``` or ~~~) is never cut and never spoken; it joins the next segment.
@@ -29,105 +32,27 @@ The rules (pinned down by tests/text/test_segmenter.py):
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One speakable word and the char range of the original reply it comes from."""
-
-    text: str  # the word as the TTS will read it (markdown markers removed)
-    start: int  # offset in the whole reply, inclusive
-    end: int  # offset in the whole reply, exclusive
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A run of reply text that is synthesized as one piece of audio."""
-
-    index: int  # 0, 1, 2, ... in reply order
-    text: str  # reply[start:end], the original characters
-    speech: str  # what the TTS must read: markdown/emoji/code removed, whitespace collapsed
-    start: int
-    end: int
-    words: tuple[Word, ...]
-
-
-_ABBREVIATION_WORDS = (
-    "dr mr mrs ms mx prof st mt ft vs etc inc ltd co corp jr sr approx dept est gen gov sgt capt"
-    " lt col rev hon cf al ave blvd"
+from voicewire.text.scripts import (
+    ABBREVIATIONS,
+    CLAUSE_MARKS,
+    CLOSERS,
+    GLUE_SPACES,
+    INITIALS,
+    MULTI_PART,
+    NUMBER_ABBREVIATIONS,
+    OPENERS,
+    SCRIPT_CLAUSE_MARKS,
+    SCRIPT_SENTENCE_MARKS,
+    is_unspaced,
+    word_count,
 )
-# Only abbreviations when a number follows: "No. 5" but "No. I don't think so."
-_NUMBER_ABBREVIATION_WORDS = (
-    "no nos fig figs vol p pp ch sec eq art jan feb aug sep sept oct nov dec"
-)
-_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
-_NUMBER_ABBREVIATIONS = frozenset(_NUMBER_ABBREVIATION_WORDS.split())
-_INITIALS = re.compile(r"[A-Z]|(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,2}")  # J. / e.g. / U.S. / Ph.D.
-_CLOSERS = frozenset("\"')]}»”’*_`~")
-_OPENERS = "\"'([{«“‘*_`~"
-_CLAUSE_MARKS = frozenset(",;:—–")
-_TRAILING = frozenset(".,;:!?…—–\"')]}»”’")
-_SPOKEN_SYMBOLS = frozenset("&%$€£¥+=°")  # "°" is category So but "25°C" must keep it
-_SILENT_CATEGORIES = frozenset({"So", "Sk", "Cf", "Co", "Cs", "Me"})
-_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_LINE_MARKERS = re.compile(r"[ \t]*(?:>[ \t]*)*(?:(?:#{1,6}|[-*+]|\d{1,3}[.)])(?=\s|$))?")
-_INLINE_MARKERS = re.compile(r"\]\([^)\s]*\)|!(?=\[)|[\[\]`]+|~~|(?<!\w)[*_]+|[*_]+(?!\w)")
+from voicewire.text.speech import SPOKEN_SYMBOLS, Segment, Word, speech_words
+
+__all__ = ["ClauseSplitter", "Segment", "Word"]
+
 
 _WORD, _CLAUSE, _SENTENCE, _BREAK = range(4)
 _ELLIPSIS, _NUMBERED = range(2)
-
-
-def _is_silent(c: str) -> bool:
-    if c in _SPOKEN_SYMBOLS:
-        return False
-    if "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef":  # variation selectors
-        return True
-    return unicodedata.category(c) in _SILENT_CATEGORIES
-
-
-def _speech_words(text: str, base: int, at_line_start: bool) -> tuple[Word, ...]:
-    """The spoken words of ``text`` (which starts outside any code fence at offset ``base``)."""
-    silent = bytearray(len(text))  # silent chars vanish without splitting the word around them
-    in_fence, fence, pos = False, "", 0
-    while pos < len(text):
-        newline = text.find("\n", pos)
-        end = len(text) if newline < 0 else newline + 1
-        m = _FENCE_LINE.match(text, pos, end) if at_line_start else None
-        if in_fence or m:
-            silent[pos:end] = b"\x01" * (end - pos)
-            if m and not in_fence:
-                in_fence, fence = True, m.group(1)
-            elif m and m.group(1).startswith(fence):
-                in_fence = False
-        else:
-            start = pos
-            if at_line_start:
-                start = _LINE_MARKERS.match(text, pos, end).end()  # type: ignore[union-attr]  # can match ""
-                silent[pos:start] = b"\x01" * (start - pos)
-            for m in _INLINE_MARKERS.finditer(text, start, end):
-                silent[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
-        pos, at_line_start = end, True
-
-    words: list[Word] = []
-    chars: list[str] = []
-    first = last = 0
-    for i, c in enumerate(text + " "):
-        if c.isspace() or c == "|":
-            if any(ch.isalnum() or ch in _SPOKEN_SYMBOLS for ch in chars):
-                words.append(Word("".join(chars), base + first, base + last + 1))
-            elif chars and words and _TRAILING.issuperset(chars):
-                # "family ❤️." keeps its full stop for the prosody: glue it to the last word
-                words[-1] = Word(words[-1].text + "".join(chars), words[-1].start, base + last + 1)
-            chars = []
-        elif not silent[i] and not _is_silent(c):
-            if not chars:
-                first = i
-            chars.append(c)
-            last = i
-    return tuple(words)
 
 
 class ClauseSplitter:
@@ -187,6 +112,7 @@ class ClauseSplitter:
         self._content_start: int | None = None  # first speakable-looking char
         self._token_end = 0  # end of the last non-space char
         self._deferred: tuple[int, int] | None = None  # boundary waiting for the next word
+        self._pending: tuple[int, int, bool] | None = None  # a 。 or ３． awaiting the next char
         self._best_clause: int | None = None  # last clause boundary within max_chars
         self._best_word: int | None = None  # last word boundary within max_chars
         self._overflow = False
@@ -194,7 +120,7 @@ class ClauseSplitter:
 
     def _words(self, end: int) -> tuple[Word, ...]:
         if self._cache[0] != end:
-            words = _speech_words(self._text[:end], self._offset, self._offset == 0)
+            words = speech_words(self._text[:end], self._offset, self._offset == 0)
             self._cache = (end, words)
         return self._cache[1]
 
@@ -228,8 +154,21 @@ class ClauseSplitter:
                 elif not self._fence_opening and c * self._run == self._fence:
                     self._in_fence = False
             return None
+        if c in GLUE_SPACES:
+            return None  # "Vraiment\u00a0?" and "!\u00a0»" are one token: no boundary inside
+        if self._pending is not None:
+            end, kind, after_digit = self._pending
+            if not c.isspace() and (c in CLOSERS or c in SCRIPT_SENTENCE_MARKS or c in "!?"):
+                self._pending = (p + 1, kind, False)  # "？！" and "。」" end it together
+                self._token_end = p + 1
+                return None
+            self._pending = None
+            cut = None if after_digit and c.isdigit() else self._candidate(end, kind)
+            if cut is not None:
+                return cut  # char p is taken in again as the first char of the next segment
         if c.isspace():
-            cut = self._after_token(p) if p > 0 and not text[p - 1].isspace() else None
+            spaced = p > 0 and (not text[p - 1].isspace() or text[p - 1] in GLUE_SPACES)
+            cut = self._after_token(p) if spaced else None
             if c == "\n":
                 if cut is None:
                     cut = self._candidate(self._token_end, _BREAK)
@@ -239,21 +178,32 @@ class ClauseSplitter:
         self._token_end = p + 1
         if self._run == 3:
             self._in_fence, self._fence, self._fence_opening = True, c * 3, True
-        elif self._content_start is None and (c.isalnum() or c in _SPOKEN_SYMBOLS):
+        elif self._content_start is None and (c.isalnum() or c in SPOKEN_SYMBOLS):
             self._content_start = p
+        if p > 0 and is_unspaced(c) and is_unspaced(text[p - 1]):
+            # Between two CJK chars is a word boundary for max_chars: no space will come.
+            cut = self._candidate(p, _WORD)
+            if cut is not None:
+                return cut
         if self._deferred is None:
             if c in ",;" and self._index == 0 and p > 0 and text[p - 1].isalpha():
                 # "Sure," ends a clause whatever follows (unlike "1,000"): the first segment
                 # need not wait for the next token, which saves one token of first-audio delay.
                 return self._candidate(p + 1, _CLAUSE) if not self._overflow else None
-            return None
-        if c in _OPENERS:
-            return None
-        end, kind = self._deferred
-        self._deferred = None
-        if kind == _ELLIPSIS:
-            return self._candidate(end, _SENTENCE if c.isupper() else _CLAUSE)
-        return None if c.isdigit() else self._candidate(end, _SENTENCE)
+        elif c not in OPENERS:
+            end, kind = self._deferred
+            self._deferred = None
+            if kind == _ELLIPSIS:
+                return self._candidate(end, _SENTENCE if c.isupper() else _CLAUSE)
+            if not c.isdigit():
+                return self._candidate(end, _SENTENCE)
+        # A CJK (etc.) sentence mark waits a char for closing quotes; any after a digit for a digit.
+        after_digit = p > 0 and text[p - 1].isdigit()
+        if c in SCRIPT_CLAUSE_MARKS and not after_digit:
+            return self._candidate(p + 1, _CLAUSE)
+        if c in SCRIPT_CLAUSE_MARKS or c in SCRIPT_SENTENCE_MARKS:
+            self._pending = (p + 1, _CLAUSE if c in SCRIPT_CLAUSE_MARKS else _SENTENCE, after_digit)
+        return None
 
     def _track_run(self, c: str) -> None:
         if self._run == 0 and c == " " and self._indent < 3:
@@ -271,14 +221,14 @@ class ClauseSplitter:
             return cut
         text = self._text
         j = p
-        while j > 0 and text[j - 1] in _CLOSERS:
+        while j > 0 and (text[j - 1] in CLOSERS or text[j - 1] in GLUE_SPACES):
             j -= 1
         if j == 0:
             return None
         mark = text[j - 1]
         if mark in "!?":
             return self._candidate(p, _SENTENCE)
-        if mark in _CLAUSE_MARKS or (mark == "-" and j >= 2 and text[j - 2].isspace()):
+        if mark in CLAUSE_MARKS or (mark == "-" and j >= 2 and text[j - 2].isspace()):
             return self._candidate(p, _CLAUSE)
         if mark == "…" or text.endswith("..", 0, j):
             self._deferred = (p, _ELLIPSIS)
@@ -288,15 +238,15 @@ class ClauseSplitter:
         k = j - 1
         while k > 0 and not text[k - 1].isspace():
             k -= 1
-        token = text[k : j - 1].lstrip(_OPENERS)
+        token = text[k : j - 1].lstrip(OPENERS)
         line_start = self._line_start
         if token.isdigit() and line_start is not None and not text[line_start:k].strip(" \t>"):
             return None  # "1." of a list item
         lower = token.lower()
-        if lower in _NUMBER_ABBREVIATIONS:
+        if lower in NUMBER_ABBREVIATIONS:
             self._deferred = (p, _NUMBERED)
             return None
-        if lower in _ABBREVIATIONS or _INITIALS.fullmatch(token):
+        if lower in ABBREVIATIONS or INITIALS.fullmatch(token) or MULTI_PART.search(text, 0, j - 1):
             return None
         return self._candidate(p, _SENTENCE)
 
@@ -315,13 +265,13 @@ class ClauseSplitter:
                 return None
             if kind == _CLAUSE and self._index > 0:
                 least = self._clause_min_words
-                if least is None or len(self._words(end)) < least:
+                if least is None or word_count(self._words(end)) < least:
                     return None
         words = self._words(end)
         if not words:
             return None
         first = self._index == 0 and not self._overflow and kind != _BREAK
-        return None if first and len(words) < self._first_min_words else end
+        return None if first and word_count(words) < self._first_min_words else end
 
     def _check_overflow(self) -> int | None:
         content = self._content_start
