@@ -106,3 +106,10 @@ def test_the_released_text_does_not_depend_on_how_the_reply_was_chunked() -> Non
         chars, _ = run(list(text), 4, complete=complete)
         words, _ = run(tokens(text), 4, complete=complete)
         assert "".join(whole) == "".join(chars) == "".join(words)
+
+
+def test_sentence_ends_of_other_scripts_count_as_sentence_ends() -> None:
+    assert ends_sentence("今天北京天气晴朗。")
+    assert ends_sentence("क्या आप मदद चाहते हैं?") and ends_sentence("यह अच्छा है।")
+    assert ends_sentence("هل تريد المساعدة؟")
+    assert not ends_sentence("今天北京天气晴朗，")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from voicewire.text.scripts import SCRIPT_SENTENCE_MARKS
+
 # A "." after these ends nothing: "Dr. Smith", "e.g. Paris", "No. 5".
 _ABBREVIATION_WORDS = (
     "dr mr mrs ms prof st mt vs etc inc ltd jr sr approx no fig vol jan feb aug sept oct nov dec"
@@ -21,7 +23,8 @@ _ABBREVIATION_WORDS = (
 )
 _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 _CLOSERS = "\"')]}»”’*_"
-_MARKS = frozenset(".!?…")
+# Latin ends, and those of other scripts (。！？ । ؟ …): a Chinese reply is counted too.
+_MARKS = frozenset(".!?…") | SCRIPT_SENTENCE_MARKS
 
 
 def ends_sentence(text: str) -> bool:
