@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+from starlette.types import Message
 
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import (
@@ -37,14 +37,14 @@ from voicewire.protocol.messages import (
 from voicewire.protocol.session import Session
 from voicewire.protocol.state import RateWindow
 from voicewire.server.handshake import Admission, admitted, open_conversation
-from voicewire.server.outbox import Close, End, Outbox
+from voicewire.server.inbound import Inbound
+from voicewire.server.outbox import Close, session_outbox
 from voicewire.server.services import Services
 from voicewire.server.turns import Conversation, TurnRunner, turn_options
 from voicewire.turn import AudioOut
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-WRITER_DRAIN_S = 2.0
 
 
 def _json(message: dict[str, Any]) -> str:
@@ -119,14 +119,7 @@ class CompatChat:
         self.ws, self.services, self.admission = ws, services, admission
         s = services.settings
         self.session = Session(uuid.uuid4().hex)  # names the connection in logs
-        self.out = Outbox(
-            ws,
-            self.session,
-            services.metrics,
-            maxsize=s.send_queue_frames,
-            send_timeout_s=s.send_timeout_s,
-            framer=SeedShapes().frame,
-        )
+        self.out = session_outbox(ws, self.session, services, framer=SeedShapes().frame)
         self.tg = asyncio.TaskGroup()
         self.runner = TurnRunner(
             services,
@@ -134,6 +127,13 @@ class CompatChat:
             Conversation.open(services, "", []),
             self.tg.create_task,
             identity=admission.identity.subject,
+        )
+        self.inbound = Inbound(
+            ws,
+            self.out,
+            self.dispatch,
+            idle_timeout_s=s.idle_timeout_s,
+            busy=lambda: self.runner.running is not None,
         )
         self.rate = RateWindow(s.max_messages_per_second)
         self.turns = 0
@@ -146,51 +146,30 @@ class CompatChat:
         async with self.tg:
             writer = self.tg.create_task(self.out.run())
             try:
-                await self._read()
+                await self.inbound.run()
             finally:
                 await self.runner.cancel()
-                self.out.put_now(Close(CloseCode.NORMAL, ""))
-                self.out.put_now(End())
-                await asyncio.wait({writer}, timeout=WRITER_DRAIN_S)
-                writer.cancel()
+                await self.out.finish(writer)
 
-    async def _read(self) -> None:
-        idle = self.services.settings.idle_timeout_s
-        while not self.out.gone.is_set():
-            try:
-                async with asyncio.timeout(idle):
-                    message = await self.ws.receive()
-            except TimeoutError:
-                if self.runner.running is not None:
-                    continue  # a long reply is not idleness
-                self._close(ErrorCode.IDLE_TIMEOUT, f"no message for {idle:g} s")
-                return
-            except (WebSocketDisconnect, RuntimeError):
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            if self.rate.exceeded(time.monotonic()):
-                limit = self.services.settings.max_messages_per_second
-                self._close(ErrorCode.RATE_LIMITED, f"more than {limit} messages per second")
-                return
-            parsed = self._parse(message.get("text"))
-            if isinstance(parsed, str):
-                self.out.put_now(Error(code=ErrorCode.INVALID_MESSAGE, message=parsed))
-                continue
-            query, voice = parsed
-            self.turns += 1
-            rate = self.services.tts.sample_rate  # mp3 at the voice's rate (or the nearest)
-            options = turn_options(self.services, voice=voice, codec="mp3", sample_rate=rate)
-            user = UserMessage(id=uuid.uuid4().hex, text=query, voice=voice)
-            await self.runner.start(user, self.turns, options)
-
-    def _close(self, code: ErrorCode, message: str) -> None:
-        close_code = {
-            ErrorCode.IDLE_TIMEOUT: CloseCode.IDLE_TIMEOUT,
-            ErrorCode.RATE_LIMITED: CloseCode.RATE_LIMITED,
-        }[code]
-        self.out.put_now(Error(code=code, message=message))
-        self.out.put_now(Close(close_code, code))
+    async def dispatch(self, message: Message) -> bool:
+        """Handle one query; False when the connection must close."""
+        if self.rate.exceeded(time.monotonic()):
+            limit = self.services.settings.max_messages_per_second
+            text = f"more than {limit} messages per second"
+            self.out.put_now(Error(code=ErrorCode.RATE_LIMITED, message=text))
+            self.out.put_now(Close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED))
+            return False
+        parsed = self._parse(message.get("text"))
+        if isinstance(parsed, str):
+            self.out.put_now(Error(code=ErrorCode.INVALID_MESSAGE, message=parsed))
+            return True
+        query, voice = parsed
+        self.turns += 1
+        rate = self.services.tts.sample_rate  # mp3 at the voice's rate (or the nearest)
+        options = turn_options(self.services, voice=voice, codec="mp3", sample_rate=rate)
+        user = UserMessage(id=uuid.uuid4().hex, text=query, voice=voice)
+        await self.runner.start(user, self.turns, options)
+        return True
 
     def _parse(self, raw: str | None) -> tuple[str, bool] | str:
         """(query, voice), or what is wrong with the message."""

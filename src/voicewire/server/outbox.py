@@ -35,9 +35,11 @@ from voicewire.protocol.messages import Error, ServerMessage, TextDelta, TurnEnd
 from voicewire.protocol.session import Session
 from voicewire.resume import ReplayLog
 from voicewire.server.metrics import Metrics
+from voicewire.server.services import Services
 from voicewire.turn import AudioOut
 
 log = logging.getLogger(__name__)
+DRAIN_S = 2.0  # when a session ends, its queued frames get this long to reach the socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,14 @@ class Outbox:
         if close is not None:
             task = asyncio.create_task(self._close(close))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def finish(self, writer: asyncio.Task[None]) -> None:
+        """End the session's writer (`writer` runs `run()`): what is queued goes out within
+        `DRAIN_S`, then the socket is closed normally (unless a close was queued before)."""
+        self.put_now(Close(CloseCode.NORMAL, ""))
+        self.put_now(End())
+        await asyncio.wait({writer}, timeout=DRAIN_S)
+        writer.cancel()
 
     async def run(self) -> None:
         """The writer: until `End`. Socket failures detach it; they do not stop it."""
@@ -260,3 +270,19 @@ def _observe(waiting: dict[int, float], turn_id: int, histogram: Histogram) -> N
     since = waiting.pop(turn_id, None)
     if since is not None:
         histogram.observe(time.monotonic() - since)
+
+
+def session_outbox(
+    ws: WebSocket, session: Session, services: Services, *, framer: Framer | None = None
+) -> Outbox:
+    """A connection's send side, bounded by the server's settings (every endpoint's)."""
+    s = services.settings
+    return Outbox(
+        ws,
+        session,
+        services.metrics,
+        maxsize=s.send_queue_frames,
+        send_timeout_s=s.send_timeout_s,
+        delivered_after_s=2 * s.ping_interval_s + 5,
+        framer=framer,
+    )

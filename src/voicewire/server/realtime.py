@@ -30,7 +30,7 @@ from voicewire.protocol.state import RateWindow
 from voicewire.server import realtime_events as rt
 from voicewire.server.handshake import Admission, admitted, open_conversation
 from voicewire.server.inbound import Inbound
-from voicewire.server.outbox import Close, End, Outbox, Raw
+from voicewire.server.outbox import Close, Raw, session_outbox
 from voicewire.server.realtime_framer import RealtimeFramer, Response
 from voicewire.server.realtime_input import InputBuffer
 from voicewire.server.realtime_items import ItemEvents
@@ -42,7 +42,6 @@ from voicewire.turn import Outgoing, heard_text
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-WRITER_DRAIN_S = 2.0
 KEY_PROTOCOL = "openai-insecure-api-key."
 
 
@@ -83,14 +82,7 @@ class RealtimeConnection:
         s = services.settings
         self.session = Session(uuid.uuid4().hex)  # names the connection in logs
         self.framer = RealtimeFramer()
-        self.out = Outbox(
-            ws,
-            self.session,
-            services.metrics,
-            maxsize=s.send_queue_frames,
-            send_timeout_s=s.send_timeout_s,
-            framer=self.framer.frame,
-        )
+        self.out = session_outbox(ws, self.session, services, framer=self.framer.frame)
         self.tg = asyncio.TaskGroup()
         self.runner = TurnRunner(
             services,
@@ -180,10 +172,7 @@ class RealtimeConnection:
                     reader.cancel()
                 await self.runner.cancel()
                 await self.input.close()
-                self.out.put_now(Close(CloseCode.NORMAL, ""))
-                self.out.put_now(End())
-                await asyncio.wait({writer}, timeout=WRITER_DRAIN_S)
-                writer.cancel()
+                await self.out.finish(writer)
 
     def send(self, type_: str, **fields: object) -> None:
         self.out.put_now(Raw(rt.event(type_, **fields)))

@@ -43,7 +43,7 @@ from voicewire.server.auth import ResumeGrant
 from voicewire.server.continuity import ready_message, session_state
 from voicewire.server.handshake import Admission, admitted, open_conversation
 from voicewire.server.inbound import Inbound
-from voicewire.server.outbox import Close, End, Outbox
+from voicewire.server.outbox import Close, session_outbox
 from voicewire.server.resumption import resume
 from voicewire.server.services import Services
 from voicewire.server.sessionlog import SessionLog
@@ -51,7 +51,6 @@ from voicewire.server.turns import Conversation, TurnRunner, turn_options
 from voicewire.server.voice_input import AudioFlood, Microphone
 
 log = logging.getLogger(__name__)
-WRITER_DRAIN_S = 2.0  # at the end, queued frames get this long to reach the socket
 
 
 class Connection:
@@ -59,14 +58,7 @@ class Connection:
         self.ws, self.services = websocket, services
         s = services.settings
         self.session = services.new_session()
-        self.out = Outbox(
-            websocket,
-            self.session,
-            services.metrics,
-            maxsize=s.send_queue_frames,
-            send_timeout_s=s.send_timeout_s,
-            delivered_after_s=2 * s.ping_interval_s + 5,
-        )
+        self.out = session_outbox(websocket, self.session, services)
         self.identity = ""
         self.tg = asyncio.TaskGroup()  # entered by run(): every task of the session is in it
         self.log = SessionLog(
@@ -139,10 +131,7 @@ class Connection:
             reader.cancel()
             await self.runner.cancel()
             await self.mic.close()
-            self.out.put_now(Close(CloseCode.NORMAL, ""))
-            self.out.put_now(End())
-            await asyncio.wait({writer}, timeout=WRITER_DRAIN_S)
-            writer.cancel()
+            await self.out.finish(writer)
             await self.log.hand_off()
             self.session.close()
 
