@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stt.speech import QUESTION, RATE, resample, silence
+from tests.stt.speech import RATE, resample, silence
+from voicewire.bench.stt import QUESTION
 from voicewire.stt.pocketsphinx import PocketsphinxSTT
 from voicewire.tts.piper import PiperTTS
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from voicewire.bench.stt import spoken_question
 from voicewire.codecs.resample import StreamResampler, frames_to_pcm
 from voicewire.stt import STT, Transcript
 
-QUESTION = "what is the weather in Paris tomorrow"
 RATE = 16000
 CHUNK = 640  # 20 ms at 16 kHz, as a microphone would send it
 
@@ -56,19 +56,5 @@ def assert_heard_the_question(final: Transcript) -> None:
 
 
 def piper_question() -> tuple[bytes, int]:
-    """The question as Piper's joe voice speaks it: pcm16 at the voice's rate, and that rate."""
-    import asyncio
-
-    from voicewire.tts.piper import PiperTTS
-
-    async def speak() -> tuple[bytes, int]:
-        tts = PiperTTS()
-        # Without the voice's random noise: the same audio every run, so what the recognizer
-        # hears (and the tests that check it) does not change from run to run.
-        tts.noise_scale = tts.noise_w = 0.0
-        try:
-            return b"".join([c.pcm async for c in tts.synthesize(QUESTION)]), tts.sample_rate
-        finally:
-            tts.close()
-
-    return asyncio.run(speak())
+    """The question as Piper's joe voice speaks it (without noise: the same audio every run)."""
+    return spoken_question()

@@ -34,8 +34,12 @@ QUESTION = "what is the weather in Paris tomorrow"
 SWEEP = (1, 2, 4)
 
 
-def question_pcm() -> bytes:
-    """Piper's joe voice saying QUESTION, at 16 kHz, with 0.5 s of silence on each side."""
+def spoken_question() -> tuple[bytes, int]:
+    """Piper's joe voice saying QUESTION: pcm16 at the voice's rate, and that rate.
+
+    Without the voice's random noise: the same audio every run, so what the recognizer hears
+    (and any result or test that checks it) does not change from run to run.
+    """
     try:
         from voicewire.tts.piper import PiperTTS
     except ImportError as exc:  # the piper extra is not installed
@@ -43,13 +47,18 @@ def question_pcm() -> bytes:
 
     async def speak() -> tuple[bytes, int]:
         tts = PiperTTS()
-        tts.noise_scale = tts.noise_w = 0.0  # the same audio every run: comparable results
+        tts.noise_scale = tts.noise_w = 0.0
         try:
             return b"".join([c.pcm async for c in tts.synthesize(QUESTION)]), tts.sample_rate
         finally:
             tts.close()
 
-    pcm, rate = asyncio.run(speak())
+    return asyncio.run(speak())
+
+
+def question_pcm() -> bytes:
+    """`spoken_question` at 16 kHz, with 0.5 s of silence on each side."""
+    pcm, rate = spoken_question()
     return _pad(_resample(pcm, rate))
 
 
