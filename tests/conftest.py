@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -15,7 +19,7 @@ from fastapi import FastAPI
 from tests.waiting import until_sync
 from voicewire.server.runner import free_port
 
-__all__ = ["bound_socket", "free_port", "inherited_socket", "serve"]
+__all__ = ["bound_socket", "free_port", "inherited_socket", "serve", "serve_process"]
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 
@@ -38,6 +42,37 @@ def inherited_socket() -> socket.socket:
     sock = bound_socket()
     sock.set_inheritable(True)
     return sock
+
+
+def serve_process(
+    sock: socket.socket,
+    env: dict[str, str],
+    *args: str,
+    command: Sequence[str] = (sys.executable, "-m", "voicewire"),
+    **popen: Any,
+) -> subprocess.Popen[bytes]:
+    """`voicewire serve --llm scripted --tts fake` in a subprocess, serving the inherited `sock`
+    (`inherited_socket()`); returned once its /healthz answers."""
+    port, fd = sock.getsockname()[1], sock.fileno()
+    serve = [*command, "serve", "--fd", str(fd), "--llm", "scripted", "--tts", "fake"]
+    proc = subprocess.Popen(
+        [*serve, "--log-level", "warning", *args], env=env, pass_fds=(fd,), **popen
+    )
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "the server exited"
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
+        except httpx.TransportError:
+            return False  # not answering yet (a timeout too: it is only asked again)
+
+    try:
+        until_sync(healthy, "the server to start")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
 
 
 @contextmanager

@@ -20,8 +20,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from tests.conftest import free_port, inherited_socket
-from tests.waiting import HANG_S, until_sync
+from tests.conftest import free_port, inherited_socket, serve_process
+from tests.waiting import HANG_S
 from voicewire.cli_chat import Chat
 from voicewire.client import Client, TurnResult
 from voicewire.llm.scripted import DEFAULT_REPLY
@@ -50,33 +50,30 @@ def server(
     With `log`, the server's stdout and stderr go to that file (complete once this exits).
     """
     sock = inherited_socket()
-    port, fd = sock.getsockname()[1], sock.fileno()
+    port = sock.getsockname()[1]
     # The scripted reply streams fast, so each chat test takes a fraction of a second.
     env = {**os.environ, "VOICEWIRE_DATA_DIR": str(data_dir), "VOICEWIRE_SCRIPTED_TPS": "400"}
     # Only the working directory may make apps importable (as `serve --app` promises).
     paths = env.get("PYTHONPATH", "").split(os.pathsep)
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p and Path(p).resolve() != ROOT)
-    command = [*VOICEWIRE, "serve", "--llm", "scripted", "--tts", "fake", "--fd", str(fd)]
     out = log.open("wb") if log else None
-    proc = subprocess.Popen(
-        [*command, "--log-level", "warning", *args],
-        env=env,
-        cwd=cwd,
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-        pass_fds=(fd,),
-    )
-    sock.close()  # the server has it
-
-    def healthy() -> bool:
-        assert proc.poll() is None, "the server exited"
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
-        except httpx.TransportError:
-            return False  # not answering yet (a timeout too: it is only asked again)
-
     try:
-        until_sync(healthy, "the server to start")
+        proc = serve_process(
+            sock,
+            env,
+            *args,
+            command=VOICEWIRE,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+        )
+    except BaseException:
+        if out:
+            out.close()
+        raise
+    finally:
+        sock.close()  # the server has it
+    try:
         yield f"ws://127.0.0.1:{port}/ws"
     finally:
         proc.terminate()

@@ -17,17 +17,16 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import inherited_socket
+from tests.conftest import inherited_socket, serve_process
 from tests.cutproxy import cut_proxy
 from tests.resume.conftest import require_redis
 from tests.resume.turns import REPLY, assert_consecutive, audio_of, one_turn, streams, text_of
 from tests.server.test_persistence import wait_for_messages
 from tests.storage.conftest import _postgres_connection, postgres_url
-from tests.waiting import HANG_S, until_sync
+from tests.waiting import HANG_S
 from voicewire.client import Client
 from voicewire.protocol.messages import Error, TurnEnd
 
@@ -48,21 +47,8 @@ async def database() -> AsyncIterator[str]:
 def start(
     sock: socket.socket, data: Path, env: dict[str, str], *args: str
 ) -> subprocess.Popen[bytes]:
-    port, fd = sock.getsockname()[1], sock.fileno()
-    command = [sys.executable, "-m", "voicewire", "serve", "--fd", str(fd), *args]
-    command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
     environment = {**os.environ, "VOICEWIRE_DATA_DIR": str(data), **env}
-    proc = subprocess.Popen(command, env=environment, pass_fds=(fd,))
-
-    def healthy() -> bool:
-        assert proc.poll() is None, "the server exited"
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
-        except httpx.TransportError:
-            return False  # not listening yet
-
-    until_sync(healthy, "the server to start")
-    return proc
+    return serve_process(sock, environment, *args)
 
 
 @pytest.fixture

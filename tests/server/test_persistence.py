@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import inherited_socket, serve
+from tests.conftest import inherited_socket, serve, serve_process
 from tests.storage.test_recorder import WRITES, slow_down
-from tests.waiting import HANG_S, until, until_sync
+from tests.waiting import HANG_S, until
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -225,26 +224,13 @@ async def test_a_cancel_past_the_played_ms_bound_is_refused_and_the_reply_still_
 
 
 def start_server(sock: socket.socket, data: Path) -> subprocess.Popen[bytes]:
-    port, fd = sock.getsockname()[1], sock.fileno()
     env = {
         **os.environ,
         "VOICEWIRE_DATA_DIR": str(data),
         "VOICEWIRE_SCRIPTED_REPLY": REPLY,
         "VOICEWIRE_SCRIPTED_TPS": "5",
     }
-    command = [sys.executable, "-m", "voicewire", "serve", "--fd", str(fd)]
-    command += ["--llm", "scripted", "--tts", "fake", "--log-level", "warning"]
-    proc = subprocess.Popen(command, env=env, pass_fds=(fd,))
-
-    def healthy() -> bool:
-        assert proc.poll() is None, "the server exited"
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).is_success
-        except httpx.TransportError:
-            return False  # not answering yet (a timeout too: it is only asked again)
-
-    until_sync(healthy, "the server to start")
-    return proc
+    return serve_process(sock, env)
 
 
 async def test_a_server_killed_mid_reply_leaves_the_reply_marked_failed(tmp_path: Path) -> None:
