@@ -5,19 +5,17 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from tests.waiting import until_sync
-from voicewire.server.runner import free_port
+from voicewire.server.runner import free_port, serve_in_thread
+
+serve = serve_in_thread  # a real uvicorn server in a thread, on a socket bound beforehand
 
 __all__ = ["bound_socket", "free_port", "inherited_socket", "serve", "serve_process"]
 
@@ -73,28 +71,6 @@ def serve_process(
         proc.wait()
         raise
     return proc
-
-
-@contextmanager
-def serve(app: FastAPI, *, ws_max_size: int = 262144) -> Iterator[str]:
-    """Serve `app` on a socket bound beforehand; yields the base `http://` URL."""
-    with bound_socket() as sock:
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", ws_max_size=ws_max_size)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        # A failed start-up (the lifespan raised) ends the thread: say so instead of hanging.
-        until_sync(lambda: server.started or not thread.is_alive(), "uvicorn to start")
-        if not server.started:
-            raise RuntimeError("uvicorn did not start (see the log above)")
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            # Not an assertion: a shutdown still draining (replies kept for a resume) is left
-            # to finish in its daemon thread rather than holding up the next test.
-            thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

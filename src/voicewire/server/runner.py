@@ -84,6 +84,9 @@ def free_port() -> int:
         return port
 
 
+START_LIMIT_S = 120.0  # a hang guard only: a busy machine may take long to load engines
+
+
 @contextmanager
 def serve_in_thread(app: FastAPI, *, ws_max_size: int = 262144) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a thread; yields the base `http://` URL.
@@ -100,13 +103,18 @@ def serve_in_thread(app: FastAPI, *, ws_max_size: int = 262144) -> Iterator[str]
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
+        # A failed start-up (the lifespan raised) ends the thread: say so instead of waiting.
+        deadline = time.monotonic() + START_LIMIT_S
+        while not server.started and thread.is_alive():
+            if time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.02)
+        if not server.started:
+            raise RuntimeError("uvicorn did not start (see the log above)")
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
             server.should_exit = True
+            # Not an assertion: a shutdown still draining (replies kept for a resume) is left
+            # to finish in its daemon thread rather than holding up the caller.
             thread.join(timeout=10)
