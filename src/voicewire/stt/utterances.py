@@ -5,6 +5,10 @@ The detector says when the user starts speaking (`on_speech`: the connection int
 running turn, barge-in by voice) and, when `end_by_vad`, when they stopped (the utterance
 ends); otherwise the caller ends it (`finish`: push-to-talk). A failure of the STT engine is
 raised as `UtteranceFailed`, apart from anything the callbacks raise.
+
+Engines that decode whole utterances (Whisper) may take a hint: a stream with a `pause(bool)`
+method is told when the voice has paused for `pause_ms` after speech (and when it comes back),
+so it can decode what may be the whole utterance while the silence window runs out.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class VoiceInput:
         on_speech: OnSpeech,
         on_transcript: OnTranscript,
         silence_ms: int = 700,
+        pause_ms: int = 240,
     ) -> None:
         self.stt = stt
         self.sample_rate = sample_rate
@@ -54,6 +59,9 @@ class VoiceInput:
         self.ended = True  # its final transcript was sent (or it was dropped)
         self.partial = ""
         self.seconds = 0.0  # audio in the current utterance
+        self.pause_ms = pause_ms
+        self._spoke = False  # the detector heard speech in this utterance
+        self._paused = False  # what the stream was last told
 
     async def open(self) -> None:
         """Start an utterance, unless one is open. Off the loop: an engine may load a model."""
@@ -65,6 +73,7 @@ class VoiceInput:
             raise UtteranceFailed(f"cannot open a {self.stt.name} stream") from exc
         self.stream, self.utterance, self.partial = stream, "u-" + uuid.uuid4().hex[:12], ""
         self.seconds, self.ended = 0.0, False
+        self._spoke = self._paused = False
 
     async def feed(self, pcm: bytes) -> None:
         await self.open()
@@ -79,9 +88,20 @@ class VoiceInput:
             await self.on_transcript(self.utterance, heard.text, False)
         for event in self.vad.feed(pcm):
             if event.kind == "speech_started":
+                self._spoke = True
                 await self.on_speech(self.utterance)
             elif event.kind == "speech_ended" and self.end_by_vad:
                 await self.finish()
+        self._hint_pause()
+
+    def _hint_pause(self) -> None:
+        pause: Callable[[bool], None] | None = getattr(self.stream, "pause", None)
+        if pause is None or not self._spoke:
+            return
+        paused = self.vad.quiet_ms >= self.pause_ms
+        if paused != self._paused:
+            self._paused = paused
+            pause(paused)
 
     async def finish(self) -> None:
         """End the utterance: its final transcript (empty when nothing was said)."""

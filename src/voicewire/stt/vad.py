@@ -88,6 +88,13 @@ class EndOfSpeech:
         self._quiet = 0  # ms since the last voiced frame
         self._last_voice = 0  # where the last voiced frame ended
 
+    @property
+    def quiet_ms(self) -> int:
+        """How long since the voice was last heard (WebRTC's hangover frames after it, which
+        it flags as voiced, count as quiet); the whole stream if no voice yet."""
+        gap = self._pos - self._last_voice
+        return gap + self._hangover if gap else 0
+
     def is_voiced(self, frame: bytes) -> bool:
         if self._vad is not None:
             return bool(self._vad.is_speech(frame, self.sample_rate))
