@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # sentence ends). Shorter segments keep audio flowing when many sessions share the CPU.
     segment_clause_min_words: int = 6
     # Speech input: auto (whisper when its extra is installed, else pocketsphinx) | whisper |
-    # pocketsphinx | openai | none. README, "Speech input", says what each costs.
+    # pocketsphinx | openai | none. docs/stt.md says what each costs.
     stt: str = "auto"
     stt_base_url: str = "http://127.0.0.1:8000/v1"
     stt_model: str = "whisper-1"
@@ -75,9 +75,11 @@ class Settings(BaseSettings):
     # cost of their memory from the start. Off: made as microphones first need them.
     stt_preload: bool = False
     # Whisper: decodes run in `stt_workers` threads of `stt_threads` cores each, one model per
-    # process; an interim transcript at most every `stt_interim_s` of speech (0: none).
+    # process (1 x 1 leaves the other core of a 2-core box to speech synthesis: a request
+    # decodes about as fast on one core as on two); an interim transcript at most every
+    # `stt_interim_s` of speech (0: none).
     stt_workers: int = 1
-    stt_threads: int = 2
+    stt_threads: int = 1
     stt_interim_s: float = 1.0
     stt_max_utterance_s: float = 60.0  # longer: `stt_failed`, and the utterance ends
     # Each connection's audio budget: `stt_audio_burst_s` ahead of real time, then no faster

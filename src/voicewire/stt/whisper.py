@@ -61,7 +61,7 @@ class WhisperSTT:
         self,
         *,
         model_dir: str | Path | None = None,
-        threads: int = 2,
+        threads: int = 1,
         workers: int = 1,
         interim_s: float = 1.0,
         final_wait_s: float = 10.0,
