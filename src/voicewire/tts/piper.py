@@ -238,7 +238,8 @@ class PiperTTS:
         it has none — a sentence starts with `chunk_frames` and each window doubles up to
         `largest_chunk_frames`; otherwise windows are the largest. Each is decoded with
         `margin_frames` of context per side. `cache_dir` keeps the split voice (default: the
-        user's cache directory). Voices of one process share one `scheduler` (default: their own)."""
+        user's cache directory). The voices of a process share one `scheduler` (default: one
+        of its own)."""
         if importlib.util.find_spec("piper") is None:
             raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None

@@ -133,6 +133,7 @@ class PiperVoices:
         self.default = default or next(iter(files))
         # The default voice first: sessions start with voices[0].
         self._files = {self.default: files[self.default], **files}
+        self.voices: tuple[str, ...] = tuple(self._files)  # less those that failed to load
         self.max_loaded = max(1, max_loaded)
         self.lexicon = lexicon or Lexicon()
         self.scheduler = DeadlineScheduler(max_workers, name="piper")
@@ -146,10 +147,6 @@ class PiperVoices:
         except Exception:
             self.scheduler.shutdown()
             raise
-
-    @property
-    def voices(self) -> tuple[str, ...]:
-        return tuple(name for name in self._files if name not in self._failed)
 
     def catalog(self) -> tuple[VoiceInfo, ...]:
         return tuple(f.info for name, f in self._files.items() if name not in self._failed)
@@ -184,8 +181,9 @@ class PiperVoices:
         except Exception as exc:
             cause = str(exc) or type(exc).__name__
             self._failed[name] = cause
+            self.voices = tuple(n for n in self.voices if n != name)
             where = voice.model or voice.config
-            log.error("Piper voice %r (%s) cannot be loaded and is left out: %s", name, where, cause)
+            log.error("Piper voice %r (%s) cannot be loaded, left out: %s", name, where, cause)
             raise TTSError(f"Piper voice {name!r} could not be loaded: {cause}") from exc
         self._loaded[name] = engine
         while len(self._loaded) > self.max_loaded:
