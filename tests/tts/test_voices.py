@@ -6,6 +6,7 @@ spoken in tests/server/test_voices.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, Iterator
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from voicewire.config import Settings
+from voicewire.engines import EngineError, build_tts
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, VoiceInfo, WordSpan, voice_catalog
 from voicewire.tts.lexicon import Lexicon
@@ -127,6 +130,21 @@ async def test_voices_load_on_first_use_and_the_least_recently_used_goes(
     assert tts.loaded == (JOE, "cleo")
     await speak(tts, "hallo", "anna")  # loaded again
     assert loads.loaded == [JOE, "anna", "cleo", "anna"]
+
+
+async def test_turns_asking_for_an_unloaded_voice_at_once_load_it_once(
+    engines: tuple[PiperVoices, Loads],
+) -> None:
+    tts, loads = engines
+    await asyncio.gather(*(speak(tts, "hallo", "anna") for _ in range(3)))
+    assert loads.loaded == [JOE, "anna"]
+
+
+def test_an_unreadable_lexicon_stops_the_start_up_naming_its_entry(tmp_path: Path) -> None:
+    lexicon = tmp_path / "lexicon.toml"
+    lexicon.write_text('nginx = ""\n', encoding="utf-8")
+    with pytest.raises(EngineError, match="'nginx': the replacement must be a non-empty string"):
+        build_tts(Settings(tts="piper", lexicon=lexicon))
 
 
 async def test_a_voice_that_fails_to_load_is_reported_once_and_the_others_keep_working(
