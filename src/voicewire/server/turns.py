@@ -24,6 +24,7 @@ from voicewire.codecs import make_encoder
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import (
+    AudioFormat,
     Codec,
     Data,
     Error,
@@ -141,11 +142,17 @@ class TurnRunner:
         return self.running.turn.text if self.running is not None else ""
 
     async def start(
-        self, message: UserMessage, turn_id: int, options: TurnOptions, **announce: Any
+        self,
+        message: UserMessage,
+        turn_id: int,
+        options: TurnOptions,
+        *,
+        audio: AudioFormat | None = None,
+        voice_name: str | None = None,
     ) -> None:
         """Start a turn answering `message`; a turn still running is interrupted first.
-        `announce`: more fields of its `turn.start` (its `audio` and `voice_name`, when its
-        voice is not the session's)."""
+        `audio` and `voice_name` are announced in its `turn.start` (set when they are not the
+        session's: a voice of its own for this reply)."""
         await self.cancel()
         conversation, services = self.conversation, self.services
         stored = None
@@ -169,7 +176,7 @@ class TurnRunner:
         async def emit(item: Outgoing) -> None:
             await self._emit(running, item)
 
-        start = TurnStart(turn_id=turn_id, reply_to=message.id, **announce)
+        start = TurnStart(turn_id=turn_id, reply_to=message.id, audio=audio, voice_name=voice_name)
         gate = StartGate(put, start, stored)
 
         turn = Turn(turn_id, services.responder, context, services.tts, emit, options)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from starlette.types import Message
 from starlette.websockets import WebSocket
@@ -227,10 +226,13 @@ class Connection:
             voice_name=s.voice_name,
             rate=s.rate,
         )
-        announce: dict[str, Any] = {"audio": s.audio} if voice and s.audio != session.audio else {}
-        if s.voice_name != session.voice_name:
-            announce["voice_name"] = s.voice_name
-        await self.runner.start(message, turn_id, options, **announce)
+        await self.runner.start(
+            message,
+            turn_id,
+            options,
+            audio=s.audio if voice and s.audio != session.audio else None,
+            voice_name=s.voice_name if s.voice_name != session.voice_name else None,
+        )
 
     async def _on_control(self, control: Control) -> None:
         """Controls from a connection resuming this session (maybe on another process)."""
