@@ -231,13 +231,15 @@ class PiperTTS:
         margin_frames: int = 10,
         waiting_s: float = 1.0,
         cache_dir: Path | None = None,
+        scheduler: DeadlineScheduler | None = None,
     ) -> None:
         """Windows are counted in latent frames (`hop` = 256 samples, ~11.6 ms at 22.05 kHz).
         While the listener is waiting — the caller's deadline is less than `waiting_s` away, or
         it has none — a sentence starts with `chunk_frames` and each window doubles up to
         `largest_chunk_frames`; otherwise windows are the largest. Each is decoded with
         `margin_frames` of context per side. `cache_dir` keeps the split voice (default: the
-        user's cache directory)."""
+        user's cache directory). The voices of a process share one `scheduler` (default: one
+        of its own)."""
         if importlib.util.find_spec("piper") is None:
             raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None
@@ -274,7 +276,8 @@ class PiperTTS:
         self.waiting_s = waiting_s
         self.gain: float = self._graph.meta.get("gain") or self._calibrate()
         # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
-        self.scheduler = self._pool = DeadlineScheduler(max_workers, name="piper")
+        self._owns_pool = scheduler is None
+        self.scheduler = self._pool = scheduler or DeadlineScheduler(max_workers, name="piper")
 
     def _calibrate(self) -> float:
         """The gain that puts the calibration sentences' loudest sample at `_PEAK`."""
@@ -294,7 +297,8 @@ class PiperTTS:
         return gain
 
     def close(self) -> None:
-        self._pool.shutdown()
+        if self._owns_pool:
+            self._pool.shutdown()
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, rate: float = 1.0
