@@ -39,12 +39,20 @@ class DecodePool:
         """Run `fn(*args)` in the pool; `STTError` if the pool is closed."""
         with self._lock:
             self.pending += 1
+
+        def job() -> T:
+            try:
+                return fn(*args)
+            finally:
+                self._done()  # before the result is seen: `pending` is never stale to a waiter
+
         try:
-            future = self._pool.submit(fn, *args)
+            future = self._pool.submit(job)
         except RuntimeError as exc:
-            self._done(None)
+            self._done()
             raise STTError(f"the {self.name} engine is closed") from exc
-        future.add_done_callback(self._done)
+        # A job cancelled before it ran never ran `job`.
+        future.add_done_callback(lambda f: self._done() if f.cancelled() else None)
         return future
 
     def try_submit(self, fn: Callable[..., T], *args: Any) -> Future[T] | None:
@@ -57,6 +65,6 @@ class DecodePool:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _done(self, _: object) -> None:
+    def _done(self) -> None:
         with self._lock:
             self.pending -= 1
