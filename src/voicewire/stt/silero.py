@@ -39,6 +39,11 @@ def model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "assets" / "silero_vad_v6.onnx"
 
 
+def load() -> None:
+    """Load the model now (blocking: call it in a thread); streams made later share it."""
+    _session()
+
+
 @cache
 def _session() -> Any:
     ort = importlib.import_module("onnxruntime")
