@@ -140,7 +140,7 @@ class PiperVoices:
         self._load = load
         self._loaded: OrderedDict[str, Any] = OrderedDict()
         self._failed: dict[str, str] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
         self.sample_rate = self._files[self.default].info.sample_rate
         try:
             self._loaded[self.default] = load(self._files[self.default], self.scheduler)
@@ -164,15 +164,26 @@ class PiperVoices:
         name = name or self.default
         if name not in self._files:
             raise TTSError(f"unknown Piper voice {name!r}; available: {', '.join(self.voices)}")
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:  # one load per voice, however many turns ask for it at once
-            if name in self._failed:
-                raise TTSError(f"Piper voice {name!r} could not be loaded: {self._failed[name]}")
-            engine = self._loaded.get(name)
-            if engine is None:
-                engine = await self._load_once(name)
+        if name in self._failed:
+            raise TTSError(f"Piper voice {name!r} could not be loaded: {self._failed[name]}")
+        engine = self._loaded.get(name)
+        if engine is None:
+            # One load per voice, however many turns ask for it at once. It is a task of its
+            # own, shielded: a turn cancelled while it waits (barge-in) leaves the load to the
+            # next turn asking, instead of dropping it and starting another thread's load.
+            load = self._loading.get(name)
+            if load is None:
+                load = self._loading[name] = asyncio.ensure_future(self._load_once(name))
+                load.add_done_callback(lambda done: self._loaded_or_failed(name, done))
+            engine = await asyncio.shield(load)
+        if name in self._loaded:  # (a load of another voice meanwhile may have let it go)
             self._loaded.move_to_end(name)
-            return engine
+        return engine
+
+    def _loaded_or_failed(self, name: str, load: asyncio.Future[Any]) -> None:
+        del self._loading[name]
+        if not load.cancelled():
+            load.exception()  # retrieved: a failure nobody waits for is already logged
 
     async def _load_once(self, name: str) -> Any:
         voice = self._files[name]
