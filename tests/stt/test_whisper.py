@@ -3,6 +3,8 @@ a pause, the pool's bounds, silence trimming. Timings belong to `voicewire bench
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.stt.speech import CHUNK, RATE, assert_heard_the_question, pieces, silence
+from tests.waiting import until
 from voicewire import stt as stt_package
 from voicewire.stt import STTError, build_stt, default_stt
 from voicewire.stt.whisper import WhisperSTT, split_long, trim_silence
@@ -73,6 +76,19 @@ async def test_a_final_that_cannot_get_a_worker_in_time_is_an_stt_error(
             await stream.finish()
     finally:
         whisper.final_wait_s = 10.0
+
+
+async def test_a_final_abandoned_while_it_waits_for_a_worker_gives_its_place_back(
+    whisper: WhisperSTT, question_16k: bytes, blocked: threading.Event
+) -> None:
+    stream = whisper.stream(sample_rate=RATE)
+    await stream.feed(question_16k)
+    finishing = asyncio.create_task(stream.finish())
+    await until(lambda: whisper.pool.pending == 2, "the final decode to be queued")
+    finishing.cancel()  # the client went while its final transcript waited for the pool
+    with contextlib.suppress(asyncio.CancelledError):
+        await finishing
+    assert whisper.pool.pending == 1  # only the job that was running: no decode for nobody
 
 
 async def test_the_decode_begun_at_the_pause_is_the_final_transcript(

@@ -162,6 +162,7 @@ class WhisperStream:
             task = asyncio.current_task()
             if job.cancelled() and task is not None and not task.cancelling():
                 raise STTError("the whisper engine is closed") from None  # not our caller's
+            job.cancel()  # our caller went: a decode still queued must not hold a worker
             raise
         except STTError:
             raise
