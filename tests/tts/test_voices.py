@@ -180,6 +180,26 @@ async def test_a_turn_cancelled_while_its_voice_loads_leaves_the_load_to_the_nex
     assert tts.loaded == (JOE, "anna")
 
 
+async def test_a_voice_let_go_while_a_turn_still_speaks_with_it_is_taken_back_not_loaded_again(
+    voices_dir: Path,
+) -> None:
+    loads = Loads()
+    tts = PiperVoices(voices_dir, max_loaded=1, load=loads)
+    speaking = tts.synthesize("hallo welt", voice="anna")
+    try:
+        await anext(speaking)  # a turn is speaking in anna...
+        held: Any = await tts.voice("anna")
+        await speak(tts, "hello", "cleo")  # ...when another session's turn lets it go
+        assert tts.loaded == ("cleo",)
+        again = await tts.voice("anna")  # a third turn asks for anna: it is still in memory
+    finally:
+        await speaking.aclose()
+        tts.close()
+    assert again is held
+    assert loads.loaded == [JOE, "anna", "cleo"]  # not a second copy of anna
+    assert tts.loaded == ("anna",)
+
+
 def test_an_unreadable_lexicon_stops_the_start_up_naming_its_entry(tmp_path: Path) -> None:
     lexicon = tmp_path / "lexicon.toml"
     lexicon.write_text('nginx = ""\n', encoding="utf-8")
