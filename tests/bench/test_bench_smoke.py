@@ -219,6 +219,8 @@ def test_the_poisson_suite_runs_conversations_and_reports_the_load_it_held(
     (level,) = out["levels"]
     assert level["conversations"] >= 1 and level["turns"] >= 1 and level["incomplete"] == 0
     assert level["mean_load"] > 0 and out["capacity"] == 4.0
+    # Every reply was stored, complete; the server's memory was sampled.
+    assert level["stored"] == {"complete": level["turns"]} and level["rss_mb"]
     assert strict_json(path.read_text())["suite"] == "poisson"
     assert poisson.markdown(out).count("\n") == 2
 

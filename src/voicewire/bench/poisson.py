@@ -12,8 +12,11 @@ spoken audio of all turns / the level's duration) over the capacity in seconds o
 second (the server's `voicewire_speech_capacity`, probed at start-up and measured on its
 queue). M for a target load comes from the warm-up reply's length and the mean think time.
 Per level: the target and the mean load held, turns, turns answered text-only (the server's
-overload answer), underruns (turns affected, silence), and TTFA p50/p95. The verdict is the
-highest mean load held with zero underruns.
+overload answer), underruns (turns affected, silence), TTFA p50/p95, the replies the server
+stored (complete, and any left 'streaming'), and the server's RSS, sampled every 5 s (its
+growth: the last sample over the one a fifth into the level, after warm-up). The verdict is the
+highest mean load held with zero underruns. A soak is one long level:
+`--loads 0.8 --duration 600`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +38,7 @@ from rich.table import Table
 from voicewire.bench import write_json
 from voicewire.bench.concurrency import REPLY, session_stats
 from voicewire.bench.serverproc import (
+    ServerProcess,
     percentile,
     server_capacity,
     server_metrics,
@@ -80,6 +86,51 @@ async def _level(
     return rows, time.monotonic() - start
 
 
+class _RSS:
+    """Samples the server's resident memory every `every_s` while the level runs."""
+
+    def __init__(self, server: ServerProcess, every_s: float = 5.0) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(server, every_s), daemon=True)
+
+    def _run(self, server: ServerProcess, every_s: float) -> None:
+        while True:
+            self.samples.append(server.rss() / 2**20)
+            if self._stop.wait(every_s):
+                return
+
+    def __enter__(self) -> _RSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _replies(server: ServerProcess) -> dict[str, int]:
+    """The server's stored replies by status (its SQLite file, read-only)."""
+    db = server.log.parent / "voicewire.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT status, COUNT(*) FROM messages WHERE role = 'assistant' GROUP BY status"
+        ).fetchall()
+    return {str(status): int(n) for status, n in rows}
+
+
+def _stored_after(server: ServerProcess, before: dict[str, int], turns: int) -> dict[str, int]:
+    """Replies stored during the level, once the last writes have landed (≤ 10 s)."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        now = _replies(server)
+        new = {k: now.get(k, 0) - before.get(k, 0) for k in now}
+        landed = sum(new.values()) >= turns and not new.get("streaming")
+        if landed or time.monotonic() > deadline:
+            return new
+        time.sleep(0.2)
+
+
 def _summarize(
     target: float, conversations: int, rows: list[dict[str, Any]], wall: float, capacity: float
 ) -> dict[str, Any]:
@@ -100,6 +151,17 @@ def _summarize(
         "ttfa_p95_ms": percentile(ttfa, 95),
         "incomplete": sum(1 for r in rows if r["status"] != "complete" or r["errors"]),
         "wall_s": wall,
+    }
+
+
+def _memory(samples: list[float]) -> dict[str, float]:
+    base = samples[len(samples) // 5] if samples else float("nan")
+    last = samples[-1] if samples else float("nan")
+    return {
+        "rss_mb_base": base,
+        "rss_mb_last": last,
+        "rss_mb_max": max(samples, default=0.0),
+        "rss_growth": last / base - 1 if samples else float("nan"),
     }
 
 
@@ -131,8 +193,13 @@ def run(
         duty = reply_s / (reply_s + think_s)
         for target in loads:
             conversations = max(1, round(target * cap / duty))
-            rows, wall = asyncio.run(_level(url, conversations, duration_s, think_s, seed))
-            levels.append(_summarize(target, conversations, rows, wall, cap))
+            before = _replies(server)
+            with _RSS(server) as rss:
+                rows, wall = asyncio.run(_level(url, conversations, duration_s, think_s, seed))
+            level = _summarize(target, conversations, rows, wall, cap)
+            level["stored"] = _stored_after(server, before, len(rows))
+            level.update(_memory(rss.samples), rss_mb=rss.samples)
+            levels.append(level)
         metrics, at_end = server_metrics(server), server_capacity(server)
     held = [lv["mean_load"] for lv in levels if not lv["underruns"] and not lv["incomplete"]]
     out = {
@@ -164,6 +231,8 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("silence ms", lambda lv: f"{lv['underrun_ms']:,.0f}"),
     ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
     ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
+    ("stored", lambda lv: ", ".join(f"{n} {k}" for k, n in sorted(lv["stored"].items()))),
+    ("RSS MB (growth)", lambda lv: f"{lv['rss_mb_last']:.0f} ({lv['rss_growth']:+.0%})"),
 ]
 
 
