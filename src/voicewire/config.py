@@ -49,6 +49,14 @@ class Settings(BaseSettings):
 
     tts: str = "piper"
     tts_workers: int | None = None  # synthesis threads shared by all sessions; default: cores
+    # Piper voices (docs/voices.md): each NAME.onnx with its NAME.onnx.json in voices_dir is
+    # offered besides the bundled joe; `voice` is the default (else joe, else the first).
+    # Voices load on first use and at most voices_loaded stay loaded (least recently used goes).
+    voices_dir: Path | None = None
+    voice: str | None = None
+    voices_loaded: int = 2
+    # Pronunciations (TOML, word = "replacement" or "[[phonemes]]"), applied before synthesis.
+    lexicon: Path | None = None
     tts_base_url: str = "http://127.0.0.1:8880/v1"
     tts_model: str = "tts-1"
     tts_api_key: str | None = None

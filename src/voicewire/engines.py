@@ -75,8 +75,21 @@ def build_tts(settings: Settings) -> TTS:
 
         return FakeToneTTS()
     if name == "piper":
-        mod = _load("TTS", name, "voicewire.tts.piper")
-        tts: TTS = mod.PiperTTS(max_workers=settings.tts_workers)
+        _load("TTS", name, "voicewire.tts.piper")  # the install hint when Piper is missing
+        from voicewire.tts.lexicon import Lexicon, LexiconError
+        from voicewire.tts.voices import PiperVoices
+
+        try:
+            lexicon = Lexicon.load(settings.lexicon) if settings.lexicon else None
+        except LexiconError as exc:
+            raise EngineError(str(exc)) from exc
+        tts: TTS = PiperVoices(
+            settings.voices_dir,
+            default=settings.voice,
+            max_loaded=settings.voices_loaded,
+            max_workers=settings.tts_workers,
+            lexicon=lexicon,
+        )
         return tts
     if name == "openai":
         mod = _load("TTS", name, "voicewire.tts.openai_compat")

@@ -31,6 +31,8 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from voicewire.capacity import CapacityMeter
+
 T = TypeVar("T")
 
 # Monotonic-clock time (time.monotonic / loop.time) by which the work's result is needed.
@@ -49,6 +51,8 @@ class DeadlineScheduler:
         self.waited_s = 0.0  # total queueing delay, for metrics
         self.ran = 0
         self.running = 0  # jobs a worker is running now
+        # Seconds of speech per second the workers make flat out (fed by the engine's jobs).
+        self.meter = CapacityMeter(self.workers)
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         """Queue `fn(*args)`, ordered by the caller's `deadline` (now, when it has none)."""

@@ -31,6 +31,7 @@ from voicewire.protocol.messages import (
     UserMessage,
 )
 from voicewire.responder import DataItem, TurnContext
+from voicewire.scheduling import DeadlineScheduler
 from voicewire.server.app import create_app
 from voicewire.server.speech_load import OVERLOADED, SpeechLoad
 from voicewire.tts.fake import FakeToneTTS
@@ -62,8 +63,8 @@ def test_the_capacity_setting_overrides_the_engines_measure_and_zero_means_unbou
     tmp_path: Path,
 ) -> None:
     tts = FakeToneTTS()
-    tts.meter = CapacityMeter(2)  # type: ignore[attr-defined]
-    tts.meter.record(10.0, 1.0)  # type: ignore[attr-defined]
+    tts.scheduler = DeadlineScheduler(workers=2)  # type: ignore[attr-defined]
+    tts.scheduler.meter.record(10.0, 1.0)  # type: ignore[attr-defined]
     measured = SpeechLoad.of(Settings(data_dir=tmp_path), tts)
     assert measured.capacity == 20.0 and measured.admits == 16
     fixed = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=5), tts)

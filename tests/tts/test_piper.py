@@ -306,4 +306,4 @@ def test_the_voice_knows_its_synthesis_capacity_from_start_up(tts: PiperTTS) -> 
     # here (the number depends on the machine); the benchmarks report it.
     capacity = tts.capacity
     assert capacity is not None and 0 < capacity < float("inf")
-    assert tts.meter.workers == tts.scheduler.workers
+    assert tts.meter is tts.scheduler.meter  # the worker pool's, shared by its voices

@@ -260,17 +260,22 @@ export class VoicewireClient extends EventTarget {
   }
 
   /**
-   * Send a user message; returns its id (or null when not connected).
+   * Send a user message; returns its id (or null when not connected). `voice_name` and `rate`
+   * speak its reply alone in that voice and at that rate.
    * @param {string} text
-   * @param {{voice?: boolean, id?: string}} [options]
+   * @param {{voice?: boolean, id?: string, voice_name?: string, rate?: number}} [options]
    * @returns {string | null}
    */
-  send(text, { voice = this.options.voice, id = newId() } = {}) {
+  send(text, { voice = this.options.voice, id = newId(), voice_name, rate } = {}) {
     // The server interrupts a running turn when a new message comes (barge-in); stop it here
     // first so it gets the played_ms, and so its audio does not overlap the new reply.
     if (this.busy) this.stop();
     if (voice) this.resumeAudio();
-    return this.sendJson({ type: "user.message", id, text, voice: !!voice }) ? id : null;
+    /** @type {{type: string, [field: string]: unknown}} */
+    const message = { type: "user.message", id, text, voice: !!voice };
+    if (voice_name !== undefined) message.voice_name = voice_name;
+    if (rate !== undefined) message.rate = rate;
+    return this.sendJson(message) ? id : null;
   }
 
   /**

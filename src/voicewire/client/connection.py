@@ -220,9 +220,24 @@ class Client:
             self._settings.update({k: v for k, v in message.items() if k != "type"})
         await self.ws.send(json.dumps(message))
 
-    async def send(self, text: str, *, voice: bool = True, message_id: str | None = None) -> str:
+    async def send(
+        self,
+        text: str,
+        *,
+        voice: bool = True,
+        message_id: str | None = None,
+        voice_name: str | None = None,
+        rate: float | None = None,
+    ) -> str:
+        """Send a user message; `voice_name` and `rate` apply to its reply alone."""
         message_id = message_id or uuid.uuid4().hex
-        message = {"type": "user.message", "id": message_id, "text": text, "voice": voice}
+        message: dict[str, Any] = {
+            "type": "user.message",
+            "id": message_id,
+            "text": text,
+            "voice": voice,
+        }
+        message.update({k: v for k, v in (("voice_name", voice_name), ("rate", rate)) if v})
         if self.reconnect and not self.connected:
             await self._reopen()
         try:
@@ -301,7 +316,8 @@ class Client:
             event = await self.receive()
             now = time.monotonic()
             if isinstance(event, TurnStart) and result is None:
-                audio = self.audio or AudioFormat()
+                # A turn in a voice of another rate says so; its audio is in that format.
+                audio = event.audio or self.audio or AudioFormat()
                 result = TurnResult(event.turn_id, sample_rate=audio.sample_rate, codec=audio.codec)
             if result is None:
                 continue
@@ -323,7 +339,13 @@ class Client:
                 return result
 
     async def ask(
-        self, text: str, *, voice: bool = True, on_event: OnEvent | None = None
+        self,
+        text: str,
+        *,
+        voice: bool = True,
+        on_event: OnEvent | None = None,
+        voice_name: str | None = None,
+        rate: float | None = None,
     ) -> TurnResult:
-        await self.send(text, voice=voice)
+        await self.send(text, voice=voice, voice_name=voice_name, rate=rate)
         return await self.collect_turn(on_event)

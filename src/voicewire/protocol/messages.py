@@ -39,6 +39,9 @@ class UserMessage(_Message):
     id: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1)
     voice: bool = True
+    # This reply alone is spoken in this voice (one of `session.ready.voices`) and at this rate.
+    voice_name: str | None = Field(default=None, max_length=200)
+    rate: float | None = Field(default=None, ge=0.5, le=2.0)
 
 
 # The largest `turn.cancel.played_ms` (~24.8 days): what a signed 32-bit integer holds, as the
@@ -120,6 +123,14 @@ class AudioFormat(_Message):
     channels: Literal[1] = 1
 
 
+class VoiceEntry(_Message):
+    """A voice the server offers: its name, language (BCP 47, e.g. "en-US") and native rate."""
+
+    name: str
+    language: str | None = None
+    sample_rate: int
+
+
 class Limits(_Message):
     """Limits the server enforces; advertised in `session.ready`."""
 
@@ -143,6 +154,8 @@ class SessionReady(_Event):
     voice_name: str | None = None
     rate: float = 1.0
     limits: Limits = Limits()
+    # `voices` again, with each one's language and sample rate (same order).
+    voice_info: tuple[VoiceEntry, ...] = ()
     # Where this session's messages are stored, and the token a new guest must keep to
     # come back to its history (absent when the client connected with a token).
     conversation_id: str | None = None
@@ -170,6 +183,10 @@ class TurnStart(_Event):
     type: Literal["turn.start"] = "turn.start"
     turn_id: int
     reply_to: str
+    # Set when this turn's audio is not in the session's `audio` format (a voice of another
+    # sample rate): its frames are in this one. And its voice, when not the session's.
+    audio: AudioFormat | None = None
+    voice_name: str | None = None
 
 
 class TextDelta(_Event):

@@ -38,6 +38,7 @@ def session_state(
         codec=s.audio.codec,
         sample_rate=s.audio.sample_rate,
         requested_rate=snap.requested_rate,
+        pinned_rate=snap.pinned_rate,
         history=[(m.role, m.content) for m in conversation.history if m.role != "system"],
         running_turn=runner.running_turn,
         running_text=runner.running_text,
@@ -74,6 +75,7 @@ def restore(session: Session, state: SessionState, *, running_turn: int | None) 
             settings=settings,
             requested_rate=state.requested_rate,
             running=running,
+            pinned_rate=state.pinned_rate,
         )
     )
 

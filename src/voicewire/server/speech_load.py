@@ -56,7 +56,8 @@ class SpeechLoad:
         if fixed is not None:
             value = fixed or None
             return cls(lambda: value, limit=settings.speech_load_limit)
-        measured = getattr(tts, "meter", None)
+        # The engine's worker pool (Piper's deadline scheduler) measures its own capacity.
+        measured = getattr(getattr(tts, "scheduler", None), "meter", None)
         if measured is None:
             return cls(lambda: None, limit=settings.speech_load_limit)
         return cls(lambda: measured.capacity, limit=settings.speech_load_limit)

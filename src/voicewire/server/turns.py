@@ -24,6 +24,7 @@ from voicewire.codecs import make_encoder
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import (
+    AudioFormat,
     Codec,
     Data,
     Error,
@@ -37,6 +38,7 @@ from voicewire.responder import TurnContext
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.services import Services
 from voicewire.server.speech_load import Slot, overloaded_notice
+from voicewire.tts.base import voice_rate
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,14 @@ def turn_options(
 ) -> TurnOptions:
     """A turn's options, captured when it starts: the one way every endpoint builds them."""
     settings, tts = services.settings, services.tts
+    native = voice_rate(tts, voice_name)  # the voice's own rate, the encoder's input
     return TurnOptions(
         voice=voice,
         voice_name=voice_name,
         rate=rate,
         frame_ms=settings.frame_ms,
-        encoder=partial(make_encoder, codec, tts.sample_rate, sample_rate),
+        encoder=partial(make_encoder, codec, native, sample_rate),
+        sample_rate=native,
         max_chars=settings.max_reply_chars,
         timeout_s=settings.llm_timeout_s,
         first_min_words=settings.first_segment_min_words,
@@ -141,8 +145,18 @@ class TurnRunner:
     def running_text(self) -> str:
         return self.running.turn.text if self.running is not None else ""
 
-    async def start(self, message: UserMessage, turn_id: int, options: TurnOptions) -> None:
-        """Start a turn answering `message`; a turn still running is interrupted first."""
+    async def start(
+        self,
+        message: UserMessage,
+        turn_id: int,
+        options: TurnOptions,
+        *,
+        audio: AudioFormat | None = None,
+        voice_name: str | None = None,
+    ) -> None:
+        """Start a turn answering `message`; a turn still running is interrupted first.
+        `audio` and `voice_name` are announced in its `turn.start` (set when they are not the
+        session's: a voice of its own for this reply)."""
         await self.cancel()
         conversation, services = self.conversation, self.services
         # Over the synthesis capacity, the turn answers as text only (server/speech_load.py).
@@ -171,7 +185,8 @@ class TurnRunner:
         async def emit(item: Outgoing) -> None:
             await self._emit(running, item)
 
-        gate = StartGate(put, TurnStart(turn_id=turn_id, reply_to=message.id), stored)
+        start = TurnStart(turn_id=turn_id, reply_to=message.id, audio=audio, voice_name=voice_name)
+        gate = StartGate(put, start, stored)
 
         turn = Turn(turn_id, services.responder, context, services.tts, emit, options)
         self.running = running = Running(turn, gate, slot=slot, notice=notice)

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from voicewire import scheduling
-from voicewire.capacity import CapacityMeter
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
 from voicewire.tts.piper_graph import Latent, VitsGraph, next_window
@@ -232,6 +231,7 @@ class PiperTTS:
         margin_frames: int = 10,
         waiting_s: float = 1.0,
         cache_dir: Path | None = None,
+        scheduler: DeadlineScheduler | None = None,
         probe_capacity: bool = True,
     ) -> None:
         """Windows are counted in latent frames (`hop` = 256 samples, ~11.6 ms at 22.05 kHz).
@@ -239,8 +239,10 @@ class PiperTTS:
         it has none — a sentence starts with `chunk_frames` and each window doubles up to
         `largest_chunk_frames`; otherwise windows are the largest. Each is decoded with
         `margin_frames` of context per side. `cache_dir` keeps the split voice (default: the
-        user's cache directory). `probe_capacity` measures the synthesis capacity at start-up
-        (~0.3 s; see `voicewire.capacity`); without it the first saturated minute does."""
+        user's cache directory). The voices of a process share one `scheduler` (default: one
+        of its own), and its capacity meter: `probe_capacity` measures the capacity when the
+        first voice loads (~0.3 s; see `voicewire.capacity`); without it the first saturated
+        minute does."""
         if importlib.util.find_spec("piper") is None:
             raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None
@@ -277,9 +279,11 @@ class PiperTTS:
         self.waiting_s = waiting_s
         self.gain: float = self._graph.meta.get("gain") or self._calibrate()
         # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
-        self.scheduler = self._pool = DeadlineScheduler(max_workers, name="piper")
-        self.meter = CapacityMeter(self.scheduler.workers)
-        if probe_capacity:
+        self._owns_pool = scheduler is None
+        self.scheduler = self._pool = scheduler or DeadlineScheduler(max_workers, name="piper")
+        # The capacity is the worker pool's, shared by the voices that share the pool.
+        self.meter = self._pool.meter
+        if probe_capacity and self.meter.capacity is None:
             self._probe()
 
     @property
@@ -325,7 +329,8 @@ class PiperTTS:
         return gain
 
     def close(self) -> None:
-        self._pool.shutdown()
+        if self._owns_pool:
+            self._pool.shutdown()
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, rate: float = 1.0

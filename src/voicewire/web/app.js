@@ -10,6 +10,7 @@ const input = $("message");
 const sendButton = $("send");
 const stopButton = $("stop");
 const voiceToggle = $("voice");
+const voicePicker = $("voice-name");
 const conn = $("conn");
 const connLabel = $("conn-label");
 const errorBox = $("error");
@@ -137,10 +138,28 @@ client.on("state", ({ state }) => {
   updateControls();
 });
 
-client.on("ready", () => {
+client.on("ready", (ready) => {
   bots = new Map(); // turn ids start again at 1 in a new session
+  listVoices(ready);
   updateControls();
 });
+
+// The voices the server lists, with their language and rate; the chosen one speaks next turns.
+function listVoices(ready) {
+  const info = ready.voice_info?.length
+    ? ready.voice_info
+    : (ready.voices || []).map((name) => ({ name }));
+  const chosen = voicePicker.value || ready.voice_name;
+  voicePicker.replaceChildren(
+    ...info.map((v) => {
+      const details = [v.language, v.sample_rate && `${v.sample_rate / 1000} kHz`].filter(Boolean);
+      const label = details.length ? `${v.name} (${details.join(", ")})` : v.name;
+      return new Option(label, v.name, false, v.name === chosen);
+    }),
+  );
+  // (A new session after a reconnect gets the chosen voice again from the client's setVoice.)
+  voicePicker.hidden = info.length < 2;
+}
 
 // A dropped connection came back and the session went on where it was (PROTOCOL.md §8).
 let resumedTimer = null;
@@ -237,6 +256,10 @@ document.addEventListener("keydown", (event) => {
 
 voiceToggle.addEventListener("change", () => {
   client.setVoice({ voice: voiceToggle.checked });
+});
+
+voicePicker.addEventListener("change", () => {
+  client.setVoice({ voice_name: voicePicker.value });
 });
 
 // --- microphone: the live transcript is the user's bubble ----------------------------------------

@@ -960,8 +960,8 @@ var Turns = class {
     }
     return t;
   }
-  _streamRate() {
-    const format = this.format();
+  /** @param {import("./types.js").AudioFormat} [format] */
+  _streamRate(format = this.format()) {
     return format.codec === "opus" ? OPUS_RATE : format.sample_rate;
   }
   /**
@@ -994,7 +994,7 @@ var Turns = class {
       this.player.finishPlayback(prev);
     }
     const t = this.get(m.turn_id);
-    t.rate = this._streamRate();
+    t.rate = this._streamRate(m.audio || this.format());
     this.current = t;
     this.emit("turnStart", m);
   }
@@ -1291,15 +1291,19 @@ var VoicewireClient = class extends EventTarget {
     return this.sendJson(message);
   }
   /**
-   * Send a user message; returns its id (or null when not connected).
+   * Send a user message; returns its id (or null when not connected). `voice_name` and `rate`
+   * speak its reply alone in that voice and at that rate.
    * @param {string} text
-   * @param {{voice?: boolean, id?: string}} [options]
+   * @param {{voice?: boolean, id?: string, voice_name?: string, rate?: number}} [options]
    * @returns {string | null}
    */
-  send(text, { voice = this.options.voice, id = newId() } = {}) {
+  send(text, { voice = this.options.voice, id = newId(), voice_name, rate } = {}) {
     if (this.busy) this.stop();
     if (voice) this.resumeAudio();
-    return this.sendJson({ type: "user.message", id, text, voice: !!voice }) ? id : null;
+    const message = { type: "user.message", id, text, voice: !!voice };
+    if (voice_name !== void 0) message.voice_name = voice_name;
+    if (rate !== void 0) message.rate = rate;
+    return this.sendJson(message) ? id : null;
   }
   /**
    * Silence the current turn at once, and cancel it on the server if it still runs.
