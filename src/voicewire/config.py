@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     # Later segments may end at a clause boundary once they have this many words (0: only at
     # sentence ends). Shorter segments keep audio flowing when many sessions share the CPU.
     segment_clause_min_words: int = 6
-    stt: str = "pocketsphinx"  # speech input: pocketsphinx | openai | none
+    # Speech input: auto (whisper when its extra is installed, else pocketsphinx) | whisper |
+    # pocketsphinx | openai | none. docs/stt.md says what each costs.
+    stt: str = "auto"
     stt_base_url: str = "http://127.0.0.1:8000/v1"
     stt_model: str = "whisper-1"
     stt_api_key: str | None = None
@@ -86,6 +88,13 @@ class Settings(BaseSettings):
     # waits while one is made (PocketSphinx holds the GIL for ~0.3-1.7 s per decoder), at the
     # cost of their memory from the start. Off: made as microphones first need them.
     stt_preload: bool = False
+    # Whisper: decodes run in `stt_workers` threads of `stt_threads` cores each, one model per
+    # process (1 x 1 leaves the other core of a 2-core box to speech synthesis: a request
+    # decodes about as fast on one core as on two); an interim transcript at most every
+    # `stt_interim_s` of speech (0: none).
+    stt_workers: int = 1
+    stt_threads: int = 1
+    stt_interim_s: float = 1.0
     stt_max_utterance_s: float = 60.0  # longer: `stt_failed`, and the utterance ends
     # Each connection's audio budget: `stt_audio_burst_s` ahead of real time, then no faster
     # than `stt_audio_rate` × real time; more is dropped (`rate_limited`, once per utterance),

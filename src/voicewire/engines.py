@@ -110,8 +110,17 @@ def build_stt(settings: Settings) -> STT | None:
     if settings.stt == "none":
         return None
     from voicewire.stt import build_stt as build
+    from voicewire.stt import default_stt
 
-    if settings.stt == "openai":
+    name = default_stt() if settings.stt == "auto" else settings.stt
+    if name == "whisper":
+        return build(
+            "whisper",
+            workers=settings.stt_workers,
+            threads=settings.stt_threads,
+            interim_s=settings.stt_interim_s,
+        )
+    if name == "openai":
         return build(
             "openai",
             base_url=settings.stt_base_url,
@@ -119,4 +128,4 @@ def build_stt(settings: Settings) -> STT | None:
             api_key=settings.stt_api_key,
         )
     # Every stream of the cap keeps its decoder: creating one holds the GIL for ~0.3-0.9 s.
-    return build(settings.stt, keep=settings.max_stt_streams)
+    return build(name, keep=settings.max_stt_streams)

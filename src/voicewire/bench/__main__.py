@@ -1,6 +1,6 @@
 """`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
 
-Suites: latency, concurrency, poisson, bytes, idle, resume, plots, fuzz, stt, quality.
+Suites: latency, concurrency, poisson, bytes, idle, resume, plots, fuzz, stt, vad, quality.
 `python -m voicewire.bench SUITE -h` lists a suite's options. `python -m voicewire.bench report
 DIR` prints the JSON results found in DIR as Markdown tables (what docs/benchmarks.md shows).
 """
@@ -24,6 +24,7 @@ SUITES = {
     "plots": "voicewire.bench.plots",
     "fuzz": "voicewire.bench.fuzz",
     "stt": "voicewire.bench.stt",
+    "vad": "voicewire.bench.vad",
     "quality": "voicewire.bench.quality",
 }
 

@@ -118,3 +118,15 @@ def bench_plots(ctx: typer.Context) -> None:
 def bench_fuzz(ctx: typer.Context) -> None:
     """Long fuzz run of the protocol Session (--inputs N); non-zero exit on any exception."""
     _forward("voicewire.bench.fuzz", ctx)
+
+
+@bench_app.command("stt", context_settings=_FORWARD)
+def bench_stt(ctx: typer.Context) -> None:
+    """Speech-to-text engines side by side: WER, final latency, interim cost (-h for options)."""
+    _forward("voicewire.bench.stt", ctx)
+
+
+@bench_app.command("vad", context_settings=_FORWARD)
+def bench_vad(ctx: typer.Context) -> None:
+    """WebRTC's VAD against Silero's: false barge-ins, cut sentences, late starts."""
+    _forward("voicewire.bench.vad", ctx)

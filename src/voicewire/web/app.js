@@ -278,6 +278,23 @@ client.on("transcript", ({ utterance_id, text, final }) => {
   item.querySelector(".bubble").textContent = text || "…";
   item.classList.toggle("partial", !final);
   if (final) spoken.delete(utterance_id);
+  showInterimInInput(text, final);
+});
+
+// Interim transcripts also show in the input box as the user talks (unless they are typing);
+// the final one becomes the user's message on the server, so the box is cleared then.
+let interimInInput = false;
+function showInterimInInput(text, final) {
+  if (!final && text && (interimInInput || !input.value)) {
+    input.value = text;
+    interimInInput = true;
+  } else if (final && interimInInput) {
+    input.value = "";
+    interimInInput = false;
+  }
+}
+input.addEventListener("input", () => {
+  interimInInput = false;
 });
 
 micButton.addEventListener("click", async () => {
