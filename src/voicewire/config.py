@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicewire.llm.base import DEFAULT_SYSTEM_PROMPT
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     tts_api_key: str | None = None
     tts_voice: str = "alloy"
     tts_sample_rate: int = 24000
+    # Spoken turns are admitted while their number stays within `speech_load_limit` × the
+    # synthesis capacity (seconds of speech per second; measured, or `speech_capacity` when
+    # set; 0 = unbounded); a turn over it is answered as text with a `notice` (PROTOCOL.md §3).
+    speech_load_limit: float = Field(default=0.8, gt=0)
+    speech_capacity: float | None = Field(default=None, ge=0)
 
     # The first segment is spoken once it has this many words and ends a clause ("Sure,").
     first_segment_min_words: int = 1

@@ -30,6 +30,7 @@ from voicewire.protocol.frames import FrameFlags
 from voicewire.protocol.messages import (
     Data,
     Error,
+    Notice,
     SegmentEnd,
     SegmentStart,
     TextDelta,
@@ -54,7 +55,7 @@ class AudioOut:
     flags: FrameFlags
 
 
-Outgoing = TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut
+Outgoing = TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut | Notice
 Emit = Callable[[Outgoing], Awaitable[None]]
 
 

@@ -76,7 +76,7 @@ export class VoicewireClient extends EventTarget {
     /** @private @type {Record<string, unknown>} setVoice() fields, sent again to a new session */
     this._settings = {};
     this.player = new Player(this.options, {
-      emit: (type, detail) => this._emit(type, detail),
+      emit: (type, detail) => this._fromPlayer(type, detail),
       current: () => this.turns.current,
       streamRate: () => this.audioFormat.sample_rate,
     });
@@ -118,6 +118,17 @@ export class VoicewireClient extends EventTarget {
     };
     this.addEventListener(type, listener);
     return () => this.removeEventListener(type, listener);
+  }
+
+  /** @private
+   * @param {"word" | "playbackEnd" | "error" | "underrun"} type
+   * @param {any} detail
+   * @returns {void}
+   */
+  _fromPlayer(type, detail) {
+    // Stutter as heard, reported to the server's /metrics (PROTOCOL.md §2).
+    if (type === "underrun") this.sendJson({ type: "playback.underrun", ...detail });
+    this._emit(type, detail);
   }
 
   /** @private
@@ -390,6 +401,9 @@ export class VoicewireClient extends EventTarget {
         break;
       case "input_audio.transcript":
         this._emit("transcript", m);
+        break;
+      case "notice": // e.g. speech_overloaded: this turn is text only (PROTOCOL.md §3)
+        this._emit("notice", m);
         break;
       default:
         break; // unknown server types are ignored (PROTOCOL.md §6)

@@ -84,6 +84,12 @@ def bench_concurrency(ctx: typer.Context) -> None:
     _forward("voicewire.bench.concurrency", ctx)
 
 
+@bench_app.command("poisson", context_settings=_FORWARD)
+def bench_poisson(ctx: typer.Context) -> None:
+    """Conversations with think time at target loads: the mean load held without stutter."""
+    _forward("voicewire.bench.poisson", ctx)
+
+
 @bench_app.command("bytes", context_settings=_FORWARD)
 def bench_bytes(ctx: typer.Context) -> None:
     """Bytes on the wire per second of speech for each codec and the compat mode."""

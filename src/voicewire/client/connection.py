@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from voicewire.client.playback import PlaybackClock
 from voicewire.protocol.errors import RESUMABLE_CLOSE_CODES
 from voicewire.protocol.frames import AudioFrame, decode_frame
 from voicewire.protocol.messages import (
@@ -106,7 +107,9 @@ class Client:
     as if nothing happened (PROTOCOL.md §8); `resumes` counts these. With `reconnect=True`, a
     socket that dropped between turns is reopened on the next `send`, with the guest token and
     conversation from `session.ready`, so the conversation (and the server's memory of it)
-    goes on.
+    goes on. With `report_underruns=True` the caller plays each reply's audio in real time
+    as it arrives (pcm16), and the gaps that playback would hear are sent to the server as
+    `playback.underrun` (`underruns` counts them).
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class Client:
         reconnect: bool = False,
         resume: bool = True,
         resume_attempts: int = 6,
+        report_underruns: bool = False,
         **connect_kwargs: Any,
     ) -> None:
         self.url = url
@@ -128,6 +132,8 @@ class Client:
         self.resume_attempts = resume_attempts
         self.reconnects = 0
         self.resumes = 0
+        self.report_underruns = report_underruns
+        self.underruns = 0
         self.resume_token: str | None = None
         self.last_seq = 0
         self._resuming = False  # reconnected; neither session.resumed nor .ready came yet
@@ -305,6 +311,7 @@ class Client:
         `on_event` sees each of the turn's events as it arrives (to print text as it streams).
         """
         result: TurnResult | None = None
+        clock = PlaybackClock()
         while True:
             event = await self.receive()
             now = time.monotonic()
@@ -315,6 +322,11 @@ class Client:
             if result is None:
                 continue
             result.events.append((now, event))
+            if self.report_underruns and isinstance(event, AudioFrame) and result.codec == "pcm16":
+                gap = clock.feed(now, len(event.payload) / 2 / result.sample_rate)
+                if gap is not None and self.connected:
+                    self.underruns += 1
+                    await self.send_json(gap.message(result.turn_id))
             if on_event is not None:
                 on_event(event)
             if isinstance(event, TurnEnd) and event.turn_id == result.turn_id:

@@ -76,8 +76,28 @@ class InputAudioStop(_Message):
     type: Literal["input_audio.stop"] = "input_audio.stop"
 
 
+# The longest gap one `playback.underrun` reports: longer silences are reported in pieces.
+MAX_UNDERRUN_MS = 60_000
+
+
+class PlaybackUnderrun(_Message):
+    """The client's playback ran dry: `silence_ms` of silence while a turn's audio was due,
+    starting `at_ms` into the turn's audio (on the client's audio clock)."""
+
+    type: Literal["playback.underrun"] = "playback.underrun"
+    turn_id: int = Field(ge=1)
+    silence_ms: int = Field(ge=1, le=MAX_UNDERRUN_MS)
+    at_ms: int = Field(ge=0, le=MAX_PLAYED_MS)
+
+
 ClientMessage = Annotated[
-    SessionUpdate | UserMessage | TurnCancel | Ping | InputAudioStart | InputAudioStop,
+    SessionUpdate
+    | UserMessage
+    | TurnCancel
+    | Ping
+    | InputAudioStart
+    | InputAudioStop
+    | PlaybackUnderrun,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = frozenset(
@@ -88,6 +108,7 @@ CLIENT_TYPES = frozenset(
         "ping",
         "input_audio.start",
         "input_audio.stop",
+        "playback.underrun",
     }
 )
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -246,6 +267,15 @@ class Pong(_Event):
     id: str | None = None
 
 
+class Notice(_Event):
+    """Something the user should know that is not an error: e.g. this turn is text only."""
+
+    type: Literal["notice"] = "notice"
+    code: str
+    message: str
+    turn_id: int | None = None
+
+
 ServerMessage = Annotated[
     SessionReady
     | SessionResumed
@@ -259,7 +289,8 @@ ServerMessage = Annotated[
     | Error
     | SpeechStarted
     | Transcript
-    | Pong,
+    | Pong
+    | Notice,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -26,6 +26,7 @@ from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.limits import ConnectionLimits
 from voicewire.server.metrics import Metrics
 from voicewire.server.persist import Writes
+from voicewire.server.speech_load import SpeechLoad
 from voicewire.server.voice_input import LazySTT
 from voicewire.storage import Store
 from voicewire.tts.base import TTS, voice_catalog
@@ -51,6 +52,7 @@ class Services:
     metrics: Metrics
     stt: LazySTT
     hub: Hub
+    speech: SpeechLoad  # which turns are spoken: demand within the synthesis capacity
 
     def new_session(self) -> Session:
         """A new protocol session, offering this server's voices, codecs and limits."""
@@ -114,7 +116,9 @@ async def open_services(
             metrics=Metrics(tts),
             stt=LazySTT(settings, stt),
             hub=hub,
+            speech=SpeechLoad.of(settings, tts),
         )
+        services.metrics.watch_speech(services.speech)
         if settings.stt_preload:
             await services.stt.preload()
         log.info("voicewire ready: llm=%s tts=%s", llm.name, tts.name)

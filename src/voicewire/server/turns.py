@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from voicewire.protocol.messages import (
     Codec,
     Data,
     Error,
+    Notice,
     TextDelta,
     TurnEnd,
     TurnStart,
@@ -36,6 +37,7 @@ from voicewire.protocol.messages import (
 from voicewire.responder import TurnContext
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.services import Services
+from voicewire.server.speech_load import Slot, overloaded_notice
 from voicewire.tts.base import voice_rate
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
@@ -112,6 +114,8 @@ class Running:
     error: Error | None = None
     started: bool = False  # its turn.start is queued
     settled: bool = False
+    slot: Slot | None = None  # its share of the synthesis capacity (a spoken turn)
+    notice: Notice | None = None  # sent after its turn.start
 
 
 class TurnRunner:
@@ -155,6 +159,11 @@ class TurnRunner:
         session's: a voice of its own for this reply)."""
         await self.cancel()
         conversation, services = self.conversation, self.services
+        # Over the synthesis capacity, the turn answers as text only (server/speech_load.py).
+        slot = services.speech.admit() if options.voice else None
+        notice = None
+        if options.voice and slot is None:
+            options, notice = replace(options, voice=False), overloaded_notice(turn_id)
         stored = None
         if conversation.recorder is not None:
             stored = conversation.recorder.user_message(
@@ -180,7 +189,7 @@ class TurnRunner:
         gate = StartGate(put, start, stored)
 
         turn = Turn(turn_id, services.responder, context, services.tts, emit, options)
-        self.running = running = Running(turn, gate)
+        self.running = running = Running(turn, gate, slot=slot, notice=notice)
         running.task = self.spawn(self._drive(running))
         self.on_change()
 
@@ -233,6 +242,8 @@ class TurnRunner:
     async def _drive(self, running: Running) -> None:
         turn = running.turn
         try:
+            if running.notice is not None:
+                await running.gate.emit(running.notice)
             await turn.run()
             await running.gate.open()  # even a reply with no frames is started before it ends
         except asyncio.CancelledError:
@@ -252,6 +263,8 @@ class TurnRunner:
             return
         running.settled = True
         turn, gate = running.turn, running.gate
+        if running.slot is not None:
+            running.slot.release()
         if not running.started:
             running.started = gate.opened = True
             self.sink.put_now(gate.start)

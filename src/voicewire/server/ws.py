@@ -30,6 +30,7 @@ from voicewire.protocol.messages import (
     InputAudioStart,
     InputAudioStop,
     Ping,
+    PlaybackUnderrun,
     Pong,
     SessionUpdate,
     SpeechStarted,
@@ -198,6 +199,8 @@ class Connection:
             await self.mic.start(message)
         elif isinstance(message, InputAudioStop):
             await self.mic.stop()
+        elif isinstance(message, PlaybackUnderrun):  # stutter as heard, for production to see
+            self.services.metrics.underran(message.silence_ms)
         return True
 
     async def _on_speech(self, utterance_id: str) -> None:

@@ -215,6 +215,11 @@ client.on("turnEnd", ({ turn_id, status }) => {
   updateControls();
 });
 
+client.on("notice", ({ turn_id, message }) => {
+  // speech_overloaded: the server is speaking all the replies it can; this one is text only.
+  if (turn_id) bot(turn_id).item.append(el("p", "meta", message));
+});
+
 client.on("error", ({ message, code }) => {
   showError(message || code || "Something went wrong");
 });

@@ -609,6 +609,12 @@ function timeOfSample(chunks, sample, rate) {
   }
   return chunk.start + (sample - chunk.offset) / rate;
 }
+function underrunOf(nextTime, start, records) {
+  const silence = Math.round((start - nextTime) * 1e3);
+  if (!(silence >= 1)) return null;
+  const at = records.reduce((s, r) => s + r.samples / r.rate, 0);
+  return { silence_ms: Math.min(silence, 6e4), at_ms: Math.round(at * 1e3) };
+}
 function playedSeconds(records, now) {
   let s = 0;
   for (const r of records) {
@@ -708,7 +714,11 @@ var Player = class {
       0
     );
     const { start, late } = placeBuffer(this._nextTime, ctx.currentTime, this.options);
-    if (late && t.records.length > 0) this.stats.underruns += 1;
+    if (late && t.records.length > 0) {
+      this.stats.underruns += 1;
+      const gap = underrunOf(this._nextTime, start, t.records);
+      if (gap) this.host.emit("underrun", { turn_id: t.id, ...gap });
+    }
     const duration = samples.length / t.rate;
     const node = ctx.createBufferSource();
     node.buffer = buffer;
@@ -1112,7 +1122,7 @@ var VoicewireClient = class extends EventTarget {
     this._formatPending = false;
     this._settings = {};
     this.player = new Player(this.options, {
-      emit: (type, detail) => this._emit(type, detail),
+      emit: (type, detail) => this._fromPlayer(type, detail),
       current: () => this.turns.current,
       streamRate: () => this.audioFormat.sample_rate
     });
@@ -1153,6 +1163,15 @@ var VoicewireClient = class extends EventTarget {
     };
     this.addEventListener(type, listener);
     return () => this.removeEventListener(type, listener);
+  }
+  /** @private
+   * @param {"word" | "playbackEnd" | "error" | "underrun"} type
+   * @param {any} detail
+   * @returns {void}
+   */
+  _fromPlayer(type, detail) {
+    if (type === "underrun") this.sendJson({ type: "playback.underrun", ...detail });
+    this._emit(type, detail);
   }
   /** @private
    * @param {keyof VoicewireEventMap} type
@@ -1397,6 +1416,9 @@ var VoicewireClient = class extends EventTarget {
         break;
       case "input_audio.transcript":
         this._emit("transcript", m);
+        break;
+      case "notice":
+        this._emit("notice", m);
         break;
       default:
         break;
