@@ -37,9 +37,11 @@ from voicewire.protocol.messages import (
     Error,
     SessionReady,
     SessionResumed,
+    SessionUpdated,
     TurnEnd,
     server_message_adapter,
 )
+from voicewire.resume import SessionState
 from voicewire.resume.memory import MemoryHub
 from voicewire.server.app import create_app
 from voicewire.tts.fake import FakeToneTTS
@@ -120,6 +122,28 @@ async def test_a_session_goes_on_after_a_resume_with_the_same_seq_and_turns(base
     assert isinstance(second[-1], TurnEnd) and second[-1].turn_id == 2
     assert second[-1].status == "complete"
     assert seqs_of(second)[0] == seqs_of(first)[-1] + 1
+
+
+async def test_a_session_update_is_saved_for_a_resume_elsewhere_before_any_turn(
+    served: tuple[FastAPI, str],
+) -> None:
+    app, base = served
+    hub: MemoryHub = app.state.services.hub
+    async with Client(base.replace("http", "ws") + "/ws") as c:
+        assert c.ready is not None
+        session = c.ready.session_id
+        await c.send_json({"type": "session.update", "sample_rate": 16000, "rate": 1.5})
+        updated = await c.receive()
+        assert isinstance(updated, SessionUpdated) and updated.audio.sample_rate == 16000
+
+        async def saved() -> SessionState | None:
+            state = await hub.find(session)
+            return state if state is not None and state.sample_rate == 16000 else None
+
+        # What a process that goes on with the session after this one died would restore:
+        # the client plays its audio at 16 kHz now, so the state must say so (and pinned).
+        state = await until(saved, "the updated settings to be saved in the session's log")
+        assert state.pinned_rate and state.requested_rate == 16000 and state.rate == 1.5
 
 
 async def test_a_reply_that_ended_while_the_client_was_away_is_replayed_whole(

@@ -34,6 +34,7 @@ from voicewire.protocol.messages import (
 )
 from voicewire.server.app import create_app
 from voicewire.server.voice_input import AudioFlood, LazySTT, Microphone
+from voicewire.stt import silero
 from voicewire.stt.pocketsphinx import PocketsphinxSTT
 from voicewire.tts.fake import FakeToneTTS
 
@@ -279,6 +280,19 @@ async def test_a_microphone_over_the_stream_cap_is_told_stt_busy_and_its_audio_i
         await mics[2].feed(FRAME)
     assert heard[2].errors() == ["stt_busy", "microphone_off"]
     assert len(engine.streams) == 2 and engine.fed == 0
+
+
+async def test_the_vad_model_is_loaded_off_the_loop_also_when_the_engine_is_handed_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop_thread = threading.get_ident()
+    loads: list[bool] = []  # for each load: was it off the event loop's thread?
+    monkeypatch.setattr(silero, "available", lambda: True)
+    monkeypatch.setattr(silero, "load", lambda: loads.append(threading.get_ident() != loop_thread))
+    stt = LazySTT(settings(), FakeSTT())
+    assert await stt.get() is not None
+    assert await stt.get() is not None
+    assert loads == [True]  # once, in a thread: not by the first microphone's VAD, on the loop
 
 
 async def test_stop_and_close_give_the_stream_slot_back() -> None:

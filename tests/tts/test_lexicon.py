@@ -25,6 +25,14 @@ def test_words_are_replaced_whole_case_insensitively_keeping_their_punctuation()
     assert spoken.text == "Run engine x, then (sequel) and Nginxes."
 
 
+def test_an_entry_with_punctuation_of_its_own_matches_and_a_shorter_entry_does_not_cut_it() -> None:
+    lexicon = Lexicon.from_dict({"c++": "see plus plus", "C#": "see sharp", "c": "see", "&": "and"})
+    spoken = lexicon.apply("I like C++, C# & c.")
+    assert spoken.text == "I like see plus plus, see sharp and see."
+    timed = SpeechChunk(b"\0\0", tuple(WordSpan(i, 10 * i, 10 * i + 5) for i in range(9)))
+    assert [w.index for w in spoken.chunk(timed).words] == [0, 1, 2, 3, 4, 5]  # written words
+
+
 def test_phonemes_in_double_brackets_are_passed_to_piper_as_one_block() -> None:
     assert LEXICON.apply("I use voicewire!").text == "I use [[vˈɔɪswaɪɚ]]!"
 

@@ -7,14 +7,17 @@ spoken in tests/server/test_voices.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.waiting import HANG_S, until
 from voicewire.config import Settings
 from voicewire.engines import EngineError, build_tts
 from voicewire.scheduling import DeadlineScheduler
@@ -138,6 +141,63 @@ async def test_turns_asking_for_an_unloaded_voice_at_once_load_it_once(
     tts, loads = engines
     await asyncio.gather(*(speak(tts, "hallo", "anna") for _ in range(3)))
     assert loads.loaded == [JOE, "anna"]
+
+
+class SlowLoads(Loads):
+    """Loads of any voice but joe wait for `release`; `calls` counts the loads begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.release = threading.Event()
+
+    def __call__(self, voice: VoiceFile, scheduler: DeadlineScheduler) -> FakeVoice:
+        self.calls.append(voice.info.name)
+        if voice.info.name != JOE:
+            self.release.wait(HANG_S)
+        return super().__call__(voice, scheduler)
+
+
+async def test_a_turn_cancelled_while_its_voice_loads_leaves_the_load_to_the_next_turn_asking(
+    voices_dir: Path,
+) -> None:
+    loads = SlowLoads()
+    tts = PiperVoices(voices_dir, load=loads)
+    try:
+        first = asyncio.create_task(tts.voice("anna"))
+        await until(lambda: "anna" in loads.calls, "anna's load to begin")
+        first.cancel()  # barge-in: the turn that asked for anna is cancelled
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        second = asyncio.create_task(tts.voice("anna"))
+        loads.release.set()
+        engine: Any = await second
+    finally:
+        loads.release.set()
+        tts.close()
+    assert engine.voice.info.name == "anna"
+    assert loads.calls == [JOE, "anna"]  # one load of anna, not one per turn that asked
+    assert tts.loaded == (JOE, "anna")
+
+
+async def test_a_voice_let_go_while_a_turn_still_speaks_with_it_is_taken_back_not_loaded_again(
+    voices_dir: Path,
+) -> None:
+    loads = Loads()
+    tts = PiperVoices(voices_dir, max_loaded=1, load=loads)
+    speaking = tts.synthesize("hallo welt", voice="anna")
+    try:
+        await anext(speaking)  # a turn is speaking in anna...
+        held: Any = await tts.voice("anna")
+        await speak(tts, "hello", "cleo")  # ...when another session's turn lets it go
+        assert tts.loaded == ("cleo",)
+        again = await tts.voice("anna")  # a third turn asks for anna: it is still in memory
+    finally:
+        await speaking.aclose()
+        tts.close()
+    assert again is held
+    assert loads.loaded == [JOE, "anna", "cleo"]  # not a second copy of anna
+    assert tts.loaded == ("anna",)
 
 
 def test_an_unreadable_lexicon_stops_the_start_up_naming_its_entry(tmp_path: Path) -> None:

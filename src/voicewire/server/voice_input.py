@@ -213,6 +213,7 @@ class LazySTT:
         self._settings = settings
         self._engine = engine
         self._loaded = engine is not None or settings.stt == "none"
+        self._vad_loaded = False
         self._lock = asyncio.Lock()
         self.slots = StreamSlots(settings.max_stt_streams)
 
@@ -229,11 +230,18 @@ class LazySTT:
             if not self._loaded:
                 try:
                     self._engine = await asyncio.to_thread(build_stt, self._settings)
-                    # Silero's ONNX session too, now: each microphone's VAD is made on the loop.
-                    if self._engine is not None and silero.available():
-                        await asyncio.to_thread(silero.load)
                 except Exception:
                     log.exception("cannot load the %s speech-to-text engine", self._settings.stt)
                     return None
                 self._loaded = True
+            if self._engine is not None and not self._vad_loaded:
+                # Silero's ONNX session too, now (an engine handed in as well): each
+                # microphone's VAD is made on the loop.
+                try:
+                    if silero.available():
+                        await asyncio.to_thread(silero.load)
+                except Exception:
+                    log.exception("cannot load the Silero VAD model")
+                    return None
+                self._vad_loaded = True
         return self._engine

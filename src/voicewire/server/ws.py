@@ -192,6 +192,7 @@ class Connection:
             await self.runner.cancel(message.turn_id, message.played_ms)
         elif isinstance(message, SessionUpdate):
             await self.out.put(self.session.updated_message())  # applies from the next turn
+            self.log.changed()  # saved: a resume elsewhere must send what the client expects
         elif isinstance(message, Ping):
             await self.out.put(Pong(id=message.id))
         elif isinstance(message, InputAudioStart):

