@@ -19,8 +19,11 @@ def uninstall(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, package, None)  # None: "import halted", ImportError
-    for suite in ("concurrency", "idle", "plots"):
-        monkeypatch.delitem(sys.modules, f"voicewire.bench.{suite}", raising=False)
+    # Every bench module imports afresh, the suites' shared helpers too (bench.serverproc):
+    # one imported by an earlier test would otherwise hold the real package.
+    for name in [n for n in sys.modules if n.startswith("voicewire.bench.")]:
+        if name != "voicewire.bench.__main__":
+            monkeypatch.delitem(sys.modules, name)
 
 
 @pytest.mark.parametrize(("suite", "package"), SUITES)
