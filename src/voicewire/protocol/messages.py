@@ -229,6 +229,28 @@ class Pong(_Event):
     id: str | None = None
 
 
+class ToolCall(_Event):
+    """The model called one of the app's tools (its result follows in `tool.result`)."""
+
+    type: Literal["tool.call"] = "tool.call"
+    turn_id: int
+    call_id: str
+    name: str
+    arguments: Any  # as the model wrote them: parsed JSON, or the raw text when not JSON
+
+
+class ToolResult(_Event):
+    """A tool call ended; `result` only for tools the app marks visible."""
+
+    type: Literal["tool.result"] = "tool.result"
+    turn_id: int
+    call_id: str
+    name: str
+    status: Literal["ok", "error", "timeout", "cancelled"]
+    duration_ms: int
+    result: Any = None
+
+
 ServerMessage = Annotated[
     SessionReady
     | SessionResumed
@@ -242,7 +264,9 @@ ServerMessage = Annotated[
     | Error
     | SpeechStarted
     | Transcript
-    | Pong,
+    | Pong
+    | ToolCall
+    | ToolResult,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -26,6 +26,7 @@ from voicewire.server.http import router
 from voicewire.server.realtime import router as realtime_router
 from voicewire.server.services import Services, open_services
 from voicewire.server.ws import Connection
+from voicewire.tools import Toolbox
 from voicewire.tts.base import TTS
 
 if TYPE_CHECKING:
@@ -43,10 +44,12 @@ def create_app(
     tts: TTS | None = None,
     responder: Responder | None = None,
     stt: STT | None = None,
+    tools: Toolbox | None = None,
 ) -> FastAPI:
     """Build the app; engines given here are used as they are, the rest are built by name.
 
-    `responder` answers each turn (default: the LLM, or `settings.app` when it names one).
+    `responder` answers each turn (default: the LLM, or `settings.app` when it names one);
+    `tools` are offered to the LLM in every turn (`ctx.tools`; see voicewire.tools).
     """
     settings = settings or Settings()
     if responder is None:
@@ -54,7 +57,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, responder, llm=llm, tts=tts, stt=stt) as services:
+        async with open_services(
+            settings, responder, llm=llm, tts=tts, stt=stt, tools=tools
+        ) as services:
             app.state.services = services
             yield
 

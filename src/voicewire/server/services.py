@@ -32,6 +32,7 @@ from voicewire.tts.base import TTS
 
 if TYPE_CHECKING:
     from voicewire.stt.base import STT
+    from voicewire.tools import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Services:
     metrics: Metrics
     stt: LazySTT
     hub: Hub
+    tools: Toolbox | None = None  # the tools registered with the server (voicewire.tools)
 
     def new_session(self) -> Session:
         """A new protocol session, offering this server's voices, codecs and limits."""
@@ -78,6 +80,7 @@ async def open_services(
     llm: LLM | None = None,
     tts: TTS | None = None,
     stt: STT | None = None,
+    tools: Toolbox | None = None,
 ) -> AsyncIterator[Services]:
     """Load the engines and open the store and hub; on exit, drain writes and close them.
 
@@ -108,6 +111,7 @@ async def open_services(
             metrics=Metrics(tts),
             stt=LazySTT(settings, stt),
             hub=hub,
+            tools=tools,
         )
         if settings.stt_preload:
             await services.stt.preload()

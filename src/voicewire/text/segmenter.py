@@ -88,6 +88,14 @@ class ClauseSplitter:
                 out.append(self._emit(cut))
         return out
 
+    def cut(self) -> list[Segment]:
+        """End the pending segment here (the reply pauses: a tool call); the reply goes on."""
+        out = self.feed("")  # (takes in nothing new: the chars already fed are all seen)
+        end = len(self._text)
+        if self._words(end):
+            out.append(self._emit(end))
+        return out
+
     def flush(self) -> list[Segment]:
         out = [self._emit(len(self._text))] if self._words(len(self._text)) else []
         self._start_reply()
