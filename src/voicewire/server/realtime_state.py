@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicewire.llm.base import ChatMessage
+from voicewire.llm.base import ChatMessage, plain
 from voicewire.server.realtime_events import (
     OUTPUT_RATE,
     Item,
@@ -125,6 +125,9 @@ class Items:
 
     def load(self, history: list[ChatMessage]) -> None:
         """A stored conversation continued (`?conversation=`): its messages become items."""
-        for message in history:
-            kind: ItemKind = "output_text" if message.role == "assistant" else "input_text"
-            self.add(Item(new_id("item"), message.role, kind, message.content))
+        for message in plain(history):  # what was said (tool calls are not items here)
+            role = message.role
+            if role == "tool":
+                continue
+            kind: ItemKind = "output_text" if role == "assistant" else "input_text"
+            self.add(Item(new_id("item"), role, kind, message.content))

@@ -35,6 +35,7 @@ from voicewire.protocol.messages import (
 from voicewire.responder import TurnContext
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.services import Services
+from voicewire.tools.history import reply_messages, whole
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,10 @@ class TurnRunner:
         conversation.history.append(ChatMessage("user", message.text))
         context = TurnContext(
             text=message.text,
-            history=list(conversation.history),
+            history=whole(conversation.history),
             llm=services.llm,
             identity=self.identity,
+            tools=getattr(services, "tools", None),
         )
 
         async def put(item: Outgoing | TurnStart) -> None:
@@ -248,8 +250,9 @@ class TurnRunner:
         text = turn.text
         if turn.status == "interrupted" and played_ms is not None and turn.options.voice:
             text = heard_text(turn, played_ms)
-        if text:
-            self.conversation.history.append(ChatMessage("assistant", text))
+        calls = [run.record() for run in turn.tools]
+        if text or calls:
+            self.conversation.history.extend(reply_messages(text, calls))
         if self.conversation.recorder is not None:
             self.conversation.recorder.finish_reply(
                 turn.turn_id,
@@ -258,6 +261,7 @@ class TurnRunner:
                 played_ms=played_ms,
                 spoken=turn.options.voice,
                 data=[{"kind": d.kind, "payload": d.payload} for d in turn.data],
+                tools=calls,
             )
         end = TurnEnd(turn_id=turn.turn_id, status=turn.status, text=text, played_ms=played_ms)
         if text != turn.text:
