@@ -76,7 +76,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Scri
         [["Sure.", *call_pieces(0, "call_f", "find", '{"city": "Bern"}')], ["Two."]]
     )
     settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path_factory.mktemp("data"))
-    app = create_app(settings, llm=llm, tts=FakeToneTTS(), tools=Toolbox.of([find], bridge=None))
+    app = create_app(settings, llm=llm, tts=FakeToneTTS(), tools=[find])  # a list, as in the docs
     with serve(app) as base:
         yield base, llm
 

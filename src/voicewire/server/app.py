@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +26,7 @@ from voicewire.server.http import router
 from voicewire.server.realtime import router as realtime_router
 from voicewire.server.services import Services, open_services
 from voicewire.server.ws import Connection
-from voicewire.tools import Toolbox
+from voicewire.tools import Tool, Toolbox
 from voicewire.tts.base import TTS
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def create_app(
     tts: TTS | None = None,
     responder: Responder | None = None,
     stt: STT | None = None,
-    tools: Toolbox | None = None,
+    tools: Toolbox | Iterable[Tool] | None = None,
 ) -> FastAPI:
     """Build the app; engines given here are used as they are, the rest are built by name.
 
@@ -52,6 +52,8 @@ def create_app(
     `tools` are offered to the LLM in every turn (`ctx.tools`; see voicewire.tools).
     """
     settings = settings or Settings()
+    if tools is not None and not isinstance(tools, Toolbox):
+        tools = Toolbox.of(tools)
     if responder is None:
         responder = load_responder(settings.app) if settings.app else llm_responder
 
