@@ -30,6 +30,7 @@ from voicewire.llm.base import LLM, ChatMessage, ToolLLM, plain
 
 if TYPE_CHECKING:
     from voicewire.tools import Toolbox, ToolEvent
+    from voicewire.tools.client import ClientTools
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class TurnContext:
     llm: LLM
     identity: str | None = None  # the server-verified subject (guest id or user name)
     tools: Toolbox | None = None  # the tools registered with the server
+    client_tools: ClientTools | None = None  # functions the client runs (Realtime)
 
     def llm_stream(
         self, messages: Sequence[ChatMessage] | None = None
@@ -64,8 +66,14 @@ class TurnContext:
     ) -> AsyncGenerator[str | DataItem | ToolEvent, None]:
         """The LLM's reply, calling `tools` (default: the server's) when the LLM can call tools.
 
-        An LLM that cannot (the embedded SmolLM2) answers in text, as `llm_stream` does.
+        An LLM that cannot (the embedded SmolLM2) answers in text, as `llm_stream` does. When
+        the client declared functions (Realtime), those are offered instead, and run by it.
         """
+        if self.client_tools is not None and isinstance(self.llm, ToolLLM):
+            from voicewire.tools.client import client_reply
+
+            messages = self.history if messages is None else messages
+            return client_reply(self.llm, messages, self.client_tools)
         tools = self.tools if tools is None else tools
         if tools is None or not tools.tools or not isinstance(self.llm, ToolLLM):
             return _items(self.llm_stream(messages))

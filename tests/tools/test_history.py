@@ -15,7 +15,7 @@ from voicewire.config import Settings
 from voicewire.llm.base import ChatMessage, ToolCallRequest
 from voicewire.llm.scripted import ScriptedToolLLM, call_pieces
 from voicewire.server.app import create_app
-from voicewire.tools import Toolbox, tool
+from voicewire.tools import tool
 from voicewire.tools.history import reply_messages, whole
 from voicewire.tts.fake import FakeToneTTS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 
 from voicewire.llm.base import ChatMessage, ToolCallDelta
@@ -50,6 +50,8 @@ class ScriptedLLM:
 
 
 Step = Sequence[str | ToolCallDelta]
+# A step may also be made from the request's messages (to say what a tool returned).
+StepOf = Step | Callable[[Sequence[ChatMessage]], Step]
 
 
 def call_pieces(
@@ -75,13 +77,13 @@ class ScriptedToolLLM(ScriptedLLM):
 
     def __init__(
         self,
-        steps: Sequence[Step],
+        steps: Sequence[StepOf],
         *,
         tokens_per_second: float = 0.0,
         first_token_ms: float = 0.0,
     ) -> None:
         super().__init__(tokens_per_second=tokens_per_second, first_token_ms=first_token_ms)
-        self.steps = [list(step) for step in steps]
+        self.steps = [step if callable(step) else list(step) for step in steps]
         self.seen: list[tuple[list[ChatMessage], list[Mapping[str, Any]]]] = []
 
     async def stream_tools(
@@ -94,7 +96,8 @@ class ScriptedToolLLM(ScriptedLLM):
         users = [i for i, m in enumerate(messages) if m.role == "user"]
         since = messages[users[-1] + 1 :] if users else messages
         step = sum(1 for m in since if m.tool_calls)
-        items = self.steps[min(step, len(self.steps) - 1)]
+        chosen = self.steps[min(step, len(self.steps) - 1)]
+        items = list(chosen(messages) if callable(chosen) else chosen)
         loop = asyncio.get_running_loop()
         start = loop.time() + self.first_token_s
         for i, item in enumerate(items):

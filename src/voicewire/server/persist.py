@@ -185,6 +185,17 @@ class Recorder:
         self._replies[turn_id] = self._queue(begin)
         return _detached(stored)
 
+    def follow_up(self, turn_id: int, *, spoken: bool) -> None:
+        """Open a reply that answers no new user message (it goes on after tool outputs)."""
+        open_ = partial(
+            self.store.begin_reply,
+            self.conversation_id,
+            turn_id=turn_id,
+            spoken=spoken,
+            node=self.node,
+        )
+        self._replies[turn_id] = self._queue(partial(self._retried, "opening a reply", open_))
+
     def finish_reply(
         self,
         turn_id: int,

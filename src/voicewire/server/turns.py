@@ -35,6 +35,7 @@ from voicewire.protocol.messages import (
 from voicewire.responder import TurnContext
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.services import Services
+from voicewire.tools.client import ClientTools
 from voicewire.tools.history import reply_messages, whole
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
@@ -138,22 +139,38 @@ class TurnRunner:
     def running_text(self) -> str:
         return self.running.turn.text if self.running is not None else ""
 
-    async def start(self, message: UserMessage, turn_id: int, options: TurnOptions) -> None:
-        """Start a turn answering `message`; a turn still running is interrupted first."""
+    async def start(
+        self,
+        message: UserMessage,
+        turn_id: int,
+        options: TurnOptions,
+        *,
+        client_tools: ClientTools | None = None,
+        follow_up: bool = False,
+    ) -> None:
+        """Start a turn answering `message`; a turn still running is interrupted first.
+
+        `follow_up`: the turn goes on after tool outputs already in the history; `message`
+        names them and is neither stored nor added. `client_tools`: functions the client runs.
+        """
         await self.cancel()
         conversation, services = self.conversation, self.services
         stored = None
-        if conversation.recorder is not None:
+        if conversation.recorder is not None and follow_up:
+            conversation.recorder.follow_up(turn_id, spoken=options.voice)
+        elif conversation.recorder is not None:
             stored = conversation.recorder.user_message(
                 message.text, client_id=message.id, turn_id=turn_id, spoken=options.voice
             )
-        conversation.history.append(ChatMessage("user", message.text))
+        if not follow_up:
+            conversation.history.append(ChatMessage("user", message.text))
         context = TurnContext(
             text=message.text,
             history=whole(conversation.history),
             llm=services.llm,
             identity=self.identity,
             tools=getattr(services, "tools", None),
+            client_tools=client_tools,
         )
 
         async def put(item: Outgoing | TurnStart) -> None:

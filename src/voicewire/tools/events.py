@@ -15,7 +15,8 @@ from typing import Any, Literal
 from voicewire.llm.base import ToolCallRequest
 from voicewire.protocol.messages import ToolCall, ToolResult
 
-ToolStatus = Literal["running", "ok", "error", "timeout", "cancelled"]
+# "client": the call is handed to the client, which runs it (Realtime function tools).
+ToolStatus = Literal["running", "ok", "error", "timeout", "cancelled", "client"]
 
 
 @dataclass(eq=False)
@@ -82,7 +83,7 @@ class ToolFinished(ToolEvent):
             turn_id=turn_id,
             call_id=run.call.id,
             name=run.call.name,
-            status="cancelled" if run.status == "running" else run.status,
+            status="cancelled" if run.status in ("running", "client") else run.status,
             duration_ms=run.duration_ms,
             result=run.result if run.visible and run.status == "ok" else None,
         )
