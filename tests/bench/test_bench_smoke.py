@@ -199,3 +199,19 @@ def test_the_stt_suite_decodes_every_stream_and_reports_its_real_time_factor(
         assert level["realtime_streams"] == pytest.approx(level["streams"] / level["rtf"])
         assert 0 < level["first_piece_ms_max"] <= level["rtf"] * level["audio_s"] * 1000
     assert strict_json(path.read_text()) == json.loads(json.dumps(out))
+
+
+def test_the_tool_latency_scenario_times_the_answer_after_the_result_and_counts_bridges(
+    tmp_path: Path,
+) -> None:
+    from voicewire.bench import tool_latency
+
+    out = tmp_path / "tool.json"
+    # The first turn warms up; then a slow call (a bridge) and a quick one (none).
+    summary = tool_latency.run(
+        turns=2, tps=200, tts="fake", json_path=out, tool_ms=(0.0, 900.0, 0.0), first_token_ms=0
+    )
+    assert summary["bridge_rate"] == 0.5
+    assert summary["after_result_ms"] >= summary["llm_clause_ms"] > 0
+    rows = json.loads(out.read_text())["turns"]
+    assert [r["bridge"] for r in rows] == [1.0, 0.0]
