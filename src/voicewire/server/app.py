@@ -27,6 +27,7 @@ from voicewire.server.realtime import router as realtime_router
 from voicewire.server.services import Services, open_services
 from voicewire.server.ws import Connection
 from voicewire.tools import Tool, Toolbox
+from voicewire.tools.registry import load_tools
 from voicewire.tts.base import TTS
 
 if TYPE_CHECKING:
@@ -49,10 +50,13 @@ def create_app(
     """Build the app; engines given here are used as they are, the rest are built by name.
 
     `responder` answers each turn (default: the LLM, or `settings.app` when it names one);
-    `tools` are offered to the LLM in every turn (`ctx.tools`; see voicewire.tools).
+    `tools` are offered to the LLM in every turn (`ctx.tools`; see voicewire.tools; default:
+    `settings.tools` when it names some).
     """
     settings = settings or Settings()
-    if tools is not None and not isinstance(tools, Toolbox):
+    if tools is None and settings.tools:
+        tools = load_tools(settings.tools)
+    elif tools is not None and not isinstance(tools, Toolbox):
         tools = Toolbox.of(tools)
     if responder is None:
         responder = load_responder(settings.app) if settings.app else llm_responder

@@ -13,6 +13,7 @@ its result.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -155,3 +156,18 @@ class Toolbox:
 
     def schemas(self) -> list[dict[str, Any]]:
         return [t.schema() for t in self.tools.values()]
+
+
+def load_tools(spec: str) -> Toolbox:
+    """`module:object` → the Toolbox it names (or one made of the list of tools it names)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"expected 'module:object', got {spec!r}")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if isinstance(obj, Toolbox):
+        return obj
+    if isinstance(obj, Tool) or callable(obj):
+        return Toolbox.of([obj])
+    return Toolbox.of(obj)
