@@ -105,3 +105,23 @@ async def test_without_declared_functions_the_model_is_offered_none(
         events = await until(conn, "response.done")
     assert len(llm.seen) == asked  # answered by plain streaming: no tools in the request
     assert [o.type for o in events[-1].response.output] == ["message"]
+
+
+async def test_words_before_a_call_are_a_message_item_and_the_call_the_next_output(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    call = call_pieces(0, "call_w2", "get_weather", '{"city": "Rome"}')
+    llm = ScriptedToolLLM([["Let me see.", *call], say_the_output])
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path_factory.mktemp("data"))
+    with serve(create_app(settings, llm=llm, tts=FakeToneTTS())) as base:
+        async with client(base).realtime.connect(model="voicewire") as conn:
+            await conn.recv()
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
+            await until(conn, "session.updated")
+            await ask(conn, "Weather in Rome?")
+            events = await until(conn, "response.done")
+    added = [e for e in events if e.type == "response.output_item.added"]
+    assert [(e.output_index, e.item.type) for e in added] == [(0, "message"), (1, "function_call")]
+    output = events[-1].response.output
+    assert [o.type for o in output] == ["message", "function_call"]
+    assert output[0].content[0].transcript == "Let me see."
