@@ -294,3 +294,16 @@ async def test_a_cancel_during_a_tool_call_cancels_its_task_and_discards_its_res
     assert cancelled.is_set() and turn.status == "interrupted"
     assert not any(isinstance(e, ToolResult) for e in emitted) and len(llm.seen) == 1
     assert turn.tools[0].record()["status"] == "cancelled"
+
+
+async def test_an_llm_that_cannot_call_tools_answers_in_text() -> None:
+    from voicewire.llm.base import ToolLLM
+    from voicewire.llm.llamacpp import LlamaCppLLM
+    from voicewire.llm.scripted import ScriptedLLM
+
+    assert not hasattr(LlamaCppLLM, "stream_tools")  # the embedded SmolLM2 offers no tools
+    llm = ScriptedLLM("Plain answer.", tokens_per_second=0, first_token_ms=0)
+    assert not isinstance(llm, ToolLLM)
+    context = TurnContext(text="q", history=ASK, llm=llm, tools=Toolbox.of([search_properties]))
+    items = [item async for item in context.reply()]
+    assert "".join(str(i) for i in items) == "Plain answer."
