@@ -55,6 +55,11 @@ def test_calls_in_two_steps_are_two_assistant_messages_and_a_cancelled_one_says_
     ]
 
 
+def test_a_call_the_client_ran_says_its_output_was_not_kept() -> None:
+    [_, result] = reply_messages("", [call("c", 0, status="client", content="")])
+    assert result.role == "tool" and "not kept" in result.content
+
+
 def test_a_call_placed_beyond_the_heard_text_stays_at_its_end() -> None:
     messages = reply_messages("Sure", [call("a", 40)])
     assert [m.role for m in messages] == ["assistant", "tool"] and messages[0].content == "Sure"

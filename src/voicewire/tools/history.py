@@ -43,6 +43,8 @@ def reply_messages(text: str, calls: Sequence[Mapping[str, Any]]) -> list[ChatMe
 def _content(call: Mapping[str, Any]) -> str:
     if call.get("status") == "cancelled":
         return '{"error": "cancelled: the user interrupted before the result came"}'
+    if call.get("status") == "client":  # a Realtime client's function: its output stayed there
+        return '{"note": "the client ran this function; its output was not kept"}'
     return str(call.get("content") or "")
 
 
