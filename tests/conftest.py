@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +19,12 @@ from voicewire.server.runner import free_port, serve_in_thread
 serve = serve_in_thread  # a real uvicorn server in a thread, on a socket bound beforehand
 
 __all__ = ["bound_socket", "free_port", "inherited_socket", "serve", "serve_process"]
+
+# A server's synthesis capacity is measured on the machine it runs on, so under the test suite's
+# own load a turn could be answered text-only depending on what else the box is doing. Tests
+# speak every turn unless they set a capacity (tests/server/test_speech_load.py does); their
+# servers, threads and subprocesses alike, read this from the environment.
+os.environ.setdefault("VOICEWIRE_SPEECH_CAPACITY", "0")
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 

@@ -146,7 +146,7 @@ def say(
     import wave
 
     from voicewire.engines import EngineError, build_tts
-    from voicewire.tts.base import TTS, TTSError
+    from voicewire.tts.base import TTS, TTSError, voice_rate
 
     async def synthesize(engine: TTS) -> bytes:
         pcm = bytearray()
@@ -169,16 +169,17 @@ def say(
             close()  # Piper's worker threads
     if not pcm:
         raise fail("nothing to say: the text has no speakable words")
+    sample_rate = voice_rate(engine, voice)
     try:
         with wave.open(str(output), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
-            w.setframerate(engine.sample_rate)
+            w.setframerate(sample_rate)
             w.writeframes(pcm)
     except OSError as exc:
         raise fail(f"cannot write {output}: {exc}") from None
-    seconds = len(pcm) / 2 / engine.sample_rate
-    typer.echo(f"voicewire: wrote {output} ({seconds:.2f} s at {engine.sample_rate} Hz)", err=True)
+    seconds = len(pcm) / 2 / sample_rate
+    typer.echo(f"voicewire: wrote {output} ({seconds:.2f} s at {sample_rate} Hz)", err=True)
 
 
 @app.command()

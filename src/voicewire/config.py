@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicewire.llm.base import DEFAULT_SYSTEM_PROMPT
@@ -51,18 +52,33 @@ class Settings(BaseSettings):
 
     tts: str = "piper"
     tts_workers: int | None = None  # synthesis threads shared by all sessions; default: cores
+    # Piper voices (docs/voices.md): each NAME.onnx with its NAME.onnx.json in voices_dir is
+    # offered besides the bundled joe; `voice` is the default (else joe, else the first).
+    # Voices load on first use and at most voices_loaded stay loaded (least recently used goes).
+    voices_dir: Path | None = None
+    voice: str | None = None
+    voices_loaded: int = 2
+    # Pronunciations (TOML, word = "replacement" or "[[phonemes]]"), applied before synthesis.
+    lexicon: Path | None = None
     tts_base_url: str = "http://127.0.0.1:8880/v1"
     tts_model: str = "tts-1"
     tts_api_key: str | None = None
     tts_voice: str = "alloy"
     tts_sample_rate: int = 24000
+    # Spoken turns are admitted while their number stays within `speech_load_limit` × the
+    # synthesis capacity (seconds of speech per second; measured, or `speech_capacity` when
+    # set; 0 = unbounded); a turn over it is answered as text with a `notice` (PROTOCOL.md §3).
+    speech_load_limit: float = Field(default=0.8, gt=0)
+    speech_capacity: float | None = Field(default=None, ge=0)
 
     # The first segment is spoken once it has this many words and ends a clause ("Sure,").
     first_segment_min_words: int = 1
     # Later segments may end at a clause boundary once they have this many words (0: only at
     # sentence ends). Shorter segments keep audio flowing when many sessions share the CPU.
     segment_clause_min_words: int = 6
-    stt: str = "pocketsphinx"  # speech input: pocketsphinx | openai | none
+    # Speech input: auto (whisper when its extra is installed, else pocketsphinx) | whisper |
+    # pocketsphinx | openai | none. docs/stt.md says what each costs.
+    stt: str = "auto"
     stt_base_url: str = "http://127.0.0.1:8000/v1"
     stt_model: str = "whisper-1"
     stt_api_key: str | None = None
@@ -75,6 +91,13 @@ class Settings(BaseSettings):
     # waits while one is made (PocketSphinx holds the GIL for ~0.3-1.7 s per decoder), at the
     # cost of their memory from the start. Off: made as microphones first need them.
     stt_preload: bool = False
+    # Whisper: decodes run in `stt_workers` threads of `stt_threads` cores each, one model per
+    # process (1 x 1 leaves the other core of a 2-core box to speech synthesis: a request
+    # decodes about as fast on one core as on two); an interim transcript at most every
+    # `stt_interim_s` of speech (0: none).
+    stt_workers: int = 1
+    stt_threads: int = 1
+    stt_interim_s: float = 1.0
     stt_max_utterance_s: float = 60.0  # longer: `stt_failed`, and the utterance ends
     # Each connection's audio budget: `stt_audio_burst_s` ahead of real time, then no faster
     # than `stt_audio_rate` × real time; more is dropped (`rate_limited`, once per utterance),

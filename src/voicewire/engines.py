@@ -75,8 +75,21 @@ def build_tts(settings: Settings) -> TTS:
 
         return FakeToneTTS()
     if name == "piper":
-        mod = _load("TTS", name, "voicewire.tts.piper")
-        tts: TTS = mod.PiperTTS(max_workers=settings.tts_workers)
+        _load("TTS", name, "voicewire.tts.piper")  # the install hint when Piper is missing
+        from voicewire.tts.lexicon import Lexicon, LexiconError
+        from voicewire.tts.voices import PiperVoices
+
+        try:
+            lexicon = Lexicon.load(settings.lexicon) if settings.lexicon else None
+        except LexiconError as exc:
+            raise EngineError(str(exc)) from exc
+        tts: TTS = PiperVoices(
+            settings.voices_dir,
+            default=settings.voice,
+            max_loaded=settings.voices_loaded,
+            max_workers=settings.tts_workers,
+            lexicon=lexicon,
+        )
         return tts
     if name == "openai":
         mod = _load("TTS", name, "voicewire.tts.openai_compat")
@@ -97,8 +110,17 @@ def build_stt(settings: Settings) -> STT | None:
     if settings.stt == "none":
         return None
     from voicewire.stt import build_stt as build
+    from voicewire.stt import default_stt
 
-    if settings.stt == "openai":
+    name = default_stt() if settings.stt == "auto" else settings.stt
+    if name == "whisper":
+        return build(
+            "whisper",
+            workers=settings.stt_workers,
+            threads=settings.stt_threads,
+            interim_s=settings.stt_interim_s,
+        )
+    if name == "openai":
         return build(
             "openai",
             base_url=settings.stt_base_url,
@@ -106,4 +128,4 @@ def build_stt(settings: Settings) -> STT | None:
             api_key=settings.stt_api_key,
         )
     # Every stream of the cap keeps its decoder: creating one holds the GIL for ~0.3-0.9 s.
-    return build(settings.stt, keep=settings.max_stt_streams)
+    return build(name, keep=settings.max_stt_streams)

@@ -31,6 +31,8 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from voicewire.capacity import CapacityMeter
+
 T = TypeVar("T")
 
 # Monotonic-clock time (time.monotonic / loop.time) by which the work's result is needed.
@@ -48,6 +50,9 @@ class DeadlineScheduler:
         self._closed = False
         self.waited_s = 0.0  # total queueing delay, for metrics
         self.ran = 0
+        self.running = 0  # jobs a worker is running now
+        # Seconds of speech per second the workers make flat out (fed by the engine's jobs).
+        self.meter = CapacityMeter(self.workers)
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         """Queue `fn(*args)`, ordered by the caller's `deadline` (now, when it has none)."""
@@ -72,6 +77,11 @@ class DeadlineScheduler:
     def depth(self) -> int:
         return len(self._heap)
 
+    @property
+    def saturated(self) -> bool:
+        """Every worker is busy (or work is waiting for one): throughput is the box's limit."""
+        return self.running >= self.workers or bool(self._heap)
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -80,14 +90,18 @@ class DeadlineScheduler:
                 if not self._heap:
                     return
                 _, _, job, future, queued = heapq.heappop(self._heap)
-            if not future.set_running_or_notify_cancel():
-                continue
+                if not future.set_running_or_notify_cancel():
+                    continue
+                self.running += 1
             self.waited_s += time.monotonic() - queued
             self.ran += 1
             try:
                 future.set_result(job())
             except BaseException as exc:  # handed to the waiting coroutine, not lost
                 future.set_exception(exc)
+            finally:
+                with self._cond:
+                    self.running -= 1
 
     def shutdown(self) -> None:
         with self._cond:

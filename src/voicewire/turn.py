@@ -30,6 +30,7 @@ from voicewire.protocol.frames import FrameFlags
 from voicewire.protocol.messages import (
     Data,
     Error,
+    Notice,
     SegmentEnd,
     SegmentStart,
     TextDelta,
@@ -57,7 +58,9 @@ class AudioOut:
     flags: FrameFlags
 
 
-Outgoing = TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut | ToolCall | ToolResult
+Outgoing = (
+    TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut | Notice | ToolCall | ToolResult
+)
 Emit = Callable[[Outgoing], Awaitable[None]]
 
 
@@ -85,6 +88,7 @@ class TurnOptions:
     timeout_s: float = 30.0  # for the responder's first item and between items
     first_min_words: int = 1  # "Sure," may be the first thing said
     clause_min_words: int | None = 6  # later segments may end at a clause of 6+ words
+    sample_rate: int | None = None  # the voice's own rate (None: the engine's `sample_rate`)
 
 
 _Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
@@ -200,7 +204,7 @@ class Turn:
                     async for piece in pieces:
                         started = True
                         play_start = clock() if play_start is None else play_start
-                        queued_s += len(piece.pcm) / 2 / self.tts.sample_rate
+                        queued_s += len(piece.pcm) / 2 / self.sample_rate
                         scheduling.deadline.set(play_start + queued_s)
                         await chunks.put((segment, piece))
             except TTSError as exc:
@@ -214,8 +218,13 @@ class Turn:
                 await chunks.put((segment, None))
         await chunks.put(None)
 
+    @property
+    def sample_rate(self) -> int:
+        """The rate of the TTS's audio for this turn (its voice's)."""
+        return self.options.sample_rate or self.tts.sample_rate
+
     async def _send(self, chunks: asyncio.Queue[_Chunk | None]) -> None:
-        rate = self.tts.sample_rate
+        rate = self.sample_rate
         frame_bytes = max(2, rate * self.options.frame_ms // 1000 * 2)
         new_encoder = self.options.encoder or (lambda: Pcm16Passthrough(rate))
         current: Segment | None = None
@@ -314,7 +323,7 @@ def heard_text(turn: Turn, played_ms: int) -> str:
                 return turn.text[:end]
     if turn.speaking is not None:
         segment, spans = turn.speaking
-        rate = turn.tts.sample_rate
+        rate = turn.sample_rate
         for span in sorted(spans, key=lambda s: s.index):
             if span.index >= len(segment.words):
                 break

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from voicewire.bench import concurrency, idle, plots, wire
+from voicewire.bench import concurrency, idle, plots, poisson, wire
 
 SHORT = "Sure, this is a short reply. It has two sentences, and a clause."
 
@@ -199,6 +199,41 @@ def test_the_stt_suite_decodes_every_stream_and_reports_its_real_time_factor(
         assert level["realtime_streams"] == pytest.approx(level["streams"] / level["rtf"])
         assert 0 < level["first_piece_ms_max"] <= level["rtf"] * level["audio_s"] * 1000
     assert strict_json(path.read_text()) == json.loads(json.dumps(out))
+
+
+def test_the_poisson_suite_runs_conversations_and_reports_the_load_it_held(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "poisson.json"
+    out = poisson.run(
+        loads=(0.5,),
+        duration_s=1.5,
+        think_s=0.2,
+        tts="fake",
+        tps=200.0,
+        reply=SHORT,
+        capacity=4.0,
+        json_path=path,
+        quiet=True,
+    )
+    (level,) = out["levels"]
+    assert level["conversations"] >= 1 and level["turns"] >= 1 and level["incomplete"] == 0
+    assert level["mean_load"] > 0 and out["capacity"] == 4.0
+    # Every reply was stored, complete; the server's memory was sampled.
+    assert level["stored"] == {"complete": level["turns"]} and level["rss_mb"]
+    assert strict_json(path.read_text())["suite"] == "poisson"
+    assert poisson.markdown(out).count("\n") == 2
+
+
+def test_the_concurrency_suite_measures_capacity_and_says_what_fraction_it_held(
+    tmp_path: Path,
+) -> None:
+    out = concurrency.run(sessions=(1, 2), tts="fake", tps=200.0, reply=SHORT, quiet=True)
+    assert all(lv["throughput"] > 0 and lv["text_only"] == 0 for lv in out["levels"])
+    summary = out["summary"]
+    assert summary["capacity"] == max(lv["throughput"] for lv in out["levels"])
+    assert summary["fraction_of_capacity"] == summary["max_clean_sessions"] / summary["capacity"]
+    assert out["capacity"]["probe"] is None  # the fake engine does not measure itself
 
 
 def test_the_tool_latency_scenario_times_the_answer_after_the_result_and_counts_bridges(

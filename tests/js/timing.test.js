@@ -6,7 +6,7 @@ import { afterEach, beforeEach, test } from "node:test";
 
 import { VoicewireClient } from "../../clients/js/src/client.js";
 import { FLAGS, encodeFrame } from "../../clients/js/src/frames.js";
-import { insertByTime, placeBuffer, playedSeconds, timeOfSample } from "../../clients/js/src/timing.js";
+import { insertByTime, placeBuffer, playedSeconds, timeOfSample, underrunOf } from "../../clients/js/src/timing.js";
 import { FakeAudioContext, FakeWebSocket } from "./fakes.js";
 
 const LEADS = { minLead: 0.02, startLead: 0.1 };
@@ -33,6 +33,13 @@ test("played time counts each record up to now or to where it was stopped", () =
   ];
   assert.equal(playedSeconds(records, 0.5), 0.5);
   assert.equal(playedSeconds(records, 5), 1.25);
+});
+
+test("an underrun is the silence before the late buffer, at the turn's audio played so far", () => {
+  const records = [{ samples: 300, rate: 1000 }, { samples: 500, rate: 1000 }];
+  assert.deepEqual(underrunOf(0.9, 1.25, records), { silence_ms: 350, at_ms: 800 });
+  assert.equal(underrunOf(0.9, 0.9, records), null);
+  assert.deepEqual(underrunOf(0, 100, []), { silence_ms: 60000, at_ms: 0 }); // bounded
 });
 
 test("words stay sorted by time, a later equal time after the earlier one", () => {
@@ -171,4 +178,18 @@ test("stop silences the turn, sends turn.cancel with the ms heard, and no word f
   assert.equal(client.busy, false);
   at(2);
   assert.ok(!events.some(([type]) => type === "word"));
+});
+
+test("a buffer that arrives after playback ran dry reports the silence to the server", () => {
+  const json = (m) => ws.serverJson({ ...m, seq: ++seq });
+  const frame = (f) => ws.serverSend(encodeFrame({ ...f, turnId: 1, seq: ++seq }));
+  seq = 1;
+  json({ type: "turn.start", turn_id: 1 });
+  json({ type: "segment.start", turn_id: 1, segment_id: 0, char_start: 0 });
+  frame({ segmentId: 0, flags: FLAGS.SEGMENT_START, sampleOffset: 0, payload: pcm(300) }); // 0.1–0.4
+  at(0.6); // the queue ran dry at 0.4
+  frame({ segmentId: 0, flags: 0, sampleOffset: 300, payload: pcm(200) }); // starts at 0.7
+  const report = { type: "playback.underrun", turn_id: 1, silence_ms: 300, at_ms: 300 };
+  assert.deepEqual(ws.sent.at(-1), report);
+  assert.equal(client.stats.underruns, 1);
 });

@@ -22,6 +22,7 @@ from voicewire.protocol.messages import (
 )
 from voicewire.responder import DataItem, TurnContext, llm_responder
 from voicewire.server.metrics import Metrics
+from voicewire.server.speech_load import SpeechLoad
 from voicewire.server.turns import Conversation, TurnRunner, turn_options
 from voicewire.tts.fake import FakeToneTTS
 from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
@@ -78,6 +79,7 @@ def runner_of(tmp_path: Path, responder: Any, sink: FakeSink) -> TurnRunner:
         store=None,
         metrics=Metrics(tts),
         hub=SimpleNamespace(node="n"),
+        speech=SpeechLoad.of(settings, tts),
     )
     conversation = Conversation.open(services, "", [])
     return TurnRunner(services, sink, conversation, asyncio.create_task, identity="u")

@@ -55,6 +55,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = Settings(
         llm="scripted",
         tts="fake",
+        stt="pocketsphinx",  # it decodes as audio comes: partials even when sent at once
         data_dir=tmp_path_factory.mktemp("data"),
         stt_audio_burst_s=60.0,
     )

@@ -1,31 +1,23 @@
-"""Shared audio: Piper (joe-us voice) saying one question, synthesized once per test session."""
+"""Shared audio: Piper (joe-us voice) saying one question, synthesized once per test session;
+and the engines, each loaded once per test session."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from tests.stt.speech import RATE, resample, silence
-from voicewire.bench.stt import QUESTION
+from voicewire.bench.stt import spoken_question
 from voicewire.stt.pocketsphinx import PocketsphinxSTT
-from voicewire.tts.piper import PiperTTS
+from voicewire.stt.whisper import WhisperSTT
 
 
 @pytest.fixture(scope="session")
 def spoken() -> tuple[bytes, int]:
-    """The question as Piper speaks it, at Piper's own rate (22050 Hz), unpadded."""
-
-    async def speak() -> tuple[bytes, int]:
-        tts = PiperTTS()
-        try:
-            pcm = b"".join([chunk.pcm async for chunk in tts.synthesize(QUESTION)])
-        finally:
-            tts.close()
-        return pcm, tts.sample_rate
-
-    return asyncio.run(speak())
+    """The question as Piper speaks it, at Piper's own rate (22050 Hz), unpadded; without the
+    voice's random noise, so every run hears the same audio."""
+    return spoken_question()
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +30,13 @@ def question_16k(spoken: tuple[bytes, int]) -> bytes:
 @pytest.fixture(scope="session")
 def stt() -> Iterator[PocketsphinxSTT]:
     engine = PocketsphinxSTT()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def whisper() -> Iterator[WhisperSTT]:
+    """Whisper tiny.en, loaded once (~1 s); no interim decodes unless a test asks for them."""
+    engine = WhisperSTT(interim_s=0.0)
     yield engine
     engine.close()

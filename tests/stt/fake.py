@@ -14,14 +14,20 @@ class FakeStream:
         self.engine = engine
         self.fed = 0  # bytes of audio taken
         self.closed = False
+        self.finished = False
 
     async def feed(self, pcm: bytes) -> Transcript | None:
+        if self.finished:
+            raise STTError("the utterance is already finished")
         if self.engine.fail_feed:
             raise STTError("the remote STT server is down")
         self.fed += len(pcm)
         return Transcript("hello", final=False)
 
     async def finish(self) -> Transcript:
+        if self.finished:
+            raise STTError("the utterance is already finished")
+        self.finished = True
         if self.engine.fail_finish:
             raise STTError("the remote STT server is down")
         return Transcript("hello world", final=True)

@@ -48,11 +48,11 @@ async def test_build_stt_makes_the_engine_it_is_named_after() -> None:
     assert isinstance(stt, OpenAISTT)
     assert (stt.name, stt.sample_rate) == ("openai", 16000)
     await stt.aclose()
-    assert STT_NAMES == ("pocketsphinx", "openai")
+    assert STT_NAMES == ("whisper", "pocketsphinx", "openai")
 
 
 def test_an_unknown_engine_is_an_stt_error_listing_the_choices() -> None:
-    with pytest.raises(STTError, match="choose one of pocketsphinx, openai"):
+    with pytest.raises(STTError, match="choose one of whisper, pocketsphinx, openai"):
         build_stt("whisper.cpp")
 
 

@@ -1,4 +1,5 @@
-"""EndOfSpeech on Piper's question: WebRTC's VAD and the energy fallback, which share one API.
+"""EndOfSpeech on Piper's question: WebRTC's VAD, Silero's and the energy fallback, which share
+one API.
 
 The question gets 1.5 s of trailing silence here rather than 0.5 s: "speech_ended" needs
 `silence_ms` (700 by default) of quiet after the voice before it can fire.
@@ -13,10 +14,11 @@ import pytest
 
 from tests.stt.speech import RATE, level_edges_ms, pieces, silence
 from voicewire.stt import vad as vad_module
+from voicewire.stt.utterances import vad_backend
 from voicewire.stt.vad import EndOfSpeech, VADEvent
 
-Backend = Literal["webrtc", "energy"]
-BACKENDS: list[Backend] = ["webrtc", "energy"]
+Backend = Literal["webrtc", "energy", "silero"]
+BACKENDS: list[Backend] = ["webrtc", "energy", "silero"]
 TOLERANCE_MS = 100
 
 
@@ -137,3 +139,28 @@ def test_without_webrtcvad_the_energy_backend_stands_in(
 def test_the_energy_backend_takes_any_rate() -> None:
     vad = EndOfSpeech(44100, backend="energy")
     assert vad.feed(silence(1.0, 44100)) == []
+
+
+def cough(seconds: float = 0.3, seed: int = 3) -> bytes:
+    """A noise burst with a fast attack and a quick decay, loud: what a cough looks like to a
+    VAD that compares band energies (WebRTC's takes it for voice)."""
+    n = int(seconds * RATE)
+    burst = np.random.default_rng(seed).normal(0, 1, n) * np.exp(-np.arange(n) / (0.08 * RATE))
+    return (0.5 * 32767 * np.clip(burst, -2, 2) / 2).astype("<i2").tobytes()
+
+
+def test_silero_takes_a_cough_for_no_speech_where_webrtc_does(question: bytes) -> None:
+    audio = silence(0.5) + cough() + silence(1.0)
+    assert EndOfSpeech(backend="silero").feed(audio) == []
+    assert [e.kind for e in EndOfSpeech(backend="webrtc").feed(audio)][:1] == ["speech_started"]
+
+
+def test_voice_input_listens_with_silero_at_16_khz_and_webrtc_at_its_other_rates() -> None:
+    assert vad_backend(16000) == "silero"
+    assert vad_backend(48000) == "auto"  # webrtc
+    assert vad_backend(24000) == "energy"
+
+
+def test_the_silero_backend_takes_16_khz_only() -> None:
+    with pytest.raises(ValueError, match="16000"):
+        EndOfSpeech(48000, backend="silero")

@@ -299,3 +299,11 @@ def test_spreading_words_keeps_them_ordered_and_out_of_the_gaps() -> None:
     for before, after in itertools.pairwise(spans):
         assert before.start <= before.end <= after.start
     assert all(not (160 < s.start < 400) for s in spans)
+
+
+def test_the_voice_knows_its_synthesis_capacity_from_start_up(tts: PiperTTS) -> None:
+    # Probed when the voice loads: one sentence per worker at once. Only its sanity is checked
+    # here (the number depends on the machine); the benchmarks report it.
+    capacity = tts.capacity
+    assert capacity is not None and 0 < capacity < float("inf")
+    assert tts.meter is tts.scheduler.meter  # the worker pool's, shared by its voices

@@ -58,13 +58,20 @@ def test_a_question_spoken_into_the_mic_button_gets_a_reply(base: str, question_
             """() => {
               window.heard = [];
               window.ends = [];
-              window.voicewire.on("transcript", (t) => window.heard.push(t));
+              window.inputBox = [];  // what the input box showed at each interim transcript
+              window.voicewire.on("transcript", (t) => {
+                window.heard.push(t);
+                if (!t.final) window.inputBox.push(document.getElementById("message").value);
+              });
               window.voicewire.on("turnEnd", (e) => window.ends.push(e));
             }"""
         )
         page.click("#mic")
         page.wait_for_function("() => window.ends.length >= 1", timeout=60_000)
         final = page.evaluate("() => window.heard.filter((t) => t.final)")
+        interims = page.evaluate("() => window.heard.filter((t) => !t.final)")
+        input_box = page.evaluate("() => window.inputBox")
+        input_after = page.input_value("#message")
         end = page.evaluate("() => window.ends[0]")
         user_bubbles = page.locator("#log .msg.user .bubble").all_inner_texts()
         bot_bubbles = page.locator("#log .msg.bot .bubble").all_inner_texts()
@@ -72,7 +79,12 @@ def test_a_question_spoken_into_the_mic_button_gets_a_reply(base: str, question_
         assert page.evaluate("() => window.voicewireMic().sentFrames") > 50
         context.close()
     assert errors == []
-    assert final and "paris" in final[0]["text"].lower()
-    assert user_bubbles and "paris" in user_bubbles[0].lower()
+    # Whisper tiny.en hears "Paris" or "pairs" here depending on the browser's audio path:
+    # how well it hears is measured by `voicewire bench stt`, not asserted on one word.
+    assert final and "weather" in final[0]["text"].lower()
+    assert user_bubbles and "weather" in user_bubbles[0].lower()
+    # The interim transcripts showed in the input box as the user talked; the final cleared it.
+    assert interims and input_box == [t["text"] for t in interims]
+    assert input_after == ""
     assert end["status"] == "complete" and end["text"] == REPLY
     assert bot_bubbles and REPLY in bot_bubbles[0]

@@ -76,7 +76,7 @@ export class VoicewireClient extends EventTarget {
     /** @private @type {Record<string, unknown>} setVoice() fields, sent again to a new session */
     this._settings = {};
     this.player = new Player(this.options, {
-      emit: (type, detail) => this._emit(type, detail),
+      emit: (type, detail) => this._fromPlayer(type, detail),
       current: () => this.turns.current,
       streamRate: () => this.audioFormat.sample_rate,
     });
@@ -118,6 +118,17 @@ export class VoicewireClient extends EventTarget {
     };
     this.addEventListener(type, listener);
     return () => this.removeEventListener(type, listener);
+  }
+
+  /** @private
+   * @param {"word" | "playbackEnd" | "error" | "underrun"} type
+   * @param {any} detail
+   * @returns {void}
+   */
+  _fromPlayer(type, detail) {
+    // Stutter as heard, reported to the server's /metrics (PROTOCOL.md §2).
+    if (type === "underrun") this.sendJson({ type: "playback.underrun", ...detail });
+    this._emit(type, detail);
   }
 
   /** @private
@@ -249,17 +260,22 @@ export class VoicewireClient extends EventTarget {
   }
 
   /**
-   * Send a user message; returns its id (or null when not connected).
+   * Send a user message; returns its id (or null when not connected). `voice_name` and `rate`
+   * speak its reply alone in that voice and at that rate.
    * @param {string} text
-   * @param {{voice?: boolean, id?: string}} [options]
+   * @param {{voice?: boolean, id?: string, voice_name?: string, rate?: number}} [options]
    * @returns {string | null}
    */
-  send(text, { voice = this.options.voice, id = newId() } = {}) {
+  send(text, { voice = this.options.voice, id = newId(), voice_name, rate } = {}) {
     // The server interrupts a running turn when a new message comes (barge-in); stop it here
     // first so it gets the played_ms, and so its audio does not overlap the new reply.
     if (this.busy) this.stop();
     if (voice) this.resumeAudio();
-    return this.sendJson({ type: "user.message", id, text, voice: !!voice }) ? id : null;
+    /** @type {{type: string, [field: string]: unknown}} */
+    const message = { type: "user.message", id, text, voice: !!voice };
+    if (voice_name !== undefined) message.voice_name = voice_name;
+    if (rate !== undefined) message.rate = rate;
+    return this.sendJson(message) ? id : null;
   }
 
   /**
@@ -385,6 +401,9 @@ export class VoicewireClient extends EventTarget {
         break;
       case "input_audio.transcript":
         this._emit("transcript", m);
+        break;
+      case "notice": // e.g. speech_overloaded: this turn is text only (PROTOCOL.md §3)
+        this._emit("notice", m);
         break;
       default:
         break; // unknown server types are ignored (PROTOCOL.md §6)

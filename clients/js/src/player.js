@@ -4,7 +4,7 @@
 // events fire when the listener hears them (the clock minus the output latency).
 import { codePointRangeToUtf16 } from "./frames.js";
 import { closeOpus, releaseSegment } from "./decoders.js";
-import { insertByTime, placeBuffer, playedSeconds, timeOfSample } from "./timing.js";
+import { insertByTime, placeBuffer, playedSeconds, timeOfSample, underrunOf } from "./timing.js";
 
 /** @typedef {import("./types.js").Turn} Turn */
 /** @typedef {import("./types.js").Segment} Segment */
@@ -15,7 +15,7 @@ import { insertByTime, placeBuffer, playedSeconds, timeOfSample } from "./timing
 /**
  * What the player needs of its owner.
  * @typedef {object} PlayerHost
- * @property {(type: "word" | "playbackEnd" | "error", detail: any) => void} emit
+ * @property {(type: "word" | "playbackEnd" | "error" | "underrun", detail: any) => void} emit
  * @property {() => Turn | null} current the turn whose audio may play
  * @property {() => number} streamRate the rate of the stream as the server announced it
  */
@@ -120,7 +120,12 @@ export class Player {
     // Samples are never in a SharedArrayBuffer here (decoded or converted by this client).
     buffer.copyToChannel(/** @type {Float32Array<ArrayBuffer>} */ (samples), 0);
     const { start, late } = placeBuffer(this._nextTime, ctx.currentTime, this.options);
-    if (late && t.records.length > 0) this.stats.underruns += 1; // ran dry mid-turn
+    if (late && t.records.length > 0) {
+      // Ran dry mid-turn: the listener heard silence from the end of the queued audio.
+      this.stats.underruns += 1;
+      const gap = underrunOf(this._nextTime, start, t.records);
+      if (gap) this.host.emit("underrun", { turn_id: t.id, ...gap });
+    }
     const duration = samples.length / t.rate;
     const node = ctx.createBufferSource();
     node.buffer = buffer;

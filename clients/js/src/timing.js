@@ -38,6 +38,20 @@ export function timeOfSample(chunks, sample, rate) {
 }
 
 /**
+ * A gap heard before a late buffer: `playback.underrun`'s fields (PROTOCOL.md §2).
+ * @param {number} nextTime where the turn's audio before the buffer ran out (audio clock)
+ * @param {number} start where the late buffer starts
+ * @param {{samples: number, rate: number}[]} records the turn's buffers before it
+ * @returns {{silence_ms: number, at_ms: number} | null} null: too short to report
+ */
+export function underrunOf(nextTime, start, records) {
+  const silence = Math.round((start - nextTime) * 1000);
+  if (!(silence >= 1)) return null;
+  const at = records.reduce((s, r) => s + r.samples / r.rate, 0);
+  return { silence_ms: Math.min(silence, 60000), at_ms: Math.round(at * 1000) };
+}
+
+/**
  * Seconds of `records` played by `now` (a record stopped early counts up to its stop).
  * @param {{start: number, end: number, stopped_at: number | null}[]} records
  * @param {number} now

@@ -86,8 +86,8 @@ export class Turns {
     return t;
   }
 
-  _streamRate() {
-    const format = this.format();
+  /** @param {import("./types.js").AudioFormat} [format] */
+  _streamRate(format = this.format()) {
     return format.codec === "opus" ? OPUS_RATE : format.sample_rate;
   }
 
@@ -124,7 +124,9 @@ export class Turns {
       this.player.finishPlayback(prev);
     }
     const t = this.get(m.turn_id);
-    t.rate = this._streamRate();
+    // A turn in a voice of another rate announces its own format (turn.start.audio): its
+    // buffers are made at that rate, and Web Audio resamples them to the context's.
+    t.rate = this._streamRate(m.audio || this.format());
     this.current = t;
     this.emit("turnStart", m);
   }

@@ -78,6 +78,9 @@ export {};
  * @property {ServerMessage} pong
  * @property {ServerMessage} speechStarted the user talks over the reply
  * @property {ServerMessage} transcript input_audio.transcript (utterance_id, text, final)
+ * @property {ServerMessage} notice not an error: e.g. `speech_overloaded`, the turn is text only
+ * @property {{turn_id: number, silence_ms: number, at_ms: number}} underrun playback ran dry
+ *   (also sent to the server as `playback.underrun`)
  */
 
 /**

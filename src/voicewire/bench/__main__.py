@@ -1,6 +1,6 @@
 """`python -m voicewire.bench SUITE [options]`: run one benchmark suite (see docs/benchmarks.md).
 
-Suites: latency, concurrency, bytes, idle, resume, plots, fuzz, stt, quality.
+Suites: latency, concurrency, poisson, bytes, idle, resume, plots, fuzz, stt, vad, quality.
 `python -m voicewire.bench SUITE -h` lists a suite's options. `python -m voicewire.bench report
 DIR` prints the JSON results found in DIR as Markdown tables (what docs/benchmarks.md shows).
 """
@@ -17,12 +17,14 @@ from voicewire.bench import MissingExtra, load_suite
 
 SUITES = {
     "concurrency": "voicewire.bench.concurrency",
+    "poisson": "voicewire.bench.poisson",
     "bytes": "voicewire.bench.wire",
     "idle": "voicewire.bench.idle",
     "resume": "voicewire.bench.resume",
     "plots": "voicewire.bench.plots",
     "fuzz": "voicewire.bench.fuzz",
     "stt": "voicewire.bench.stt",
+    "vad": "voicewire.bench.vad",
     "quality": "voicewire.bench.quality",
 }
 
@@ -67,6 +69,7 @@ def report(argv: list[str]) -> int:
         render = {
             "latency": latency_markdown,
             "concurrency": concurrency.markdown,
+            "poisson": load_suite(SUITES["poisson"]).markdown,
             "bytes": wire.markdown,
             "idle": idle.markdown,
             "quality": quality.markdown,

@@ -95,6 +95,12 @@ def bench_concurrency(ctx: typer.Context) -> None:
     _forward("voicewire.bench.concurrency", ctx)
 
 
+@bench_app.command("poisson", context_settings=_FORWARD)
+def bench_poisson(ctx: typer.Context) -> None:
+    """Conversations with think time at target loads: the mean load held without stutter."""
+    _forward("voicewire.bench.poisson", ctx)
+
+
 @bench_app.command("bytes", context_settings=_FORWARD)
 def bench_bytes(ctx: typer.Context) -> None:
     """Bytes on the wire per second of speech for each codec and the compat mode."""
@@ -123,3 +129,15 @@ def bench_plots(ctx: typer.Context) -> None:
 def bench_fuzz(ctx: typer.Context) -> None:
     """Long fuzz run of the protocol Session (--inputs N); non-zero exit on any exception."""
     _forward("voicewire.bench.fuzz", ctx)
+
+
+@bench_app.command("stt", context_settings=_FORWARD)
+def bench_stt(ctx: typer.Context) -> None:
+    """Speech-to-text engines side by side: WER, final latency, interim cost (-h for options)."""
+    _forward("voicewire.bench.stt", ctx)
+
+
+@bench_app.command("vad", context_settings=_FORWARD)
+def bench_vad(ctx: typer.Context) -> None:
+    """WebRTC's VAD against Silero's: false barge-ins, cut sentences, late starts."""
+    _forward("voicewire.bench.vad", ctx)

@@ -8,8 +8,16 @@ audio that is due has not arrived yet, that is an underrun (one event, and silen
 next frame arrives — the clock waits for the data, as a player's would).
 
 Per N: time to first audio (TTFA) p50/p95 over the sessions, underruns (events, sessions
-affected, total silence), turn time (message sent → `turn.end`), and the CPU the server
-process used over the level (% of one core; the machine's cores × 100% is all of it).
+affected, total silence), sessions answered as text only because speech was at capacity
+(`notice` `speech_overloaded`), turn time (message sent → `turn.end`), the synthesis
+throughput (all sessions' audio / the time until the last turn ended: at a level that
+saturates the workers this is the capacity), and the CPU the server process used over the
+level (% of one core; the machine's cores × 100% is all of it).
+
+The capacity is measured in the same run: the highest throughput of any level, next to the
+server's own estimate (`voicewire_speech_capacity`: its start-up probe, then measured on the
+synthesis queue). The verdict is the largest N with zero underruns and every session spoken,
+and that N as a fraction of the capacity (each session needs one second of speech per second).
 """
 
 from __future__ import annotations
@@ -17,28 +25,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.table import Table
 
 from voicewire.bench import write_json
+from voicewire.bench.serverproc import (
+    busy_cpu_seconds,
+    percentile,
+    server_capacity,
+    server_metrics,
+    server_process,
+)
 from voicewire.client import Client, TurnResult
+from voicewire.client.playback import PlaybackClock
 from voicewire.protocol.frames import AudioFrame
-from voicewire.protocol.messages import TurnEnd
-from voicewire.server.runner import free_port
+from voicewire.protocol.messages import Notice, TurnEnd
 
 SWEEP = (1, 4, 8, 12, 16, 20, 24)
 # 59 words, ~20 s spoken by Piper's joe voice; at 30 tok/s the text is written in ~2 s.
@@ -50,90 +59,6 @@ REPLY = (
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Shared by the benchmarks that need a server of their own (concurrency, idle).
-
-
-@dataclass(frozen=True, slots=True)
-class ServerProcess:
-    """A `voicewire serve` subprocess: its base `ws://` URL and the process to measure."""
-
-    url: str
-    process: psutil.Process
-    log: Path
-
-    def cpu_seconds(self) -> float:
-        t = self.process.cpu_times()
-        return float(t.user + t.system)
-
-    def rss(self) -> int:
-        return int(self.process.memory_info().rss)
-
-
-@contextmanager
-def server_process(
-    *,
-    tts: str,
-    env: Mapping[str, str] | None = None,
-    startup_timeout_s: float = 120.0,
-) -> Iterator[ServerProcess]:
-    """Run `python -m voicewire serve --llm scripted --tts TTS` on a free port until exit.
-
-    Settings come from `env` (`VOICEWIRE_*`); inherited `VOICEWIRE_*` variables are dropped so
-    a run does not depend on the caller's shell. Data (SQLite, secret) go to a temp dir.
-    """
-    with tempfile.TemporaryDirectory(prefix="voicewire-bench-") as tmp:
-        port = free_port()
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("VOICEWIRE_")}
-        environ.update({"VOICEWIRE_DATA_DIR": tmp, **(env or {})})
-        log = Path(tmp) / "server.log"
-        args = [sys.executable, "-m", "voicewire", "serve", "--llm", "scripted", "--tts", tts]
-        args += ["--port", str(port), "--log-level", "warning"]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(args, env=environ, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log, startup_timeout_s)
-            yield ServerProcess(f"ws://127.0.0.1:{port}", psutil.Process(proc.pid), log)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"the server exited with {proc.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the server did not answer {url} within {timeout_s:g} s")
-        time.sleep(0.1)
-
-
-def busy_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all processes, all cores) since boot."""
-    t = psutil.cpu_times()
-    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The `q`th percentile (linear interpolation); NaN for no values."""
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
-# ---------------------------------------------------------------------------------------------
-
-
 def underruns(frames: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Underruns of real-time playback of `frames` ((arrival s, duration s), in order).
 
@@ -141,19 +66,9 @@ def underruns(frames: Sequence[tuple[float, float]]) -> list[tuple[float, float]
     it has been played is an underrun: the silence lasts until it arrives, and playback goes
     on from there. Returns each underrun as (when the audio ran dry, silence in s).
     """
-    ends: float | None = None  # when the audio received so far will have been played
-    out: list[tuple[float, float]] = []
-    for arrived, duration in frames:
-        if duration <= 0:
-            continue
-        if ends is None:
-            ends = arrived + duration
-        elif arrived > ends:
-            out.append((ends, arrived - ends))
-            ends = arrived + duration
-        else:
-            ends += duration
-    return out
+    clock = PlaybackClock()
+    gaps = (clock.feed(arrived, duration) for arrived, duration in frames)
+    return [(gap.dry_at, gap.silence_s) for gap in gaps if gap is not None]
 
 
 def playback(frames: Sequence[tuple[float, float]]) -> tuple[int, float]:
@@ -178,6 +93,7 @@ def session_stats(result: TurnResult, sent: float) -> dict[str, Any]:
         "underrun_ms": sum(s for _, s in dry) * 1000,
         # When each underrun began (s since the message was sent) and how long it lasted (ms).
         "underrun_at": [[round(t - sent, 3), round(s * 1000, 1)] for t, s in dry],
+        "text_only": any(isinstance(e, Notice) for _, e in result.events),
         "status": end.status if isinstance(end, TurnEnd) else "none",
         "errors": [e.code for e in result.errors],
     }
@@ -191,7 +107,7 @@ async def _ask(client: Client, question: str, timeout_s: float) -> dict[str, Any
 
 
 async def _level(url: str, sessions: int, timeout_s: float) -> list[dict[str, Any]]:
-    clients = [Client(url, open_timeout=60) for _ in range(sessions)]
+    clients = [Client(url, open_timeout=60, report_underruns=True) for _ in range(sessions)]
     try:
         await asyncio.gather(*(c.open() for c in clients))
         # All sessions are open; now they all ask at once.
@@ -220,6 +136,9 @@ def _summarize(
         "sessions_with_underruns": sum(1 for r in rows if r["underruns"]),
         "underrun_ms": sum(r["underrun_ms"] for r in rows),
         "underrun_ms_max": max((r["underrun_ms"] for r in rows), default=0.0),
+        "text_only": sum(1 for r in rows if r["text_only"]),
+        # Seconds of speech synthesized per second, until the last turn ended.
+        "throughput": sum(r["audio_s"] for r in rows) / (max(turn, default=0.0) / 1000 or 1.0),
         "turn_p50_ms": percentile(turn, 50),
         "turn_max_ms": max(turn, default=float("nan")),
         "audio_s": percentile([r["audio_s"] for r in rows], 50),
@@ -261,6 +180,7 @@ def run(
             name: stack.enter_context(server_process(tts=tts, env=variant))
             for name, variant in variants.items()
         }
+        probed = {name: server_capacity(server) for name, server in servers.items()}
         for server in servers.values():  # warm-up (first synthesis), not counted
             asyncio.run(_level(server.url + "/ws", 1, turn_timeout_s))
         for n in sessions:
@@ -276,6 +196,17 @@ def run(
                 level["other_cpu_pct"] = 100 * (busy_cpu_seconds() - all0 - cpu - own) / wall
                 level["code"] = name
                 levels.append(level)
+        capacity = {
+            name: {
+                "probe": probed[name],
+                "server": server_capacity(server),
+                "measured": max(lv["throughput"] for lv in levels if lv["code"] == name),
+                "reported_underruns": server_metrics(server).get(
+                    "voicewire_client_underruns_total", 0.0
+                ),
+            }
+            for name, server in servers.items()
+        }
     out = {
         "suite": "concurrency",
         "tts": tts,
@@ -284,11 +215,13 @@ def run(
         "words": len(reply.split()),
         "cpus": os.cpu_count(),
         "levels": levels,
+        "capacity": capacity if baseline else capacity["this"],
         "summary": {
-            name: _verdict([lv for lv in levels if lv["code"] == name]) for name in variants
+            name: _verdict([lv for lv in levels if lv["code"] == name], capacity[name])
+            for name in variants
         }
         if baseline
-        else _verdict(levels),
+        else _verdict(levels, capacity["this"]),
     }
     if not quiet:
         Console(width=max(Console().width, 140)).print(table(out))
@@ -302,19 +235,27 @@ def _own_cpu(me: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def _verdict(levels: list[dict[str, Any]]) -> dict[str, Any]:
-    """The most sessions with zero underruns and TTFA p95 ≤ 2× the 1-session TTFA (p50), at
-    that level and every smaller one swept."""
+def _verdict(levels: list[dict[str, Any]], capacity: dict[str, Any]) -> dict[str, Any]:
+    """The most sessions with zero underruns, every session spoken, and TTFA p95 ≤ 2× the
+    1-session TTFA (p50), at that level and every smaller one swept; and that many sessions
+    as a fraction of the capacity measured in the run."""
     single = next((lv for lv in levels if lv["sessions"] == 1), None)
     base = single["ttfa_p50_ms"] if single else float("nan")
     clean = 0
     for lv in sorted(levels, key=lambda lv: lv["sessions"]):
-        ok = not lv["underruns"] and not lv["incomplete"] and lv["ttfa_p95_ms"] <= 2 * base
+        ok = not lv["underruns"] and not lv["incomplete"] and not lv["text_only"]
+        ok = ok and lv["ttfa_p95_ms"] <= 2 * base
         lv["clean"] = ok
         if not ok:
             break
         clean = lv["sessions"]
-    return {"ttfa_1_session_ms": base, "max_clean_sessions": clean}
+    measured = capacity["measured"]
+    return {
+        "ttfa_1_session_ms": base,
+        "max_clean_sessions": clean,
+        "capacity": measured,
+        "fraction_of_capacity": clean / measured if measured else float("nan"),
+    }
 
 
 # (heading, cell) of each column, shared by the console table and the Markdown one.
@@ -325,6 +266,8 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("underruns (sessions)", lambda lv: f"{lv['underruns']} ({lv['sessions_with_underruns']})"),
     ("silence ms, all", lambda lv: f"{lv['underrun_ms']:,.0f}"),
     ("silence ms, worst session", lambda lv: f"{lv['underrun_ms_max']:,.0f}"),
+    ("text only", lambda lv: str(lv["text_only"])),
+    ("synthesis s/s", lambda lv: f"{lv['throughput']:.1f}"),
     ("turn p50 s", lambda lv: f"{lv['turn_p50_ms'] / 1000:.1f}"),
     ("turn max s", lambda lv: f"{lv['turn_max_ms'] / 1000:.1f}"),
     ("server CPU %", lambda lv: f"{lv['server_cpu_pct']:.0f}"),
@@ -352,7 +295,8 @@ def table(out: dict[str, Any]) -> Table:
     )
     t.caption = "; ".join(
         f"{name + ': ' if name else ''}most sessions with zero underruns and TTFA p95 ≤ 2 × "
-        f"{s['ttfa_1_session_ms']:.0f} ms: {s['max_clean_sessions']}"
+        f"{s['ttfa_1_session_ms']:.0f} ms, every session spoken: {s['max_clean_sessions']} "
+        f"= {s['fraction_of_capacity']:.0%} of the capacity, {s['capacity']:.1f} s/s"
         for name, s in summaries.items()
     )
     return t

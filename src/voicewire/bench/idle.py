@@ -33,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.protocol import State
 
 from voicewire.bench import write_json
-from voicewire.bench.concurrency import (
+from voicewire.bench.serverproc import (
     ServerProcess,
     busy_cpu_seconds,
     percentile,

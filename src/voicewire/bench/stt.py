@@ -1,4 +1,5 @@
-"""`python -m voicewire.bench stt`: how fast PocketSphinx decodes, alone and N streams at once.
+"""`python -m voicewire.bench stt --rtf`: how fast PocketSphinx decodes, alone and N streams at
+once. (`voicewire bench stt` without `--rtf` compares the engines: bench/stt_compare.py.)
 
 Each stream is fed the same utterance in 20 ms pieces, as a microphone sends it, but as fast as
 the decoder takes them (not paced): the time it takes, over the audio's duration, is the
@@ -166,7 +167,13 @@ def table(out: dict[str, Any]) -> Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="voicewire bench stt", description=__doc__)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--rtf" not in argv:
+        from voicewire.bench.stt_compare import main as compare
+
+        return compare(argv)
+    argv.remove("--rtf")
+    parser = argparse.ArgumentParser(prog="voicewire bench stt --rtf", description=__doc__)
     parser.add_argument("--streams", default=",".join(map(str, SWEEP)), help="e.g. 1,2,4")
     parser.add_argument("--wav", type=Path, default=None, help="a mono 16-bit WAV to decode")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")

@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from voicewire.client.playback import PlaybackClock
 from voicewire.protocol.errors import RESUMABLE_CLOSE_CODES
 from voicewire.protocol.frames import AudioFrame, decode_frame
 from voicewire.protocol.messages import (
@@ -106,7 +107,9 @@ class Client:
     as if nothing happened (PROTOCOL.md §8); `resumes` counts these. With `reconnect=True`, a
     socket that dropped between turns is reopened on the next `send`, with the guest token and
     conversation from `session.ready`, so the conversation (and the server's memory of it)
-    goes on.
+    goes on. With `report_underruns=True` the caller plays each reply's audio in real time
+    as it arrives (pcm16), and the gaps that playback would hear are sent to the server as
+    `playback.underrun` (`underruns` counts them).
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class Client:
         reconnect: bool = False,
         resume: bool = True,
         resume_attempts: int = 6,
+        report_underruns: bool = False,
         **connect_kwargs: Any,
     ) -> None:
         self.url = url
@@ -128,6 +132,8 @@ class Client:
         self.resume_attempts = resume_attempts
         self.reconnects = 0
         self.resumes = 0
+        self.report_underruns = report_underruns
+        self.underruns = 0
         self.resume_token: str | None = None
         self.last_seq = 0
         self._resuming = False  # reconnected; neither session.resumed nor .ready came yet
@@ -214,9 +220,24 @@ class Client:
             self._settings.update({k: v for k, v in message.items() if k != "type"})
         await self.ws.send(json.dumps(message))
 
-    async def send(self, text: str, *, voice: bool = True, message_id: str | None = None) -> str:
+    async def send(
+        self,
+        text: str,
+        *,
+        voice: bool = True,
+        message_id: str | None = None,
+        voice_name: str | None = None,
+        rate: float | None = None,
+    ) -> str:
+        """Send a user message; `voice_name` and `rate` apply to its reply alone."""
         message_id = message_id or uuid.uuid4().hex
-        message = {"type": "user.message", "id": message_id, "text": text, "voice": voice}
+        message: dict[str, Any] = {
+            "type": "user.message",
+            "id": message_id,
+            "text": text,
+            "voice": voice,
+        }
+        message.update({k: v for k, v in (("voice_name", voice_name), ("rate", rate)) if v})
         if self.reconnect and not self.connected:
             await self._reopen()
         try:
@@ -290,15 +311,22 @@ class Client:
         `on_event` sees each of the turn's events as it arrives (to print text as it streams).
         """
         result: TurnResult | None = None
+        clock = PlaybackClock()
         while True:
             event = await self.receive()
             now = time.monotonic()
             if isinstance(event, TurnStart) and result is None:
-                audio = self.audio or AudioFormat()
+                # A turn in a voice of another rate says so; its audio is in that format.
+                audio = event.audio or self.audio or AudioFormat()
                 result = TurnResult(event.turn_id, sample_rate=audio.sample_rate, codec=audio.codec)
             if result is None:
                 continue
             result.events.append((now, event))
+            if self.report_underruns and isinstance(event, AudioFrame) and result.codec == "pcm16":
+                gap = clock.feed(now, len(event.payload) / 2 / result.sample_rate)
+                if gap is not None and self.connected:
+                    self.underruns += 1
+                    await self.send_json(gap.message(result.turn_id))
             if on_event is not None:
                 on_event(event)
             if isinstance(event, TurnEnd) and event.turn_id == result.turn_id:
@@ -311,7 +339,13 @@ class Client:
                 return result
 
     async def ask(
-        self, text: str, *, voice: bool = True, on_event: OnEvent | None = None
+        self,
+        text: str,
+        *,
+        voice: bool = True,
+        on_event: OnEvent | None = None,
+        voice_name: str | None = None,
+        rate: float | None = None,
     ) -> TurnResult:
-        await self.send(text, voice=voice)
+        await self.send(text, voice=voice, voice_name=voice_name, rate=rate)
         return await self.collect_turn(on_event)

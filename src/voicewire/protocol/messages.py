@@ -39,6 +39,9 @@ class UserMessage(_Message):
     id: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1)
     voice: bool = True
+    # This reply alone is spoken in this voice (one of `session.ready.voices`) and at this rate.
+    voice_name: str | None = Field(default=None, max_length=200)
+    rate: float | None = Field(default=None, ge=0.5, le=2.0)
 
 
 # The largest `turn.cancel.played_ms` (~24.8 days): what a signed 32-bit integer holds, as the
@@ -73,8 +76,28 @@ class InputAudioStop(_Message):
     type: Literal["input_audio.stop"] = "input_audio.stop"
 
 
+# The longest gap one `playback.underrun` reports: longer silences are reported in pieces.
+MAX_UNDERRUN_MS = 60_000
+
+
+class PlaybackUnderrun(_Message):
+    """The client's playback ran dry: `silence_ms` of silence while a turn's audio was due,
+    starting `at_ms` into the turn's audio (on the client's audio clock)."""
+
+    type: Literal["playback.underrun"] = "playback.underrun"
+    turn_id: int = Field(ge=1)
+    silence_ms: int = Field(ge=1, le=MAX_UNDERRUN_MS)
+    at_ms: int = Field(ge=0, le=MAX_PLAYED_MS)
+
+
 ClientMessage = Annotated[
-    SessionUpdate | UserMessage | TurnCancel | Ping | InputAudioStart | InputAudioStop,
+    SessionUpdate
+    | UserMessage
+    | TurnCancel
+    | Ping
+    | InputAudioStart
+    | InputAudioStop
+    | PlaybackUnderrun,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = frozenset(
@@ -85,6 +108,7 @@ CLIENT_TYPES = frozenset(
         "ping",
         "input_audio.start",
         "input_audio.stop",
+        "playback.underrun",
     }
 )
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -97,6 +121,14 @@ class AudioFormat(_Message):
     codec: Codec = "pcm16"
     sample_rate: int = 22050
     channels: Literal[1] = 1
+
+
+class VoiceEntry(_Message):
+    """A voice the server offers: its name, language (BCP 47, e.g. "en-US") and native rate."""
+
+    name: str
+    language: str | None = None
+    sample_rate: int
 
 
 class Limits(_Message):
@@ -122,6 +154,8 @@ class SessionReady(_Event):
     voice_name: str | None = None
     rate: float = 1.0
     limits: Limits = Limits()
+    # `voices` again, with each one's language and sample rate (same order).
+    voice_info: tuple[VoiceEntry, ...] = ()
     # Where this session's messages are stored, and the token a new guest must keep to
     # come back to its history (absent when the client connected with a token).
     conversation_id: str | None = None
@@ -149,6 +183,10 @@ class TurnStart(_Event):
     type: Literal["turn.start"] = "turn.start"
     turn_id: int
     reply_to: str
+    # Set when this turn's audio is not in the session's `audio` format (a voice of another
+    # sample rate): its frames are in this one. And its voice, when not the session's.
+    audio: AudioFormat | None = None
+    voice_name: str | None = None
 
 
 class TextDelta(_Event):
@@ -251,6 +289,15 @@ class ToolResult(_Event):
     result: Any = None
 
 
+class Notice(_Event):
+    """Something the user should know that is not an error: e.g. this turn is text only."""
+
+    type: Literal["notice"] = "notice"
+    code: str
+    message: str
+    turn_id: int | None = None
+
+
 ServerMessage = Annotated[
     SessionReady
     | SessionResumed
@@ -266,7 +313,8 @@ ServerMessage = Annotated[
     | Transcript
     | Pong
     | ToolCall
-    | ToolResult,
+    | ToolResult
+    | Notice,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -42,6 +42,7 @@ from voicewire.protocol.messages import (
     TurnCancel,
     TurnEnd,
     UserMessage,
+    VoiceEntry,
     client_message_adapter,
 )
 from voicewire.protocol.state import (
@@ -70,6 +71,7 @@ class Session:
         *,
         audio: AudioFormat | None = None,
         voices: tuple[str, ...] = (),
+        voice_info: tuple[VoiceEntry, ...] = (),
         codecs: frozenset[str] = frozenset({"pcm16"}),
         sample_rates: frozenset[int] | None = None,
         limits: Limits | None = None,
@@ -79,6 +81,10 @@ class Session:
         self.session_id = session_id
         self.limits = limits or Limits()
         self.voices = voices
+        # Each voice's own rate: a turn in it is sent at that rate unless the client chose one.
+        self.voice_info = voice_info
+        self._voice_rates = {v.name: v.sample_rate for v in voice_info}
+        self._pinned = False
         self.codecs = codecs
         fmt = audio or AudioFormat()
         self.sample_rates = sample_rates or frozenset({fmt.sample_rate})
@@ -98,6 +104,7 @@ class Session:
         self._seq = 0
         self._next_turn = 1
         self._running: dict[int, Codec] = {}  # running turns and the codec each started with
+        self._turns: dict[int, SpeechSettings] = {}  # and the settings each started with
         self._rate = RateWindow(self.limits.max_messages_per_second)
 
     # ------------------------------------------------------------ receiving
@@ -189,6 +196,8 @@ class Session:
                 return []  # it ended while the cancel was on its way: nothing to do
         if isinstance(message, SessionUpdate):
             return self._update(message)
+        if isinstance(message, UserMessage) and message.voice_name not in (None, *self.voices):
+            return [self._unknown_voice(message.voice_name)]
         if isinstance(message, InputAudioStart):
             self.input_rate = message.sample_rate
         elif isinstance(message, InputAudioStop):
@@ -197,45 +206,44 @@ class Session:
 
     def _update(self, message: SessionUpdate) -> list[Inbound]:
         if message.voice_name is not None and message.voice_name not in self.voices:
-            return [
-                self._violation(
-                    ErrorCode.UNKNOWN_VOICE,
-                    f"unknown voice {message.voice_name!r}; available: {', '.join(self.voices)}",
-                )
-            ]
-        if message.sample_rate is not None and message.sample_rate not in self.sample_rates:
-            return [
-                self._violation(
-                    ErrorCode.UNSUPPORTED_CODEC,
-                    f"sample rate {message.sample_rate} is not available; available: "
-                    + ", ".join(map(str, sorted(self.sample_rates))),
-                )
-            ]
-        if message.codec is not None and message.codec not in self.codecs:
-            return [
-                self._violation(
-                    ErrorCode.UNSUPPORTED_CODEC,
-                    f"codec {message.codec!r} is not available; available: "
-                    + ", ".join(sorted(self.codecs)),
-                )
-            ]
+            return [self._unknown_voice(message.voice_name)]
+        for what, value, offered in (
+            ("sample rate", message.sample_rate, sorted(self.sample_rates)),
+            ("codec", message.codec, sorted(self.codecs)),
+        ):
+            if value is not None and value not in offered:
+                shown = repr(value) if isinstance(value, str) else value
+                available = ", ".join(map(str, offered))
+                detail = f"{what} {shown} is not available; available: {available}"
+                return [self._violation(ErrorCode.UNSUPPORTED_CODEC, detail)]
         s = self.settings
         audio = s.audio
-        if message.codec is not None or message.sample_rate is not None:
-            codec = message.codec or s.audio.codec
+        voice_name = message.voice_name or s.voice_name
+        if message.codec or message.sample_rate or voice_name != s.voice_name:
+            self._pinned = self._pinned or message.sample_rate is not None
             self._requested_rate = message.sample_rate or self._requested_rate
-            audio = AudioFormat(
-                codec=codec, sample_rate=self._output_rate(codec, self._requested_rate)
-            )
+            audio = self._audio_for(message.codec or s.audio.codec, voice_name)
         # A new value, never a change in place: a running turn keeps the settings it started
         # with (its options were built from them).
         self.settings = SpeechSettings(
             voice=s.voice if message.voice is None else message.voice,
-            voice_name=message.voice_name or s.voice_name,
+            voice_name=voice_name,
             rate=s.rate if message.rate is None else message.rate,
             audio=audio,
         )
         return [message]
+
+    def _audio_for(self, codec: Codec, voice_name: str | None) -> AudioFormat:
+        """How a turn in `voice_name` is sent: at the rate the client chose, else the voice's."""
+        native = self._voice_rates.get(voice_name or "")
+        requested = self._requested_rate if self._pinned or native is None else native
+        return AudioFormat(codec=codec, sample_rate=self._output_rate(codec, requested))
+
+    def _unknown_voice(self, name: str | None) -> Violation:
+        available = ", ".join(self.voices)
+        return self._violation(
+            ErrorCode.UNKNOWN_VOICE, f"unknown voice {name!r}; available: {available}"
+        )
 
     def _violation(
         self, code: ErrorCode, message: str, close_code: CloseCode | None = None
@@ -250,6 +258,7 @@ class Session:
         if isinstance(message, TurnEnd):
             self._check_running(message.turn_id, "end")
             del self._running[message.turn_id]
+            self._turns.pop(message.turn_id, None)
         self._seq += 1
         return message.model_copy(update={"seq": self._seq}).model_dump_json(exclude_none=True)
 
@@ -263,6 +272,7 @@ class Session:
             voice_name=s.voice_name,
             rate=s.rate,
             limits=self.limits,
+            voice_info=self.voice_info,
         )
 
     def resumed_frame(self, last_seq: int) -> str:
@@ -278,6 +288,7 @@ class Session:
             settings=self.settings,
             requested_rate=self._requested_rate,
             running=tuple(self._running.items()),
+            pinned_rate=self._pinned,
         )
 
     def restore(self, snapshot: SessionSnapshot) -> None:
@@ -289,6 +300,8 @@ class Session:
         self.settings = snapshot.settings
         self._requested_rate = snapshot.requested_rate
         self._running = dict(snapshot.running)
+        self._turns = {}  # a running turn's own voice is not kept: its frames say its codec
+        self._pinned = snapshot.pinned_rate
 
     @property
     def next_turn(self) -> int:
@@ -302,13 +315,28 @@ class Session:
         s = self.settings
         return SessionUpdated(audio=s.audio, voice=s.voice, voice_name=s.voice_name, rate=s.rate)
 
-    def new_turn(self) -> int:
-        """Allocate the next turn id; the turn runs until its `turn.end` is sent."""
+    def new_turn(self, message: UserMessage | None = None) -> int:
+        """Allocate the next turn id; the turn runs until its `turn.end` is sent. It keeps the
+        session's settings, or the voice and rate `message` asks for its reply alone."""
         self._check_open("start a turn")
         turn_id = self._next_turn
         self._next_turn += 1
-        self._running[turn_id] = self.settings.audio.codec
+        s = self.settings
+        if message is not None and (message.voice_name or message.rate is not None):
+            voice_name = message.voice_name or s.voice_name
+            audio = s.audio
+            if voice_name != s.voice_name:
+                audio = self._audio_for(s.audio.codec, voice_name)
+            rate = s.rate if message.rate is None else message.rate
+            s = SpeechSettings(voice=s.voice, voice_name=voice_name, rate=rate, audio=audio)
+        self._running[turn_id] = s.audio.codec
+        self._turns[turn_id] = s
         return turn_id
+
+    def turn_settings(self, turn_id: int) -> SpeechSettings:
+        """The voice, rate and audio format `turn_id` started with."""
+        self._check_running(turn_id, "look up the settings of")
+        return self._turns.get(turn_id, self.settings)
 
     def turn_codec(self, turn_id: int) -> Codec:
         """The codec `turn_id` was started with: its audio frames say so, whatever came since."""
@@ -345,6 +373,7 @@ class Session:
     def close(self) -> None:
         self.closed = True
         self._running.clear()
+        self._turns.clear()
 
     @property
     def seq(self) -> int:

@@ -50,6 +50,7 @@ class SessionSnapshot:
     settings: SpeechSettings
     requested_rate: int
     running: tuple[tuple[int, Codec], ...] = ()
+    pinned_rate: bool = False  # the client chose the sample rate: every voice is resampled to it
 
 
 class RateWindow:

@@ -39,6 +39,7 @@ class SessionState(BaseModel):
     codec: Codec = "pcm16"
     sample_rate: int = 22050
     requested_rate: int = 22050
+    pinned_rate: bool = False  # the client chose `requested_rate` (else each voice's own)
     history: list[tuple[Literal["user", "assistant"], str]] = []
     running_turn: int | None = None  # in a snapshot: the turn that was running
     running_text: str = ""  # in a snapshot: the text the running turn has sent so far

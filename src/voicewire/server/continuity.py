@@ -38,6 +38,7 @@ def session_state(
         codec=s.audio.codec,
         sample_rate=s.audio.sample_rate,
         requested_rate=snap.requested_rate,
+        pinned_rate=snap.pinned_rate,
         # What was said; a reply's tool calls are not carried over to another process.
         history=[
             (m.role, m.content)
@@ -79,6 +80,7 @@ def restore(session: Session, state: SessionState, *, running_turn: int | None) 
             settings=settings,
             requested_rate=state.requested_rate,
             running=running,
+            pinned_rate=state.pinned_rate,
         )
     )
 

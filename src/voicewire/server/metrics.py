@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from voicewire.server.speech_load import SpeechLoad
 from voicewire.tts.base import TTS
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
@@ -49,3 +50,44 @@ class Metrics:
                 registry=r,
             )
             wait.set_function(lambda: pool.waited_s)
+        # Playback underruns the clients report (`playback.underrun`): stutter as heard.
+        self.underruns = Counter(
+            "voicewire_client_underruns", "Playback underruns clients reported", registry=r
+        )
+        self.underrun_seconds = Counter(
+            "voicewire_client_underrun_seconds",
+            "Silence clients reported while speech was due",
+            registry=r,
+        )
+
+    def watch_speech(self, load: SpeechLoad) -> None:
+        """Capacity, demand and degraded turns of the process's speech (`speech_load`)."""
+        r = self.registry
+        capacity = Gauge(
+            "voicewire_speech_capacity",
+            "Seconds of speech synthesized per second, every worker busy (NaN: unknown)",
+            registry=r,
+        )
+        capacity.set_function(lambda: load.capacity or float("nan"))
+        demand = Gauge(
+            "voicewire_speech_demand",
+            "Spoken turns in flight: seconds of speech per second they need",
+            registry=r,
+        )
+        demand.set_function(lambda: load.demand)
+        admits = Gauge(
+            "voicewire_speech_admits",
+            "Spoken turns admitted at once (speech_load_limit x capacity; +Inf: unbounded)",
+            registry=r,
+        )
+        admits.set_function(lambda: float(load.admits))
+        degraded = Gauge(
+            "voicewire_speech_degraded_turns_total",
+            "Turns answered as text only because speech was at capacity",
+            registry=r,
+        )
+        degraded.set_function(lambda: load.degraded)
+
+    def underran(self, silence_ms: int) -> None:
+        self.underruns.inc()
+        self.underrun_seconds.inc(silence_ms / 1000)

@@ -17,7 +17,7 @@ from voicewire.codecs import CODECS, SAMPLE_RATES, output_rate
 from voicewire.config import Settings
 from voicewire.engines import build_llm, build_tts
 from voicewire.llm.base import LLM
-from voicewire.protocol.messages import AudioFormat, Limits
+from voicewire.protocol.messages import AudioFormat, Limits, VoiceEntry
 from voicewire.protocol.session import Session
 from voicewire.responder import Responder
 from voicewire.resume import Hub
@@ -26,9 +26,10 @@ from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.limits import ConnectionLimits
 from voicewire.server.metrics import Metrics
 from voicewire.server.persist import Writes
+from voicewire.server.speech_load import SpeechLoad
 from voicewire.server.voice_input import LazySTT
 from voicewire.storage import Store
-from voicewire.tts.base import TTS
+from voicewire.tts.base import TTS, voice_catalog
 
 if TYPE_CHECKING:
     from voicewire.stt.base import STT
@@ -52,17 +53,24 @@ class Services:
     metrics: Metrics
     stt: LazySTT
     hub: Hub
+    speech: SpeechLoad  # which turns are spoken: demand within the synthesis capacity
     tools: Toolbox | None = None  # the tools registered with the server (voicewire.tools)
 
     def new_session(self) -> Session:
         """A new protocol session, offering this server's voices, codecs and limits."""
         s, tts = self.settings, self.tts
+        # Asked now: a voice that failed to load is no longer offered to new sessions.
+        voices = voice_catalog(tts)
         return Session(
             uuid.uuid4().hex,
-            audio=AudioFormat(sample_rate=tts.sample_rate),
-            voices=tts.voices,
+            audio=AudioFormat(sample_rate=voices[0].sample_rate if voices else tts.sample_rate),
+            voices=tuple(v.name for v in voices),
+            voice_info=tuple(
+                VoiceEntry(name=v.name, language=v.language, sample_rate=v.sample_rate)
+                for v in voices
+            ),
             codecs=CODECS,
-            sample_rates=SAMPLE_RATES | {tts.sample_rate},
+            sample_rates=SAMPLE_RATES | {tts.sample_rate} | {v.sample_rate for v in voices},
             output_rate=output_rate,
             limits=Limits(
                 max_text_frame_bytes=s.max_text_frame_bytes,
@@ -111,8 +119,10 @@ async def open_services(
             metrics=Metrics(tts),
             stt=LazySTT(settings, stt),
             hub=hub,
+            speech=SpeechLoad.of(settings, tts),
             tools=tools,
         )
+        services.metrics.watch_speech(services.speech)
         if settings.stt_preload:
             await services.stt.preload()
         log.info("voicewire ready: llm=%s tts=%s", llm.name, tts.name)

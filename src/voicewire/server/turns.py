@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -24,9 +24,11 @@ from voicewire.codecs import make_encoder
 from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import (
+    AudioFormat,
     Codec,
     Data,
     Error,
+    Notice,
     TextDelta,
     TurnEnd,
     TurnStart,
@@ -35,8 +37,10 @@ from voicewire.protocol.messages import (
 from voicewire.responder import TurnContext
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.services import Services
+from voicewire.server.speech_load import Slot, overloaded_notice
 from voicewire.tools.client import ClientTools
 from voicewire.tools.history import reply_messages, whole
+from voicewire.tts.base import voice_rate
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
 log = logging.getLogger(__name__)
@@ -67,12 +71,14 @@ def turn_options(
 ) -> TurnOptions:
     """A turn's options, captured when it starts: the one way every endpoint builds them."""
     settings, tts = services.settings, services.tts
+    native = voice_rate(tts, voice_name)  # the voice's own rate, the encoder's input
     return TurnOptions(
         voice=voice,
         voice_name=voice_name,
         rate=rate,
         frame_ms=settings.frame_ms,
-        encoder=partial(make_encoder, codec, tts.sample_rate, sample_rate),
+        encoder=partial(make_encoder, codec, native, sample_rate),
+        sample_rate=native,
         max_chars=settings.max_reply_chars,
         timeout_s=settings.llm_timeout_s,
         first_min_words=settings.first_segment_min_words,
@@ -110,6 +116,8 @@ class Running:
     error: Error | None = None
     started: bool = False  # its turn.start is queued
     settled: bool = False
+    slot: Slot | None = None  # its share of the synthesis capacity (a spoken turn)
+    notice: Notice | None = None  # sent after its turn.start
 
 
 class TurnRunner:
@@ -145,16 +153,25 @@ class TurnRunner:
         turn_id: int,
         options: TurnOptions,
         *,
+        audio: AudioFormat | None = None,
+        voice_name: str | None = None,
         client_tools: ClientTools | None = None,
         follow_up: bool = False,
     ) -> None:
         """Start a turn answering `message`; a turn still running is interrupted first.
+        `audio` and `voice_name` are announced in its `turn.start` (set when they are not the
+        session's: a voice of its own for this reply).
 
         `follow_up`: the turn goes on after tool outputs already in the history; `message`
         names them and is neither stored nor added. `client_tools`: functions the client runs.
         """
         await self.cancel()
         conversation, services = self.conversation, self.services
+        # Over the synthesis capacity, the turn answers as text only (server/speech_load.py).
+        slot = services.speech.admit() if options.voice else None
+        notice = None
+        if options.voice and slot is None:
+            options, notice = replace(options, voice=False), overloaded_notice(turn_id)
         stored = None
         if conversation.recorder is not None and follow_up:
             conversation.recorder.follow_up(turn_id, spoken=options.voice)
@@ -181,10 +198,11 @@ class TurnRunner:
         async def emit(item: Outgoing) -> None:
             await self._emit(running, item)
 
-        gate = StartGate(put, TurnStart(turn_id=turn_id, reply_to=message.id), stored)
+        start = TurnStart(turn_id=turn_id, reply_to=message.id, audio=audio, voice_name=voice_name)
+        gate = StartGate(put, start, stored)
 
         turn = Turn(turn_id, services.responder, context, services.tts, emit, options)
-        self.running = running = Running(turn, gate)
+        self.running = running = Running(turn, gate, slot=slot, notice=notice)
         running.task = self.spawn(self._drive(running))
         self.on_change()
 
@@ -237,6 +255,8 @@ class TurnRunner:
     async def _drive(self, running: Running) -> None:
         turn = running.turn
         try:
+            if running.notice is not None:
+                await running.gate.emit(running.notice)
             await turn.run()
             await running.gate.open()  # even a reply with no frames is started before it ends
         except asyncio.CancelledError:
@@ -256,6 +276,8 @@ class TurnRunner:
             return
         running.settled = True
         turn, gate = running.turn, running.gate
+        if running.slot is not None:
+            running.slot.release()
         if not running.started:
             running.started = gate.opened = True
             self.sink.put_now(gate.start)

@@ -20,6 +20,7 @@ from voicewire.engines import build_stt
 from voicewire.errors import VoicewireError
 from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import Error, InputAudioStart
+from voicewire.stt import silero
 from voicewire.stt.base import STT
 from voicewire.stt.limits import AudioBudget, Slot, StreamSlots, Verdict
 from voicewire.stt.utterances import OnSpeech, OnTranscript, UtteranceFailed, VoiceInput
@@ -228,6 +229,9 @@ class LazySTT:
             if not self._loaded:
                 try:
                     self._engine = await asyncio.to_thread(build_stt, self._settings)
+                    # Silero's ONNX session too, now: each microphone's VAD is made on the loop.
+                    if self._engine is not None and silero.available():
+                        await asyncio.to_thread(silero.load)
                 except Exception:
                     log.exception("cannot load the %s speech-to-text engine", self._settings.stt)
                     return None

@@ -30,6 +30,7 @@ from voicewire.protocol.messages import (
     InputAudioStart,
     InputAudioStop,
     Ping,
+    PlaybackUnderrun,
     Pong,
     SessionUpdate,
     SpeechStarted,
@@ -197,6 +198,8 @@ class Connection:
             await self.mic.start(message)
         elif isinstance(message, InputAudioStop):
             await self.mic.stop()
+        elif isinstance(message, PlaybackUnderrun):  # stutter as heard, for production to see
+            self.services.metrics.underran(message.silence_ms)
         return True
 
     async def _on_speech(self, utterance_id: str) -> None:
@@ -213,19 +216,26 @@ class Connection:
     async def _start_turn(self, message: UserMessage) -> None:
         # Barge-in policy: a new user message interrupts the turn that is still running.
         await self.runner.cancel()
-        s = self.session.settings  # captured now: a session.update applies from the next turn
-        turn_id = self.session.new_turn()
+        session = self.session.settings
+        turn_id = self.session.new_turn(message)  # with the message's own voice and rate
+        s = self.session.turn_settings(turn_id)  # captured: a session.update applies next turn
         voice = message.voice and s.voice
         self.out.turn_started(turn_id, voice=voice)
         options = turn_options(
             self.services,
             voice=voice,
-            codec=self.session.turn_codec(turn_id),
+            codec=s.audio.codec,
             sample_rate=s.audio.sample_rate,
             voice_name=s.voice_name,
             rate=s.rate,
         )
-        await self.runner.start(message, turn_id, options)
+        await self.runner.start(
+            message,
+            turn_id,
+            options,
+            audio=s.audio if voice and s.audio != session.audio else None,
+            voice_name=s.voice_name if s.voice_name != session.voice_name else None,
+        )
 
     async def _on_control(self, control: Control) -> None:
         """Controls from a connection resuming this session (maybe on another process)."""

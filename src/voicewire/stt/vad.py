@@ -53,16 +53,25 @@ class EndOfSpeech:
         frame_ms: int = 20,
         start_ms: int = 200,
         silence_ms: int = 700,
-        backend: Literal["auto", "webrtc", "energy"] = "auto",
+        backend: Literal["auto", "webrtc", "energy", "silero"] = "auto",
         threshold_dbfs: float = -40.0,
     ) -> None:
-        if frame_ms not in (10, 20, 30):
+        self._silero: Any = None
+        if backend == "silero":  # 16 kHz only, in its own 32 ms frames
+            if sample_rate != 16000:
+                raise ValueError(f"the silero backend needs 16000 Hz, got {sample_rate}")
+            from voicewire.stt.silero import SileroFrames
+
+            self._silero, frame_ms = SileroFrames(), 32
+        elif frame_ms not in (10, 20, 30):
             raise ValueError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
         if not 0 <= aggressiveness <= 3:
             raise ValueError(f"aggressiveness must be 0..3, got {aggressiveness}")
         if backend == "webrtc" and _webrtcvad is None:
             raise ValueError("webrtcvad is not installed: pip install webrtcvad-wheels")
         self.backend = "webrtc" if backend != "energy" and _webrtcvad is not None else "energy"
+        if self._silero is not None:
+            self.backend = "silero"
         if self.backend == "webrtc" and sample_rate not in WEBRTC_RATES:
             raise ValueError(f"webrtcvad needs a rate in {WEBRTC_RATES}, got {sample_rate}")
         self.sample_rate = sample_rate
@@ -71,7 +80,7 @@ class EndOfSpeech:
         self.silence_ms = silence_ms
         self._frame_bytes = sample_rate * frame_ms // 1000 * 2
         self._vad = _webrtcvad.Vad(aggressiveness) if self.backend == "webrtc" else None
-        hangover = _HANGOVER_FRAMES[aggressiveness][frame_ms // 10 - 1] * frame_ms
+        hangover = _HANGOVER_FRAMES[aggressiveness][min(3, frame_ms // 10) - 1] * frame_ms
         self._hangover = hangover if self._vad is not None else 0
         # Full scale is 32768; compare squared levels so frames need no square root.
         self._threshold_sq = (32768.0 * 10 ** (threshold_dbfs / 20)) ** 2
@@ -81,6 +90,8 @@ class EndOfSpeech:
     def reset(self) -> None:
         """Forget buffered audio and any speech in progress; the clock restarts at zero."""
         self._buffer.clear()
+        if self._silero is not None:
+            self._silero.reset()
         self.in_speech = False
         self._pos = 0  # ms of audio classified so far
         self._voiced = 0  # idle: ms of voice gathered toward a start
@@ -88,7 +99,16 @@ class EndOfSpeech:
         self._quiet = 0  # ms since the last voiced frame
         self._last_voice = 0  # where the last voiced frame ended
 
+    @property
+    def quiet_ms(self) -> int:
+        """How long since the voice was last heard (WebRTC's hangover frames after it, which
+        it flags as voiced, count as quiet); the whole stream if no voice yet."""
+        gap = self._pos - self._last_voice
+        return gap + self._hangover if gap else 0
+
     def is_voiced(self, frame: bytes) -> bool:
+        if self._silero is not None:
+            return bool(self._silero.is_voiced(frame))
         if self._vad is not None:
             return bool(self._vad.is_speech(frame, self.sample_rate))
         samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)

@@ -32,6 +32,15 @@ class SpeechChunk:
     words: tuple[WordSpan, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    """A voice an engine offers: its name, language (BCP 47-ish, e.g. "en-US") and native rate."""
+
+    name: str
+    sample_rate: int
+    language: str | None = None
+
+
 class TTSError(EngineError, RuntimeError, code=ErrorCode.TTS_FAILED):
     """The engine failed to synthesize."""
 
@@ -46,3 +55,20 @@ class TTS(Protocol):
     ) -> AsyncGenerator[SpeechChunk, None]:
         """Speak `text`; `rate` > 1 speaks faster. Stops promptly when the iterator is closed."""
         ...
+
+
+def voice_catalog(tts: TTS) -> tuple[VoiceInfo, ...]:
+    """The voices `tts` offers now, with their rates: its `catalog()` when it has several voices
+    of their own rates (the Piper voices directory), else every voice at the engine's rate."""
+    catalog = getattr(tts, "catalog", None)
+    if callable(catalog):
+        return tuple(catalog())
+    return tuple(VoiceInfo(name, tts.sample_rate) for name in tts.voices)
+
+
+def voice_rate(tts: TTS, voice: str | None) -> int:
+    """The native sample rate of `voice` (None: the engine's default voice)."""
+    for info in voice_catalog(tts):
+        if info.name == voice:
+            return info.sample_rate
+    return tts.sample_rate

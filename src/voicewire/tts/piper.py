@@ -231,13 +231,18 @@ class PiperTTS:
         margin_frames: int = 10,
         waiting_s: float = 1.0,
         cache_dir: Path | None = None,
+        scheduler: DeadlineScheduler | None = None,
+        probe_capacity: bool = True,
     ) -> None:
         """Windows are counted in latent frames (`hop` = 256 samples, ~11.6 ms at 22.05 kHz).
         While the listener is waiting — the caller's deadline is less than `waiting_s` away, or
         it has none — a sentence starts with `chunk_frames` and each window doubles up to
         `largest_chunk_frames`; otherwise windows are the largest. Each is decoded with
         `margin_frames` of context per side. `cache_dir` keeps the split voice (default: the
-        user's cache directory)."""
+        user's cache directory). The voices of a process share one `scheduler` (default: one
+        of its own), and its capacity meter: `probe_capacity` measures the capacity when the
+        first voice loads (~0.3 s; see `voicewire.capacity`); without it the first saturated
+        minute does."""
         if importlib.util.find_spec("piper") is None:
             raise TTSError(f"Piper is not installed; {_INSTALL_HINT}")
         config_path: Path | None = None
@@ -274,7 +279,37 @@ class PiperTTS:
         self.waiting_s = waiting_s
         self.gain: float = self._graph.meta.get("gain") or self._calibrate()
         # All sessions share one deadline-ordered queue, one worker per core (see scheduling).
-        self.scheduler = self._pool = DeadlineScheduler(max_workers, name="piper")
+        self._owns_pool = scheduler is None
+        self.scheduler = self._pool = scheduler or DeadlineScheduler(max_workers, name="piper")
+        # The capacity is the worker pool's, shared by the voices that share the pool.
+        self.meter = self._pool.meter
+        if probe_capacity and self.meter.capacity is None:
+            self._probe()
+
+    @property
+    def capacity(self) -> float | None:
+        """Seconds of speech per second this process synthesizes with every worker busy."""
+        return self.meter.capacity
+
+    def _probe(self) -> None:
+        def speak(text: str) -> float:
+            job, samples = _Synthesis(self, text, 1.0), 0
+            while (chunk := job.step(time.monotonic() + 60.0)) is not None:  # large windows
+                samples += len(chunk.pcm) // 2
+            return samples / self.sample_rate
+
+        speak("Hello.")  # warm-up: onnxruntime's first run allocates
+        self.meter.probe(lambda: self._pool.submit(speak, _CALIBRATION[2]))
+
+    def _step(self, job: _Synthesis, due: float | None) -> SpeechChunk | None:
+        """`job.step` on a worker; a step run with every worker busy measures the capacity."""
+        saturated = self._pool.saturated
+        started = time.perf_counter()
+        chunk = job.step(due)
+        if chunk is not None and saturated and self._pool.saturated:
+            audio_s = len(chunk.pcm) / 2 / self.sample_rate
+            self.meter.record(audio_s, time.perf_counter() - started)
+        return chunk
 
     def _calibrate(self) -> float:
         """The gain that puts the calibration sentences' loudest sample at `_PEAK`."""
@@ -294,7 +329,8 @@ class PiperTTS:
         return gain
 
     def close(self) -> None:
-        self._pool.shutdown()
+        if self._owns_pool:
+            self._pool.shutdown()
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, rate: float = 1.0
@@ -312,7 +348,7 @@ class PiperTTS:
             # iterator submits no more.
             try:
                 due = scheduling.deadline.get()
-                chunk = await asyncio.wrap_future(self._pool.submit(job.step, due))
+                chunk = await asyncio.wrap_future(self._pool.submit(self._step, job, due))
             except Exception as exc:
                 raise TTSError(f"Piper synthesis failed: {exc}") from exc
             if chunk is None:

@@ -10,6 +10,7 @@ const input = $("message");
 const sendButton = $("send");
 const stopButton = $("stop");
 const voiceToggle = $("voice");
+const voicePicker = $("voice-name");
 const conn = $("conn");
 const connLabel = $("conn-label");
 const errorBox = $("error");
@@ -137,10 +138,28 @@ client.on("state", ({ state }) => {
   updateControls();
 });
 
-client.on("ready", () => {
+client.on("ready", (ready) => {
   bots = new Map(); // turn ids start again at 1 in a new session
+  listVoices(ready);
   updateControls();
 });
+
+// The voices the server lists, with their language and rate; the chosen one speaks next turns.
+function listVoices(ready) {
+  const info = ready.voice_info?.length
+    ? ready.voice_info
+    : (ready.voices || []).map((name) => ({ name }));
+  const chosen = voicePicker.value || ready.voice_name;
+  voicePicker.replaceChildren(
+    ...info.map((v) => {
+      const details = [v.language, v.sample_rate && `${v.sample_rate / 1000} kHz`].filter(Boolean);
+      const label = details.length ? `${v.name} (${details.join(", ")})` : v.name;
+      return new Option(label, v.name, false, v.name === chosen);
+    }),
+  );
+  // (A new session after a reconnect gets the chosen voice again from the client's setVoice.)
+  voicePicker.hidden = info.length < 2;
+}
 
 // A dropped connection came back and the session went on where it was (PROTOCOL.md §8).
 let resumedTimer = null;
@@ -196,6 +215,11 @@ client.on("turnEnd", ({ turn_id, status }) => {
   updateControls();
 });
 
+client.on("notice", ({ turn_id, message }) => {
+  // speech_overloaded: the server is speaking all the replies it can; this one is text only.
+  if (turn_id) bot(turn_id).item.append(el("p", "meta", message));
+});
+
 client.on("error", ({ message, code }) => {
   showError(message || code || "Something went wrong");
 });
@@ -234,6 +258,10 @@ voiceToggle.addEventListener("change", () => {
   client.setVoice({ voice: voiceToggle.checked });
 });
 
+voicePicker.addEventListener("change", () => {
+  client.setVoice({ voice_name: voicePicker.value });
+});
+
 // --- microphone: the live transcript is the user's bubble ----------------------------------------
 
 const micButton = $("mic");
@@ -250,6 +278,23 @@ client.on("transcript", ({ utterance_id, text, final }) => {
   item.querySelector(".bubble").textContent = text || "…";
   item.classList.toggle("partial", !final);
   if (final) spoken.delete(utterance_id);
+  showInterimInInput(text, final);
+});
+
+// Interim transcripts also show in the input box as the user talks (unless they are typing);
+// the final one becomes the user's message on the server, so the box is cleared then.
+let interimInInput = false;
+function showInterimInInput(text, final) {
+  if (!final && text && (interimInInput || !input.value)) {
+    input.value = text;
+    interimInInput = true;
+  } else if (final && interimInInput) {
+    input.value = "";
+    interimInInput = false;
+  }
+}
+input.addEventListener("input", () => {
+  interimInInput = false;
 });
 
 micButton.addEventListener("click", async () => {

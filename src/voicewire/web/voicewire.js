@@ -609,6 +609,12 @@ function timeOfSample(chunks, sample, rate) {
   }
   return chunk.start + (sample - chunk.offset) / rate;
 }
+function underrunOf(nextTime, start, records) {
+  const silence = Math.round((start - nextTime) * 1e3);
+  if (!(silence >= 1)) return null;
+  const at = records.reduce((s, r) => s + r.samples / r.rate, 0);
+  return { silence_ms: Math.min(silence, 6e4), at_ms: Math.round(at * 1e3) };
+}
 function playedSeconds(records, now) {
   let s = 0;
   for (const r of records) {
@@ -708,7 +714,11 @@ var Player = class {
       0
     );
     const { start, late } = placeBuffer(this._nextTime, ctx.currentTime, this.options);
-    if (late && t.records.length > 0) this.stats.underruns += 1;
+    if (late && t.records.length > 0) {
+      this.stats.underruns += 1;
+      const gap = underrunOf(this._nextTime, start, t.records);
+      if (gap) this.host.emit("underrun", { turn_id: t.id, ...gap });
+    }
     const duration = samples.length / t.rate;
     const node = ctx.createBufferSource();
     node.buffer = buffer;
@@ -950,8 +960,8 @@ var Turns = class {
     }
     return t;
   }
-  _streamRate() {
-    const format = this.format();
+  /** @param {import("./types.js").AudioFormat} [format] */
+  _streamRate(format = this.format()) {
     return format.codec === "opus" ? OPUS_RATE : format.sample_rate;
   }
   /**
@@ -984,7 +994,7 @@ var Turns = class {
       this.player.finishPlayback(prev);
     }
     const t = this.get(m.turn_id);
-    t.rate = this._streamRate();
+    t.rate = this._streamRate(m.audio || this.format());
     this.current = t;
     this.emit("turnStart", m);
   }
@@ -1112,7 +1122,7 @@ var VoicewireClient = class extends EventTarget {
     this._formatPending = false;
     this._settings = {};
     this.player = new Player(this.options, {
-      emit: (type, detail) => this._emit(type, detail),
+      emit: (type, detail) => this._fromPlayer(type, detail),
       current: () => this.turns.current,
       streamRate: () => this.audioFormat.sample_rate
     });
@@ -1153,6 +1163,15 @@ var VoicewireClient = class extends EventTarget {
     };
     this.addEventListener(type, listener);
     return () => this.removeEventListener(type, listener);
+  }
+  /** @private
+   * @param {"word" | "playbackEnd" | "error" | "underrun"} type
+   * @param {any} detail
+   * @returns {void}
+   */
+  _fromPlayer(type, detail) {
+    if (type === "underrun") this.sendJson({ type: "playback.underrun", ...detail });
+    this._emit(type, detail);
   }
   /** @private
    * @param {keyof VoicewireEventMap} type
@@ -1272,15 +1291,19 @@ var VoicewireClient = class extends EventTarget {
     return this.sendJson(message);
   }
   /**
-   * Send a user message; returns its id (or null when not connected).
+   * Send a user message; returns its id (or null when not connected). `voice_name` and `rate`
+   * speak its reply alone in that voice and at that rate.
    * @param {string} text
-   * @param {{voice?: boolean, id?: string}} [options]
+   * @param {{voice?: boolean, id?: string, voice_name?: string, rate?: number}} [options]
    * @returns {string | null}
    */
-  send(text, { voice = this.options.voice, id = newId() } = {}) {
+  send(text, { voice = this.options.voice, id = newId(), voice_name, rate } = {}) {
     if (this.busy) this.stop();
     if (voice) this.resumeAudio();
-    return this.sendJson({ type: "user.message", id, text, voice: !!voice }) ? id : null;
+    const message = { type: "user.message", id, text, voice: !!voice };
+    if (voice_name !== void 0) message.voice_name = voice_name;
+    if (rate !== void 0) message.rate = rate;
+    return this.sendJson(message) ? id : null;
   }
   /**
    * Silence the current turn at once, and cancel it on the server if it still runs.
@@ -1393,6 +1416,9 @@ var VoicewireClient = class extends EventTarget {
         break;
       case "input_audio.transcript":
         this._emit("transcript", m);
+        break;
+      case "notice":
+        this._emit("notice", m);
         break;
       default:
         break;
