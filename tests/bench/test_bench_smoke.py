@@ -248,5 +248,6 @@ def test_the_tool_latency_scenario_times_the_answer_after_the_result_and_counts_
     )
     assert summary["bridge_rate"] == 0.5
     assert summary["after_result_ms"] >= summary["llm_clause_ms"] > 0
-    rows = json.loads(out.read_text())["turns"]
-    assert [r["bridge"] for r in rows] == [1.0, 0.0]
+    written = json.loads(out.read_text())
+    assert [r["bridge"] for r in written["turns"]] == [1.0, 0.0]
+    assert "| bridge_rate | 50% |" in tool_latency.markdown(written)

@@ -307,3 +307,18 @@ async def test_an_llm_that_cannot_call_tools_answers_in_text() -> None:
     context = TurnContext(text="q", history=ASK, llm=llm, tools=Toolbox.of([search_properties]))
     items = [item async for item in context.reply()]
     assert "".join(str(i) for i in items) == "Plain answer."
+
+
+async def test_after_max_steps_the_model_is_offered_no_tools_and_its_calls_are_not_run() -> None:
+    ran: list[int] = []
+
+    @tool
+    def again(n: int) -> int:
+        ran.append(n)
+        return n
+
+    # A model that keeps calling: every step is a call.
+    turn, _, llm = turn_of([call_pieces(0, "a", "again", '{"n": 1}')], again, max_steps=2)
+    await turn.run()
+    assert turn.status == "complete" and ran == [1, 1]
+    assert [len(tools) for _, tools in llm.seen] == [1, 1, 0]

@@ -123,3 +123,13 @@ def run(
         out = {"suite": "tool_latency", "tps": tps, "tts": tts, "tool_ms": list(tool_ms)}
         write_json(json_path, {**out, "turns": rows, "summary": summary})
     return summary
+
+
+def markdown(out: dict[str, Any]) -> str:
+    """The summary as a Markdown table (for `python -m voicewire.bench report`)."""
+    s = out["summary"]
+    rows = [
+        f"| {k} | {v:.0%} |" if k == "bridge_rate" else f"| {k} | {v:.1f} |" for k, v in s.items()
+    ]
+    head = f"| tool latency: {len(out['turns'])} turns, tts={out['tts']} (median) | |"
+    return "\n".join([head, "|---|---:|", *rows])

@@ -66,8 +66,8 @@ async def tool_reply(
                     spaced = item[-1].isspace()
                     yield item
         requests = calls.calls()
-        if not requests:
-            return
+        if not requests or step == toolbox.max_steps:
+            return  # (calls made when none were offered any more are not run)
         messages.append(ChatMessage("assistant", text, tool_calls=tuple(requests)))
         runs = [ToolRun(call) for call in requests]
         for run in runs:
