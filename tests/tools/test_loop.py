@@ -322,3 +322,18 @@ async def test_after_max_steps_the_model_is_offered_no_tools_and_its_calls_are_n
     await turn.run()
     assert turn.status == "complete" and ran == [1, 1]
     assert [len(tools) for _, tools in llm.seen] == [1, 1, 0]
+
+
+async def test_a_failure_of_the_runner_itself_ends_the_call_as_an_error_not_a_hang(
+    monkeypatch: Any,
+) -> None:
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("a bug in the runner")
+
+    monkeypatch.setattr("voicewire.tools.loop.execute", broken)
+    turn, emitted, llm = turn_of(
+        [call_pieces(0, "b", "search_properties", "{}"), ["Sorry."]], search_properties
+    )
+    await turn.run()
+    assert turn.text == "Sorry." and told(llm) == [{"error": "the tool could not be run"}]
+    assert next(e for e in emitted if isinstance(e, ToolResult)).status == "error"

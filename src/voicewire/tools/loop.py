@@ -11,6 +11,7 @@ results are discarded and their runs say `cancelled`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -21,6 +22,7 @@ from voicewire.tools.events import Pause, ToolEvent, ToolFinished, ToolRun, Tool
 from voicewire.tools.registry import Toolbox
 from voicewire.tools.runner import execute
 
+log = logging.getLogger(__name__)
 ReplyItem = str | DataItem | ToolEvent
 
 
@@ -93,7 +95,12 @@ async def _run_step(
     out: asyncio.Queue[DataItem | ToolRun] = asyncio.Queue()
 
     async def one(run: ToolRun) -> None:
-        out.put_nowait(await execute(run, toolbox, out.put_nowait))
+        try:
+            await execute(run, toolbox, out.put_nowait)
+        except Exception:  # execute tells the model every tool failure; this is a bug of ours
+            log.exception("tool %s: running it failed", run.call.name)
+            run.finish("error", '{"error": "the tool could not be run"}')
+        out.put_nowait(run)
 
     tasks = [asyncio.create_task(one(run), name=f"tool {run.call.name}") for run in runs]
     loop = asyncio.get_running_loop()
