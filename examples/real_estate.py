@@ -1,24 +1,27 @@
-"""The seed's real-estate chatbot as one voicewire responder.
+"""The seed's real-estate chatbot as one voicewire responder whose LLM calls two tools.
 
-The seed hand-codes three reply kinds in its socket loop; here each is a branch of `respond`
-and voicewire does the speech, the transport and the storage:
+The seed hand-codes three reply kinds in its socket loop and picks one by keywords; here the
+model picks: it calls `search_properties` with structured arguments ("a two-bedroom flat under
+2,000" → kind="flat", bedrooms=2, max_price=2000) or `market_feed`, or just answers. The search
+sends the seed's `propertyData` cards to the client as `DataItem`s and tells the model what it
+found, which the model then says; voicewire does the speech, the transport and the storage.
 
-* a property search → a `propertyData` card payload, then a short spoken summary;
-* a live / market question → a live feed whose items are spoken one by one as they arrive;
-* anything else → the configured LLM.
-
-Run it: `voicewire serve --app examples.real_estate:respond` (from the repository root).
+Run it: `voicewire serve --app examples.real_estate:respond` (from the repository root), with
+an LLM that can call tools (`--llm openai` and a function-calling model). The embedded SmolLM2
+cannot call tools: with it the app answers as a plain chatbot (see docs/apps.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from voicewire.responder import DataItem, TurnContext
+from voicewire.tools import Toolbox, ToolEvent, tool
 
 LISTINGS: list[dict[str, Any]] = [
     {"id": 1, "title": "Maple Street Loft", "address": "12 Maple Street", "kind": "flat",
@@ -39,60 +42,47 @@ LISTINGS: list[dict[str, Any]] = [
      "bedrooms": 2, "price": 1900, "features": ["canal view", "wood stove"]},
 ]  # fmt: skip
 
-# Each item ends with a sentence end and a space: the clause splitter cuts a segment only once
-# it has seen the char after the boundary, so each item is spoken as soon as it arrives.
 MARKET_FEED = (
-    "Here is the live market feed for the city. ",
-    "Average rents in the centre rose two percent this week. ",
-    "Two new flats were listed on Maple Street in the last hour. ",
-    "A three bedroom house by the river was just reduced to $2,400. ",
+    "Average rents in the centre rose two percent this week.",
+    "Two new flats were listed on Maple Street in the last hour.",
+    "A three bedroom house by the river was just reduced to $2,400.",
 )
 FEED_INTERVAL_S = 0.25
 
-NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "single": 1}
-WORDS = {n: w for w, n in NUMBERS.items() if w not in ("a", "single")}
-KINDS = {"flat": "flat", "apartment": "flat", "studio": "flat", "house": "house", "home": "house"}
 
-_KIND = re.compile(r"\b(flat|apartment|studio|house|home)s?\b")
-_BEDROOMS = re.compile(r"\b(\d+|one|two|three|four|five|a|single)[ -]bed(?:room)?s?\b")
-_UNDER = re.compile(r"\b(?:under|below|less than|up to|max(?:imum)?) \$?(\d[\d,]*(?:\.\d+)?)(k?)\b")
-_SEARCH = re.compile(r"\b(find|show|search|look(?:ing)? for|list|any|want|need|rent)\b")
-_LIVE = re.compile(r"\b(live|real[- ]?time|latest|market)\b")
-
-
-async def respond(ctx: TurnContext) -> AsyncGenerator[str | DataItem, None]:
-    """The reply to one user message: a search, the live feed, or the LLM."""
-    text = ctx.text.lower()
-    if _LIVE.search(text):
-        async with aclosing(market_feed()) as feed:
-            async for item in feed:
-                yield item
-    elif (query := parse_search(text)) is not None:
-        found = search(**query)
-        yield DataItem("propertyData", found)
-        yield summarize(found, **query)
-    else:
-        async with aclosing(ctx.llm_stream()) as deltas:
-            async for delta in deltas:
-                yield delta
-
-
-def parse_search(text: str) -> dict[str, Any] | None:
-    """`{"kind", "bedrooms", "max_price"}` when `text` asks for properties, else None."""
-    kind = _KIND.search(text)
-    bedrooms = _BEDROOMS.search(text)
-    under = _UNDER.search(text)
-    if kind is None or not (_SEARCH.search(text) or bedrooms or under):
-        return None
-    max_price = None
-    if under is not None:
-        amount = float(under.group(1).replace(",", ""))
-        max_price = round(amount * (1000 if under.group(2) else 1))
-    return {
-        "kind": KINDS[kind.group(1)],
-        "bedrooms": None if bedrooms is None else _number(bedrooms.group(1)),
-        "max_price": max_price,
+@tool(visible=True)
+async def search_properties(
+    kind: Literal["flat", "house"],
+    bedrooms: Annotated[int | None, Field(ge=0, le=10)] = None,
+    max_price: Annotated[int | None, Field(ge=0, description="monthly rent, in dollars")] = None,
+) -> AsyncGenerator[Any, None]:
+    """Search the listings for rent; the user sees them as cards, so only summarize them."""
+    found = search(kind, bedrooms, max_price)
+    yield DataItem("propertyData", found)
+    yield {
+        "count": len(found),
+        "cheapest": {k: found[0][k] for k in ("title", "price")} if found else None,
     }
+
+
+@tool
+async def market_feed() -> AsyncGenerator[Any, None]:
+    """The live market news of the city (a stand-in for the seed's `real_time_data`)."""
+    for i, item in enumerate(MARKET_FEED):
+        if i:
+            await asyncio.sleep(FEED_INTERVAL_S)
+        yield DataItem("marketFeed", {"item": item})
+    yield {"news": list(MARKET_FEED)}
+
+
+TOOLS = Toolbox.of([search_properties, market_feed], bridge="Let me check.")
+
+
+async def respond(ctx: TurnContext) -> AsyncGenerator[str | DataItem | ToolEvent, None]:
+    """The reply to one user message: the LLM, calling the tools as it sees fit."""
+    async with aclosing(ctx.reply(TOOLS)) as items:
+        async for item in items:
+            yield item
 
 
 def search(
@@ -107,33 +97,3 @@ def search(
         and (max_price is None or listing["price"] <= max_price)
     ]
     return sorted(found, key=lambda listing: int(listing["price"]))
-
-
-def summarize(
-    found: list[dict[str, Any]], kind: str, bedrooms: int | None, max_price: int | None
-) -> str:
-    """A short spoken summary: the cards carry the details."""
-    what = f"{kind}s" if len(found) != 1 else kind
-    if bedrooms is not None:
-        what += f" with {WORDS.get(bedrooms, str(bedrooms))} bedroom{'s' * (bedrooms != 1)}"
-    if max_price is not None:
-        what += f" under ${max_price:,}"
-    if not found:
-        return f"I couldn't find any {what}. Try a higher budget or fewer bedrooms."
-    cheapest = found[0]
-    return (
-        f"I found {len(found)} {what}. The cheapest is {cheapest['title']} "
-        f"at ${cheapest['price']:,} a month."
-    )
-
-
-async def market_feed() -> AsyncGenerator[str, None]:
-    """A stand-in for the seed's `real_time_data`: items arrive one by one, over time."""
-    for i, item in enumerate(MARKET_FEED):
-        if i:
-            await asyncio.sleep(FEED_INTERVAL_S)
-        yield item
-
-
-def _number(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBERS[word]

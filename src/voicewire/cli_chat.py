@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from voicewire.client import Client, Event, TurnResult
 from voicewire.protocol.frames import AudioFrame
-from voicewire.protocol.messages import TextDelta
+from voicewire.protocol.messages import TextDelta, ToolCall
 
 # Raw s16le mono on stdin, so speech plays while the turn is still arriving.
 PLAYERS = {
@@ -170,6 +170,8 @@ class Chat:
     def _print(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             out.print(event.text, end="")
+        elif isinstance(event, ToolCall):
+            out.print(f"[{event.name}({event.arguments})]", end=" ", style="dim")
 
     def _report(self, result: TurnResult) -> int:
         """Say how the turn went (stderr), save its speech; 0 when it completed cleanly."""

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     # The app that answers turns, as `module:object` (see voicewire.responder); default: the LLM.
     app: str | None = None
+    # Tools offered to the LLM in every turn, as `module:object` (a Toolbox or a list of
+    # functions; see voicewire.tools); default: none.
+    tools: str | None = None
 
     llm: str = "llamacpp"
     llm_base_url: str = "http://127.0.0.1:11434/v1"

@@ -34,11 +34,14 @@ from voicewire.protocol.messages import (
     SegmentEnd,
     SegmentStart,
     TextDelta,
+    ToolCall,
+    ToolResult,
     TurnStatus,
     WordTiming,
 )
 from voicewire.responder import DataItem, Responder, TurnContext
 from voicewire.text.segmenter import ClauseSplitter, Segment
+from voicewire.tools.events import ToolEvent, ToolRun, ToolStarted
 from voicewire.tts.base import TTS, SpeechChunk, TTSError, WordSpan
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,9 @@ class AudioOut:
     flags: FrameFlags
 
 
-Outgoing = TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut | Notice
+Outgoing = (
+    TextDelta | Data | SegmentStart | SegmentEnd | Error | AudioOut | Notice | ToolCall | ToolResult
+)
 Emit = Callable[[Outgoing], Awaitable[None]]
 
 
@@ -99,6 +104,7 @@ class Turn:
     options: TurnOptions = field(default_factory=TurnOptions)
     text: str = ""
     data: list[DataItem] = field(default_factory=list)
+    tools: list[ToolRun] = field(default_factory=list)  # the tool calls made, in order
     status: TurnStatus = "complete"
     spoken: list[SpokenSegment] = field(default_factory=list)
     audio_ms: float = 0.0
@@ -139,6 +145,12 @@ class Turn:
                             Data(turn_id=self.turn_id, kind=delta.kind, payload=delta.payload)
                         )
                         continue
+                    if isinstance(delta, ToolEvent):
+                        # What was written so far is spoken while the tool runs (or after a bridge).
+                        for segment in splitter.cut():
+                            segments.put_nowait(segment)
+                        await self._tool(delta)
+                        continue
                     if not delta:
                         continue
                     room = opts.max_chars - len(self.text)
@@ -159,6 +171,14 @@ class Turn:
         for segment in splitter.flush():
             segments.put_nowait(segment)
         segments.put_nowait(None)
+
+    async def _tool(self, event: ToolEvent) -> None:
+        if isinstance(event, ToolStarted):
+            event.run.at = len(self.text)
+            self.tools.append(event.run)
+        message = event.message(self.turn_id)
+        if message is not None:
+            await self.emit(message)
 
     async def _error(self, code: ErrorCode, message: str) -> None:
         await self.emit(Error(code=code, message=message, turn_id=self.turn_id))
@@ -313,12 +333,15 @@ def heard_text(turn: Turn, played_ms: int) -> str:
     return turn.text[:end]
 
 
-def aiter_of(items: AsyncIterator[str | DataItem]) -> AsyncGenerator[str | DataItem, None]:
+Item = str | DataItem | ToolEvent
+
+
+def aiter_of(items: AsyncIterator[Item]) -> AsyncGenerator[Item, None]:
     """The responder's iterator as a generator that can be closed (apps may return either)."""
     if isinstance(items, AsyncGenerator):
         return items
 
-    async def gen() -> AsyncGenerator[str | DataItem, None]:
+    async def gen() -> AsyncGenerator[Item, None]:
         async for item in items:
             yield item
 

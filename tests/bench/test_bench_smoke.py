@@ -234,3 +234,20 @@ def test_the_concurrency_suite_measures_capacity_and_says_what_fraction_it_held(
     assert summary["capacity"] == max(lv["throughput"] for lv in out["levels"])
     assert summary["fraction_of_capacity"] == summary["max_clean_sessions"] / summary["capacity"]
     assert out["capacity"]["probe"] is None  # the fake engine does not measure itself
+
+
+def test_the_tool_latency_scenario_times_the_answer_after_the_result_and_counts_bridges(
+    tmp_path: Path,
+) -> None:
+    from voicewire.bench import tool_latency
+
+    out = tmp_path / "tool.json"
+    # The first turn warms up; then a slow call (a bridge) and a quick one (none).
+    summary = tool_latency.run(
+        turns=2, tps=200, tts="fake", json_path=out, tool_ms=(0.0, 900.0, 0.0), first_token_ms=0
+    )
+    assert summary["bridge_rate"] == 0.5
+    assert summary["after_result_ms"] >= summary["llm_clause_ms"] > 0
+    written = json.loads(out.read_text())
+    assert [r["bridge"] for r in written["turns"]] == [1.0, 0.0]
+    assert "| bridge_rate | 50% |" in tool_latency.markdown(written)

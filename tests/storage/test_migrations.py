@@ -31,7 +31,7 @@ def schema_state(connection: Connection) -> tuple[set[str], str | None]:
 async def test_migrations_create_the_schema_on_an_empty_database(db: Database) -> None:
     assert await run_sync_on(db, schema_state) == (set(), None)
     await upgrade(db.url, schema=db.schema)
-    assert await run_sync_on(db, schema_state) == (TABLES, "0002")
+    assert await run_sync_on(db, schema_state) == (TABLES, "0003")
 
 
 async def test_opening_a_database_twice_is_idempotent_and_keeps_its_data(
@@ -62,7 +62,7 @@ async def test_migrations_downgrade_to_nothing_and_upgrade_again(db: Database) -
     await asyncio.to_thread(downgrade_sync, db.url, schema=db.schema)
     assert await run_sync_on(db, schema_state) == ({"alembic_version"}, None)
     await upgrade(db.url, schema=db.schema)
-    assert await run_sync_on(db, schema_state) == (TABLES, "0002")
+    assert await run_sync_on(db, schema_state) == (TABLES, "0003")
 
 
 async def test_sqlite_creates_its_directory_and_runs_in_wal_mode(tmp_path: Path) -> None:

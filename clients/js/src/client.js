@@ -405,6 +405,12 @@ export class VoicewireClient extends EventTarget {
       case "notice": // e.g. speech_overloaded: this turn is text only (PROTOCOL.md §3)
         this._emit("notice", m);
         break;
+      case "tool.call": // the model called one of the app's tools (PROTOCOL.md §9)
+        this._emit("toolCall", m);
+        break;
+      case "tool.result":
+        this._emit("toolResult", m);
+        break;
       default:
         break; // unknown server types are ignored (PROTOCOL.md §6)
     }

@@ -79,6 +79,8 @@ export {};
  * @property {ServerMessage} speechStarted the user talks over the reply
  * @property {ServerMessage} transcript input_audio.transcript (utterance_id, text, final)
  * @property {ServerMessage} notice not an error: e.g. `speech_overloaded`, the turn is text only
+ * @property {ServerMessage} toolCall tool.call: the model called a tool (call_id, name, arguments)
+ * @property {ServerMessage} toolResult tool.result: it ended (call_id, status, duration_ms, result?)
  * @property {{turn_id: number, silence_ms: number, at_ms: number}} underrun playback ran dry
  *   (also sent to the server as `playback.underrun`)
  */

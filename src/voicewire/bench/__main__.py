@@ -73,6 +73,7 @@ def report(argv: list[str]) -> int:
             "bytes": wire.markdown,
             "idle": idle.markdown,
             "quality": quality.markdown,
+            "tool_latency": load_suite("voicewire.bench.tool_latency").markdown,
         }.get(suite or "")
         if render is not None:
             print(f"<!-- {path.name} -->\n{render(out)}\n")

@@ -18,8 +18,19 @@ def bench_latency(
     tps: Annotated[float, typer.Option(help="Scripted LLM tokens per second.")] = 30.0,
     tts: Annotated[str, typer.Option(help="TTS engine.")] = "piper",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    scenario: Annotated[
+        str, typer.Option(help="plain: a reply; tool: a reply that calls a tool first.")
+    ] = "plain",
 ) -> None:
-    """Time to first text, first audio and the floor, over a real socket."""
+    """Time to first text, first audio and the floor, over a real socket; with
+    `--scenario tool`, the time from a tool's result to the first audio after it."""
+    if scenario == "tool":
+        from voicewire.bench import tool_latency
+
+        tool_latency.run(turns=turns, tps=tps, tts=tts, json_path=json_path)
+        return
+    if scenario != "plain":
+        raise typer.BadParameter("expected plain or tool", param_hint="--scenario")
     from voicewire.bench.latency import run
 
     run(turns=turns, tps=tps, tts=tts, json_path=json_path)

@@ -7,12 +7,13 @@ sometimes echo the rejected credential back in their error body.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
 
-from voicewire.llm.base import ChatMessage, LLMError
+from voicewire.llm.base import ChatMessage, LLMError, ToolCallDelta
 
 _REASON_CHARS = 200
 
@@ -61,16 +62,31 @@ class OpenAILLM:
         return LLMError(f"{self.name} LLM at {self.url}: {message}")
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
-        payload = [{"role": m.role, "content": m.content} for m in messages]
+        async with aclosing(self.stream_tools(messages, [])) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    yield item
+
+    async def stream_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[Mapping[str, Any]],
+        tool_choice: str | Mapping[str, Any] = "auto",
+    ) -> AsyncGenerator[str | ToolCallDelta, None]:
+        """The reply's text deltas and, when `tools` are offered, its tool-call pieces."""
+        payload = [m.openai() for m in messages]
         if self.system_prompt and (not payload or payload[0]["role"] != "system"):
             payload.insert(0, {"role": "system", "content": self.system_prompt})
-        body = {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": payload,
             "stream": True,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
         }
+        if tools:
+            body["tools"] = list(tools)
+            body["tool_choice"] = tool_choice
         try:
             async with self._client.stream("POST", self.url, json=body) as response:
                 if response.is_error:
@@ -82,21 +98,34 @@ class OpenAILLM:
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    text = self._delta(data)
-                    if text:
-                        yield text
+                    for item in self._delta(data):
+                        yield item
         except httpx.TimeoutException as exc:
             raise self._error(f"timed out after {self.timeout:g}s") from exc
         except httpx.HTTPError as exc:
             raise self._error(f"request failed: {type(exc).__name__}: {exc}") from exc
 
-    def _delta(self, data: str) -> str | None:
+    def _delta(self, data: str) -> list[str | ToolCallDelta]:
         try:
             event: Any = json.loads(data)
             if "error" in event:
                 raise self._error(f"error in stream: {_reason(data.encode(), 'unknown')}")
             choices = event.get("choices") or [{}]
-            content = (choices[0].get("delta") or {}).get("content")
+            delta = choices[0].get("delta") or {}
+            content = delta.get("content")
+            out: list[str | ToolCallDelta] = (
+                [content] if isinstance(content, str) and content else []
+            )
+            for i, call in enumerate(delta.get("tool_calls") or ()):
+                function = call.get("function") or {}
+                out.append(
+                    ToolCallDelta(
+                        index=int(call.get("index", i)),
+                        id=call.get("id") or None,
+                        name=function.get("name") or None,
+                        arguments=function.get("arguments") or "",
+                    )
+                )
         except (ValueError, AttributeError, TypeError) as exc:
             raise self._error(f"bad JSON in stream: {data[:80]!r}") from exc
-        return content if isinstance(content, str) else None
+        return out

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from typing import Any
 
-from voicewire.llm.base import ChatMessage
+from voicewire.llm.base import ChatMessage, ToolCallDelta
 
 DEFAULT_REPLY = (
     "Sure, I can help with that. The apartment on Maple Street has two bedrooms, a bright "
@@ -46,3 +47,61 @@ class ScriptedLLM:
             if delay > 0:
                 await asyncio.sleep(delay)
             yield token
+
+
+Step = Sequence[str | ToolCallDelta]
+# A step may also be made from the request's messages (to say what a tool returned).
+StepOf = Step | Callable[[Sequence[ChatMessage]], Step]
+
+
+def call_pieces(
+    index: int, call_id: str, name: str, arguments: str, *, size: int = 3
+) -> list[ToolCallDelta]:
+    """A tool call as a server streams it: id and name first, then the arguments cut every
+    `size` chars (inside strings and escapes alike)."""
+    pieces = [ToolCallDelta(index, id=call_id, name=name)]
+    pieces += [
+        ToolCallDelta(index, arguments=arguments[i : i + size])
+        for i in range(0, len(arguments), size)
+    ]
+    return pieces
+
+
+class ScriptedToolLLM(ScriptedLLM):
+    """A deterministic LLM that calls tools (tests and benchmarks only).
+
+    `steps[k]` is what it streams at step k of a reply: text deltas and tool-call pieces. The
+    step is the number of tool-call rounds since the last user message, so replaying a
+    conversation gives the same reply. Every request's messages and tools are kept in `seen`.
+    """
+
+    def __init__(
+        self,
+        steps: Sequence[StepOf],
+        *,
+        tokens_per_second: float = 0.0,
+        first_token_ms: float = 0.0,
+    ) -> None:
+        super().__init__(tokens_per_second=tokens_per_second, first_token_ms=first_token_ms)
+        self.steps = [step if callable(step) else list(step) for step in steps]
+        self.seen: list[tuple[list[ChatMessage], list[Mapping[str, Any]]]] = []
+
+    async def stream_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[Mapping[str, Any]],
+        tool_choice: str | Mapping[str, Any] = "auto",
+    ) -> AsyncGenerator[str | ToolCallDelta, None]:
+        self.seen.append((list(messages), list(tools)))
+        users = [i for i, m in enumerate(messages) if m.role == "user"]
+        since = messages[users[-1] + 1 :] if users else messages
+        step = sum(1 for m in since if m.tool_calls)
+        chosen = self.steps[min(step, len(self.steps) - 1)]
+        items = list(chosen(messages) if callable(chosen) else chosen)
+        loop = asyncio.get_running_loop()
+        start = loop.time() + self.first_token_s
+        for i, item in enumerate(items):
+            delay = start + i * self.interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield item

@@ -267,6 +267,28 @@ class Pong(_Event):
     id: str | None = None
 
 
+class ToolCall(_Event):
+    """The model called one of the app's tools (its result follows in `tool.result`)."""
+
+    type: Literal["tool.call"] = "tool.call"
+    turn_id: int
+    call_id: str
+    name: str
+    arguments: Any  # as the model wrote them: parsed JSON, or the raw text when not JSON
+
+
+class ToolResult(_Event):
+    """A tool call ended; `result` only for tools the app marks visible."""
+
+    type: Literal["tool.result"] = "tool.result"
+    turn_id: int
+    call_id: str
+    name: str
+    status: Literal["ok", "error", "timeout", "cancelled"]
+    duration_ms: int
+    result: Any = None
+
+
 class Notice(_Event):
     """Something the user should know that is not an error: e.g. this turn is text only."""
 
@@ -290,6 +312,8 @@ ServerMessage = Annotated[
     | SpeechStarted
     | Transcript
     | Pong
+    | ToolCall
+    | ToolResult
     | Notice,
     Field(discriminator="type"),
 ]

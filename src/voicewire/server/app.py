@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +26,8 @@ from voicewire.server.http import router
 from voicewire.server.realtime import router as realtime_router
 from voicewire.server.services import Services, open_services
 from voicewire.server.ws import Connection
+from voicewire.tools import Tool, Toolbox
+from voicewire.tools.registry import load_tools
 from voicewire.tts.base import TTS
 
 if TYPE_CHECKING:
@@ -43,18 +45,27 @@ def create_app(
     tts: TTS | None = None,
     responder: Responder | None = None,
     stt: STT | None = None,
+    tools: Toolbox | Iterable[Tool] | None = None,
 ) -> FastAPI:
     """Build the app; engines given here are used as they are, the rest are built by name.
 
-    `responder` answers each turn (default: the LLM, or `settings.app` when it names one).
+    `responder` answers each turn (default: the LLM, or `settings.app` when it names one);
+    `tools` are offered to the LLM in every turn (`ctx.tools`; see voicewire.tools; default:
+    `settings.tools` when it names some).
     """
     settings = settings or Settings()
+    if tools is None and settings.tools:
+        tools = load_tools(settings.tools)
+    elif tools is not None and not isinstance(tools, Toolbox):
+        tools = Toolbox.of(tools)
     if responder is None:
         responder = load_responder(settings.app) if settings.app else llm_responder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, responder, llm=llm, tts=tts, stt=stt) as services:
+        async with open_services(
+            settings, responder, llm=llm, tts=tts, stt=stt, tools=tools
+        ) as services:
             app.state.services = services
             yield
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voicewire.llm.base import ChatMessage
+from voicewire.llm.base import ChatMessage, plain
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import AudioFormat, Error, SessionReady, TurnEnd
 from voicewire.protocol.session import Session, SessionSnapshot, SpeechSettings
@@ -39,7 +39,12 @@ def session_state(
         sample_rate=s.audio.sample_rate,
         requested_rate=snap.requested_rate,
         pinned_rate=snap.pinned_rate,
-        history=[(m.role, m.content) for m in conversation.history if m.role != "system"],
+        # What was said; a reply's tool calls are not carried over to another process.
+        history=[
+            (m.role, m.content)
+            for m in plain(conversation.history)
+            if m.role == "user" or m.role == "assistant"
+        ],
         running_turn=runner.running_turn,
         running_text=runner.running_text,
     )

@@ -22,6 +22,7 @@ from voicewire.protocol.errors import CloseCode, ErrorCode
 from voicewire.protocol.messages import PROTOCOL_VERSION
 from voicewire.server.auth import Identity, InvalidToken, ResumeGrant
 from voicewire.server.services import Services
+from voicewire.tools.history import reply_messages, whole
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +118,15 @@ async def open_conversation(admission: Admission, services: Services) -> Opened:
     if admission.conversation is None:
         owner = await store.identity(identity.kind, identity.subject)
         return Opened(await store.new_conversation(owner), [])
-    rows = await store.history(admission.conversation, services.settings.history_messages)
-    history = [ChatMessage("user" if role == "user" else "assistant", text) for role, text in rows]
-    return Opened(admission.conversation, history)
+    rows = await store.history_rows(admission.conversation, services.settings.history_messages)
+    history: list[ChatMessage] = []
+    for role, text, tools in rows:
+        # A reply that called tools is given back as OpenAI messages: its calls and results.
+        if role == "user":
+            history.append(ChatMessage("user", text))
+        else:
+            history += reply_messages(text, tools)
+    return Opened(admission.conversation, whole(history))
 
 
 def _resume(ws: WebSocket, services: Services, identity: Identity | None) -> Resume | Refusal:

@@ -185,6 +185,17 @@ class Recorder:
         self._replies[turn_id] = self._queue(begin)
         return _detached(stored)
 
+    def follow_up(self, turn_id: int, *, spoken: bool) -> None:
+        """Open a reply that answers no new user message (it goes on after tool outputs)."""
+        open_ = partial(
+            self.store.begin_reply,
+            self.conversation_id,
+            turn_id=turn_id,
+            spoken=spoken,
+            node=self.node,
+        )
+        self._replies[turn_id] = self._queue(partial(self._retried, "opening a reply", open_))
+
     def finish_reply(
         self,
         turn_id: int,
@@ -194,6 +205,7 @@ class Recorder:
         played_ms: int | None,
         spoken: bool,
         data: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
         """Close the turn's reply; a value the store refuses never leaves it `streaming`."""
         begun = self._replies.pop(turn_id, None)
@@ -206,7 +218,7 @@ class Recorder:
                 return
             message_id = begun.result()
             if message_id is not None:
-                await self._close(message_id, text, status, played_ms, spoken, data)
+                await self._close(message_id, text, status, played_ms, spoken, data, tools)
 
         self._closed[turn_id] = (begun, self.writes.spawn(finish()))
         while len(self._closed) > AMENDABLE_REPLIES:
@@ -236,6 +248,7 @@ class Recorder:
         played_ms: int | None,
         spoken: bool,
         data: list[dict[str, Any]] | None,  # None: as stored
+        tools: list[dict[str, Any]] | None = None,  # None: as stored
     ) -> None:
         for played in [played_ms, None] if played_ms is not None else [None]:
             close = partial(
@@ -246,6 +259,7 @@ class Recorder:
                 played_ms=played,
                 spoken=spoken,
                 data=data,
+                tools=tools,
             )
             try:
                 await self._retried("closing a reply", close)

@@ -15,6 +15,7 @@ and this connection, which maps client events onto them. One task group owns its
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -24,7 +25,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.types import Message
 
 from voicewire.protocol.errors import CloseCode, ErrorCode
-from voicewire.protocol.messages import Error, TurnEnd, TurnStart, UserMessage
+from voicewire.protocol.messages import Error, ToolCall, TurnEnd, TurnStart, UserMessage
 from voicewire.protocol.session import Session
 from voicewire.protocol.state import RateWindow
 from voicewire.server import realtime_events as rt
@@ -128,6 +129,8 @@ class RealtimeConnection:
 
     # -- TurnSink: the turn's end settles its item before anything else can read it --------
     async def put(self, item: Outgoing | TurnStart) -> None:
+        if isinstance(item, ToolCall):
+            self._called(item)
         await self.out.put(item)
 
     def put_now(self, item: Error | TurnStart | TurnEnd) -> None:
@@ -136,7 +139,22 @@ class RealtimeConnection:
             if response is not None:
                 response.item.text = item.text
                 response.item.status = "completed" if item.status == "complete" else "incomplete"
+                if response.calls and not item.text and response.item in self.items.items:
+                    self.items.delete(response.item)  # only calls: no message item
         self.out.put_now(item)
+
+    def _called(self, call: ToolCall) -> None:
+        """The model called one of the client's functions: a function_call item."""
+        response = self.framer.responses.get(call.turn_id)
+        if response is None or not response.functions:
+            return
+        arguments = (
+            call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+        )
+        item = rt.Item(rt.new_id("item"), "assistant", "function_call", arguments)
+        item.call_id, item.name = call.call_id, call.name
+        self.items.add(item)
+        response.calls.append(item)
 
     def drop(self, turn_id: int) -> None:
         self.out.drop(turn_id)
@@ -247,6 +265,10 @@ class RealtimeConnection:
         room = (conversation.maxlen or len(self.items.items) + 1) - 1
         history, pending = self.items.context(instructions, room)
         text = "\n".join(i.text for i in pending if i.text)
+        follow_up = not text and self.items.answered()
+        if follow_up:  # after the client's function outputs
+            text = "(function output)"
+            pending = [self.items.items[-1]]
         if not text:
             self.problem("no_user_message", "no user message to respond to", event)
             return
@@ -259,8 +281,9 @@ class RealtimeConnection:
         item = rt.Item(rt.new_id("item"), "assistant", kind, status="in_progress")
         item.turn_id = self.turns
         previous = self.items.add(item)
+        tools = self.config.client_tools()
         self.framer.responses[self.turns] = Response(
-            rt.new_id("resp"), item, audio, previous_item_id=previous
+            rt.new_id("resp"), item, audio, previous_item_id=previous, functions=tools is not None
         )
         conversation.clear()
         conversation.extend(history)
@@ -274,7 +297,9 @@ class RealtimeConnection:
         )
         self.out.turn_started(self.turns, voice=audio)
         message = UserMessage(id=pending[-1].id, text=text, voice=audio)
-        await self.runner.start(message, self.turns, options)
+        await self.runner.start(
+            message, self.turns, options, client_tools=tools, follow_up=follow_up
+        )
         if self.runner.running is not None:
             item.heard = partial(heard_text, self.runner.running.turn)
 

@@ -15,11 +15,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 
 OUTPUT_RATE = 24000  # the Realtime protocol's pcm16 rate, in and out
 Modality = Literal["text", "audio"]
-ItemKind = Literal["input_text", "input_audio", "output_text", "output_audio"]
+ItemKind = Literal[
+    "input_text",
+    "input_audio",
+    "output_text",
+    "output_audio",
+    "function_call",
+    "function_call_output",
+]
 
 
 class _In(BaseModel):
@@ -57,11 +72,30 @@ class AudioConfig(_In):
     output: AudioOutput | None = None
 
 
+class FunctionTool(_In):
+    """A function the client declares; the model may call it, the client runs it."""
+
+    type: Literal["function"] = "function"
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str = Field(default="", max_length=4000)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class NamedFunction(_In):
+    type: Literal["function"] = "function"
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedFunction
+
+
 class SessionConfig(_In):
     type: Literal["realtime"] | None = None
     instructions: str | None = Field(default=None, max_length=20000)
     output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
     audio: AudioConfig | None = None
+    tools: list[FunctionTool] | None = Field(default=None, max_length=128)
+    tool_choice: ToolChoice | None = None
 
 
 class Content(_In):
@@ -78,6 +112,25 @@ class ItemIn(_In):
     content: list[Content] = Field(min_length=1, max_length=16)
 
 
+class FunctionCallIn(_In):
+    """A function call item a client adds (replaying a conversation)."""
+
+    id: str | None = Field(default=None, max_length=64)
+    type: Literal["function_call"]
+    call_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
+    arguments: str = ""
+
+
+class FunctionCallOutputIn(_In):
+    """What the client's function returned, for the call `call_id`."""
+
+    id: str | None = Field(default=None, max_length=64)
+    type: Literal["function_call_output"]
+    call_id: str = Field(min_length=1, max_length=64)
+    output: str
+
+
 class ResponseConfig(_In):
     instructions: str | None = Field(default=None, max_length=20000)
     output_modalities: list[Modality] | None = Field(default=None, min_length=1, max_length=1)
@@ -88,10 +141,20 @@ class SessionUpdate(_Event):
     session: SessionConfig
 
 
+def _item_type(item: Any) -> str:
+    kind = item.get("type") if isinstance(item, dict) else getattr(item, "type", None)
+    return kind if isinstance(kind, str) else "message"  # a message's type may be left out
+
+
 class ItemCreate(_Event):
     type: Literal["conversation.item.create"]
     previous_item_id: str | None = None
-    item: ItemIn
+    item: Annotated[
+        Annotated[ItemIn, Tag("message")]
+        | Annotated[FunctionCallIn, Tag("function_call")]
+        | Annotated[FunctionCallOutputIn, Tag("function_call_output")],
+        Discriminator(_item_type),
+    ]
 
 
 class ItemRetrieve(_Event):
@@ -230,6 +293,8 @@ class Item:
     turn_id: int | None = None
     sent_samples: int = 0  # of its audio, at OUTPUT_RATE (what the client can have played)
     heard: Callable[[int], str] | None = None  # audio_end_ms → the words heard by then
+    call_id: str = ""  # a function call (`text`: its arguments) or its output (`text`)
+    name: str = ""  # a function call's function
 
     def content(self) -> dict[str, Any]:
         if self.kind == "input_text":
@@ -242,6 +307,17 @@ class Item:
 
     def shape(self) -> dict[str, Any]:
         """The item as the SDK reads it (audio bytes are never echoed back)."""
+        base = {"id": self.id, "object": "realtime.item", "type": self.kind}
+        if self.kind == "function_call":
+            return {
+                **base,
+                "status": self.status,
+                "call_id": self.call_id,
+                "name": self.name,
+                "arguments": self.text,
+            }
+        if self.kind == "function_call_output":
+            return {**base, "call_id": self.call_id, "output": self.text}
         return {
             "id": self.id,
             "object": "realtime.item",

@@ -13,16 +13,28 @@ with its transcript, or text). The frames of a turn, in order:
 
 Segments and word timings have no Realtime event: they stay server-side, where a truncate
 uses them. The transcript runs ahead of the audio (it is the LLM's text as written).
+
+A response offering the client's functions may call them: each call is an output item of type
+`function_call` (`output_item.added`, `function_call_arguments.delta`/`.done`,
+`output_item.done`). Its message item then starts only with its first text or audio, and a
+response that only calls functions has no message item, as OpenAI's service does.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from voicewire.protocol.messages import Error, ServerMessage, TextDelta, TurnEnd, TurnStart
+from voicewire.protocol.messages import (
+    Error,
+    ServerMessage,
+    TextDelta,
+    ToolCall,
+    TurnEnd,
+    TurnStart,
+)
 from voicewire.server.realtime_events import Item, Problem, error, event
 from voicewire.turn import AudioOut
 
@@ -39,6 +51,9 @@ class Response:
     reason: Literal["client_cancelled", "turn_detected"] = "client_cancelled"
     error: Error | None = None
     previous_item_id: str | None = None
+    functions: bool = False  # the client's functions are offered
+    calls: list[Item] = field(default_factory=list)  # function calls, added by the connection
+    outputs: list[Item] = field(default_factory=list)  # output items, in the order they began
 
     def shape(self, status: str) -> dict[str, Any]:
         details: dict[str, Any] | None = None
@@ -59,7 +74,7 @@ class Response:
             "id": self.id,
             "status": status,
             "status_details": details,
-            "output": [self.item.shape()] if status != "in_progress" else [],
+            "output": [o.shape() for o in self.outputs] if status != "in_progress" else [],
             "output_modalities": ["audio" if self.audio else "text"],
             "conversation_id": None,
             "usage": None,
@@ -79,10 +94,29 @@ class RealtimeFramer:
         response = self.responses.get(turn_id) if isinstance(turn_id, int) else None
         if response is None:
             return ()
-        ids = {"response_id": response.id, "item_id": response.item.id, "output_index": 0}
-        part = {**ids, "content_index": 0}
         if isinstance(item, TurnStart):
-            return self._start(response, part)
+            head = [event("response.created", response=response.shape("in_progress"))]
+            return head if response.functions else head + self._start(response)
+        if isinstance(item, ToolCall):
+            return self._call(response, item) if response.functions else []
+        opened: list[str] = []
+        if response.item not in response.outputs and isinstance(item, TextDelta | AudioOut):
+            opened = self._start(response)
+        ids = {
+            "response_id": response.id,
+            "item_id": response.item.id,
+            "output_index": index(response, response.item),
+        }
+        part = {**ids, "content_index": 0}
+        return opened + self._frame(response, item, ids, part)
+
+    def _frame(
+        self,
+        response: Response,
+        item: ServerMessage | AudioOut,
+        ids: dict[str, Any],
+        part: dict[str, Any],
+    ) -> list[str]:
         if isinstance(item, TextDelta):
             kind = "output_audio_transcript" if response.audio else "output_text"
             return [event(f"response.{kind}.delta", **part, delta=item.text)]
@@ -91,22 +125,53 @@ class RealtimeFramer:
             delta = base64.b64encode(item.payload).decode("ascii")
             return [event("response.output_audio.delta", **part, delta=delta)]
         if isinstance(item, TurnEnd):
+            if response.item not in response.outputs:
+                if response.calls:  # only function calls: no message item
+                    self.responses.pop(item.turn_id, None)
+                    status = STATUS[item.status]
+                    return [event("response.done", response=response.shape(status))]
+                return self._start(response) + self._end(response, item, ids, part)
             return self._end(response, item, ids, part)
-        return ()  # segments, word timings and app data have no Realtime event
+        return []  # segments, word timings and app data have no Realtime event
 
-    def _start(self, response: Response, part: dict[str, Any]) -> list[str]:
+    def _call(self, response: Response, call: ToolCall) -> list[str]:
+        item = next((c for c in response.calls if c.call_id == call.call_id), None)
+        if item is None:
+            return []
+        response.outputs.append(item)
+        at = {"response_id": response.id, "output_index": index(response, item)}
+        fields = {**at, "item_id": item.id, "call_id": item.call_id}
+        pending = {**item.shape(), "status": "in_progress", "arguments": ""}
+        return [
+            event("response.output_item.added", **at, item=pending),
+            event("conversation.item.added", previous_item_id=None, item=pending),
+            event("response.function_call_arguments.delta", **fields, delta=item.text),
+            event(
+                "response.function_call_arguments.done",
+                **fields,
+                name=item.name,
+                arguments=item.text,
+            ),
+            event("response.output_item.done", **at, item=item.shape()),
+            event("conversation.item.done", previous_item_id=None, item=item.shape()),
+        ]
+
+    def _start(self, response: Response) -> list[str]:
         item = response.item
+        response.outputs.append(item)
+        at = index(response, item)
+        part = {"response_id": response.id, "item_id": item.id, "output_index": at}
+        part["content_index"] = 0
         pending = item.shape()
         pending["content"] = []
         empty = {"type": "audio", "transcript": ""} if response.audio else {"type": "text"}
         if not response.audio:
             empty["text"] = ""
         return [
-            event("response.created", response=response.shape("in_progress")),
             event(
                 "response.output_item.added",
                 response_id=response.id,
-                output_index=0,
+                output_index=at,
                 item=pending,
             ),
             event(
@@ -148,3 +213,8 @@ class RealtimeFramer:
         if response is not None:
             response.error = item
         return [error(Problem(item.code, item.message), kind="server_error")]
+
+
+def index(response: Response, item: Item) -> int:
+    """The item's output_index: its place among the response's outputs."""
+    return response.outputs.index(item) if item in response.outputs else len(response.outputs)

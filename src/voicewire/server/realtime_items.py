@@ -61,6 +61,16 @@ class ItemEvents:
             message = f"an item {asked.id!r} exists already"
             self.complain(rt.Problem("item_exists", message, event.event_id, "item.id"))
             return
+        if not isinstance(asked, rt.ItemIn):
+            size = len(
+                asked.output if isinstance(asked, rt.FunctionCallOutputIn) else asked.arguments
+            )
+            if size > self.max_chars:
+                message = f"the item is longer than {self.max_chars} characters"
+                self.complain(rt.Problem("invalid_value", message, event.event_id, "item"))
+                return
+            self._add(self._function(asked))
+            return
         texts = []
         for content in asked.content:
             if content.type == "input_audio" and content.transcript is None:
@@ -79,7 +89,18 @@ class ItemEvents:
         kind: rt.ItemKind = "output_text" if asked.role == "assistant" else "input_text"
         if audio and asked.role == "user":
             kind = "input_audio"
-        item = rt.Item(asked.id or rt.new_id("item"), asked.role, kind, text)
+        self._add(rt.Item(asked.id or rt.new_id("item"), asked.role, kind, text))
+
+    def _function(self, asked: rt.FunctionCallIn | rt.FunctionCallOutputIn) -> rt.Item:
+        """A function's output (what the client's function returned), or a call."""
+        id_ = asked.id or rt.new_id("item")
+        if isinstance(asked, rt.FunctionCallOutputIn):
+            return rt.Item(id_, "user", "function_call_output", asked.output, call_id=asked.call_id)
+        call = rt.Item(id_, "assistant", "function_call", asked.arguments, call_id=asked.call_id)
+        call.name = asked.name
+        return call
+
+    def _add(self, item: rt.Item) -> None:
         previous = self.items.add(item)
         self.send("conversation.item.added", previous_item_id=previous, item=item.shape())
         self.send("conversation.item.done", previous_item_id=previous, item=item.shape())

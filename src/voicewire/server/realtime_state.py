@@ -8,10 +8,10 @@ by a truncate, is what later responses see. Both are plain data: no I/O, no asyn
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from voicewire.llm.base import ChatMessage
+from voicewire.llm.base import ChatMessage, ToolCallRequest, plain
 from voicewire.server.realtime_events import (
     OUTPUT_RATE,
     Item,
@@ -22,6 +22,8 @@ from voicewire.server.realtime_events import (
     TurnDetection,
     new_id,
 )
+from voicewire.tools.client import ClientTools
+from voicewire.tools.history import whole
 
 # OpenAI's built-in voice names: a client written for OpenAI's service sends one of them.
 # They are accepted and mean this server's default voice (docs/realtime.md).
@@ -41,6 +43,8 @@ class Config:
     voice: str | None = None  # one of `voices`; None: the server's default
     speed: float = 1.0
     vad: TurnDetection | None = field(default_factory=TurnDetection)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # functions the client runs
+    tool_choice: str | dict[str, Any] = "auto"
 
     def apply(self, update: SessionConfig) -> Problem | None:
         """Apply `update` whole, or not at all (the Problem says why)."""
@@ -65,7 +69,16 @@ class Config:
             self.modality = update.output_modalities[0]
         if audio and audio.input and "turn_detection" in audio.input.model_fields_set:
             self.vad = audio.input.turn_detection
+        if update.tools is not None:
+            self.tools = [t.model_dump() for t in update.tools]
+        if update.tool_choice is not None:
+            choice = update.tool_choice
+            self.tool_choice = choice if isinstance(choice, str) else choice.model_dump()
         return None
+
+    def client_tools(self) -> ClientTools | None:
+        """The functions offered to the model (none: the server's own tools, if any)."""
+        return ClientTools.realtime(self.tools, self.tool_choice) if self.tools else None
 
     def shape(self, session_id: str) -> dict[str, Any]:
         pcm = {"type": "audio/pcm", "rate": OUTPUT_RATE}
@@ -87,9 +100,34 @@ class Config:
                     "speed": self.speed,
                 },
             },
-            "tools": [],
-            "tool_choice": "auto",
+            "tools": self.tools,
+            "tool_choice": self.tool_choice,
         }
+
+
+FUNCTION_KINDS = ("function_call", "function_call_output")
+
+
+def chat_messages(items: list[Item]) -> list[ChatMessage]:
+    """Items as the LLM's messages: calls join the assistant message before them, outputs
+    are tool messages. A call without its output (or the reverse) is left out: chat APIs
+    refuse either."""
+    outputs = {i.call_id for i in items if i.kind == "function_call_output"}
+    calls = {i.call_id for i in items if i.kind == "function_call"} & outputs
+    out: list[ChatMessage] = []
+    for i in items:
+        if i.kind == "function_call" and i.call_id in calls:
+            request = ToolCallRequest(i.call_id, i.name, i.text or "{}")
+            last = out[-1] if out else None
+            if last is not None and last.role == "assistant":
+                out[-1] = replace(last, tool_calls=(*last.tool_calls, request))
+            else:
+                out.append(ChatMessage("assistant", "", tool_calls=(request,)))
+        elif i.kind == "function_call_output" and i.call_id in calls:
+            out.append(ChatMessage("tool", i.text, tool_call_id=i.call_id))
+        elif i.kind not in FUNCTION_KINDS and i.text:
+            out.append(ChatMessage(i.role, i.text))
+    return out
 
 
 class Items:
@@ -116,15 +154,22 @@ class Items:
         user message)."""
         items = list(self.items)
         pending: list[Item] = []
-        while items and items[-1].role == "user":
+        while items and items[-1].role == "user" and items[-1].kind not in FUNCTION_KINDS:
             pending.insert(0, items.pop())
         system = [ChatMessage("system", instructions)] if instructions else []
-        said = [ChatMessage(i.role, i.text) for i in items if i.text]
+        said = chat_messages(items)
         keep = max(0, room - len(system))
-        return system + (said[-keep:] if keep else []), pending
+        return system + (whole(said[-keep:]) if keep else []), pending
+
+    def answered(self) -> bool:
+        """The last item is a function's output: a response goes on from there."""
+        return bool(self.items) and self.items[-1].kind == "function_call_output"
 
     def load(self, history: list[ChatMessage]) -> None:
         """A stored conversation continued (`?conversation=`): its messages become items."""
-        for message in history:
-            kind: ItemKind = "output_text" if message.role == "assistant" else "input_text"
-            self.add(Item(new_id("item"), message.role, kind, message.content))
+        for message in plain(history):  # what was said (tool calls are not items here)
+            role = message.role
+            if role == "tool":
+                continue
+            kind: ItemKind = "output_text" if role == "assistant" else "input_text"
+            self.add(Item(new_id("item"), role, kind, message.content))

@@ -33,6 +33,7 @@ from voicewire.tts.base import TTS, voice_catalog
 
 if TYPE_CHECKING:
     from voicewire.stt.base import STT
+    from voicewire.tools import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Services:
     stt: LazySTT
     hub: Hub
     speech: SpeechLoad  # which turns are spoken: demand within the synthesis capacity
+    tools: Toolbox | None = None  # the tools registered with the server (voicewire.tools)
 
     def new_session(self) -> Session:
         """A new protocol session, offering this server's voices, codecs and limits."""
@@ -86,6 +88,7 @@ async def open_services(
     llm: LLM | None = None,
     tts: TTS | None = None,
     stt: STT | None = None,
+    tools: Toolbox | None = None,
 ) -> AsyncIterator[Services]:
     """Load the engines and open the store and hub; on exit, drain writes and close them.
 
@@ -117,6 +120,7 @@ async def open_services(
             stt=LazySTT(settings, stt),
             hub=hub,
             speech=SpeechLoad.of(settings, tts),
+            tools=tools,
         )
         services.metrics.watch_speech(services.speech)
         if settings.stt_preload:

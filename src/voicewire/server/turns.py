@@ -38,6 +38,8 @@ from voicewire.responder import TurnContext
 from voicewire.server.persist import Recorder, StartGate
 from voicewire.server.services import Services
 from voicewire.server.speech_load import Slot, overloaded_notice
+from voicewire.tools.client import ClientTools
+from voicewire.tools.history import reply_messages, whole
 from voicewire.tts.base import voice_rate
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
@@ -153,10 +155,16 @@ class TurnRunner:
         *,
         audio: AudioFormat | None = None,
         voice_name: str | None = None,
+        client_tools: ClientTools | None = None,
+        follow_up: bool = False,
     ) -> None:
         """Start a turn answering `message`; a turn still running is interrupted first.
         `audio` and `voice_name` are announced in its `turn.start` (set when they are not the
-        session's: a voice of its own for this reply)."""
+        session's: a voice of its own for this reply).
+
+        `follow_up`: the turn goes on after tool outputs already in the history; `message`
+        names them and is neither stored nor added. `client_tools`: functions the client runs.
+        """
         await self.cancel()
         conversation, services = self.conversation, self.services
         # Over the synthesis capacity, the turn answers as text only (server/speech_load.py).
@@ -165,16 +173,21 @@ class TurnRunner:
         if options.voice and slot is None:
             options, notice = replace(options, voice=False), overloaded_notice(turn_id)
         stored = None
-        if conversation.recorder is not None:
+        if conversation.recorder is not None and follow_up:
+            conversation.recorder.follow_up(turn_id, spoken=options.voice)
+        elif conversation.recorder is not None:
             stored = conversation.recorder.user_message(
                 message.text, client_id=message.id, turn_id=turn_id, spoken=options.voice
             )
-        conversation.history.append(ChatMessage("user", message.text))
+        if not follow_up:
+            conversation.history.append(ChatMessage("user", message.text))
         context = TurnContext(
             text=message.text,
-            history=list(conversation.history),
+            history=whole(conversation.history),
             llm=services.llm,
             identity=self.identity,
+            tools=getattr(services, "tools", None),
+            client_tools=client_tools,
         )
 
         async def put(item: Outgoing | TurnStart) -> None:
@@ -276,8 +289,9 @@ class TurnRunner:
         text = turn.text
         if turn.status == "interrupted" and played_ms is not None and turn.options.voice:
             text = heard_text(turn, played_ms)
-        if text:
-            self.conversation.history.append(ChatMessage("assistant", text))
+        calls = [run.record() for run in turn.tools]
+        if text or calls:
+            self.conversation.history.extend(reply_messages(text, calls))
         if self.conversation.recorder is not None:
             self.conversation.recorder.finish_reply(
                 turn.turn_id,
@@ -286,6 +300,7 @@ class TurnRunner:
                 played_ms=played_ms,
                 spoken=turn.options.voice,
                 data=[{"kind": d.kind, "payload": d.payload} for d in turn.data],
+                tools=calls,
             )
         end = TurnEnd(turn_id=turn.turn_id, status=turn.status, text=text, played_ms=played_ms)
         if text != turn.text:

@@ -50,6 +50,7 @@ class MessageInfo(_Record):
     spoken: bool
     played_ms: int | None
     data: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
     turn_id: int | None
     client_id: str | None
     created_at: str
@@ -65,6 +66,7 @@ class MessageInfo(_Record):
             spoken=row.spoken,
             played_ms=row.played_ms,
             data=row.data,
+            tools=row.tools or [],
             turn_id=row.turn_id,
             client_id=row.client_id,
             created_at=row.created_at.isoformat(),
@@ -78,9 +80,14 @@ MAX_PLAYED_MS = 2**31 - 1
 
 
 def reply_values(
-    *, text: str, status: str, played_ms: int | None, data: list[dict[str, Any]] | None
+    *,
+    text: str,
+    status: str,
+    played_ms: int | None,
+    data: list[dict[str, Any]] | None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The columns a finished reply sets, checked; `data` is left out when None."""
+    """The columns a finished reply sets, checked; `data` and `tools` are left out when None."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, got {status!r}")
     if played_ms is not None and not 0 <= played_ms <= MAX_PLAYED_MS:
@@ -96,4 +103,11 @@ def reply_values(
             ):
                 raise ValueError(f"data items must be {{kind: str, payload}}, got {item!r}")
         values["data"] = data
+    if tools is not None:
+        for call in tools:
+            if not (isinstance(call, dict) and {"id", "name", "arguments", "status"} <= set(call)):
+                raise ValueError(
+                    f"tool calls must be {{id, name, arguments, status, ...}}, got {call!r}"
+                )
+        values["tools"] = tools
     return values

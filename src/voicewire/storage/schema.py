@@ -142,6 +142,10 @@ class Message(Base):
     data: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=list, server_default=sql("'[]'")
     )
+    # The reply's tool calls and results (voicewire.tools.ToolRun.record), in order.
+    tools: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=sql("'[]'")
+    )
     turn_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(255))
     # The server process generating a `streaming` reply (see Store.fail_dangling).

@@ -181,6 +181,25 @@ class Store:
             )
             return [(str(role), str(text)) for role, text in reversed(rows.all())]
 
+    async def history_rows(
+        self, conversation_id: str, limit: int
+    ) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        """As `history`, with each reply's tool calls: (role, text, tools)."""
+        if limit <= 0:
+            return []
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Message.role, Message.text, Message.tools)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.text != "",
+                    Message.status != "streaming",
+                )
+                .order_by(Message.created_at.desc(), Message.id.desc())
+                .limit(limit)
+            )
+            return [(str(r), str(t), list(c or [])) for r, t, c in reversed(rows.all())]
+
     async def add_user_message(
         self, conversation_id: str, text: str, *, client_id: str | None, turn_id: int | None
     ) -> str:
@@ -237,9 +256,10 @@ class Store:
         played_ms: int | None = None,
         data: list[dict[str, Any]] | None = None,
         spoken: bool | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Store the reply's final state; `data` and `spoken` stay as they were when None."""
-        values = reply_values(text=text, status=status, played_ms=played_ms, data=data)
+        """Store the reply's final state; `data`, `spoken`, `tools` stay as they were when None."""
+        values = reply_values(text=text, status=status, played_ms=played_ms, data=data, tools=tools)
         if spoken is not None:
             values["spoken"] = spoken
         reply = (Message.id == message_id, Message.role == "assistant")

@@ -88,6 +88,16 @@ class ClauseSplitter:
                 out.append(self._emit(cut))
         return out
 
+    def cut(self) -> list[Segment]:
+        """End the pending segment here (the reply pauses: a tool call); the reply goes on."""
+        out = self.feed("")  # (takes in nothing new: the chars already fed are all seen)
+        end = len(self._text)
+        if self._words(end):
+            out.append(self._emit(end))
+        # What follows a pause is released like a reply's first segment: as soon as possible.
+        self._opening = True
+        return out
+
     def flush(self) -> list[Segment]:
         out = [self._emit(len(self._text))] if self._words(len(self._text)) else []
         self._start_reply()
@@ -97,6 +107,7 @@ class ClauseSplitter:
         self._text = ""  # the reply from the start of the pending segment on
         self._offset = 0  # reply offset of self._text[0]
         self._index = 0
+        self._opening = True  # the next segment opens the reply (or follows a pause)
         self._start_segment(line_start=0)
 
     def _start_segment(self, line_start: int | None) -> None:
@@ -130,6 +141,7 @@ class ClauseSplitter:
         text = self._text[:end]
         segment = Segment(self._index, text, speech, self._offset, self._offset + end, words)
         self._index += 1
+        self._opening = False
         self._offset += end
         self._text = self._text[end:]
         self._start_segment(line_start=None)
@@ -186,7 +198,7 @@ class ClauseSplitter:
             if cut is not None:
                 return cut
         if self._deferred is None:
-            if c in ",;" and self._index == 0 and p > 0 and text[p - 1].isalpha():
+            if c in ",;" and self._opening and p > 0 and text[p - 1].isalpha():
                 # "Sure," ends a clause whatever follows (unlike "1,000"): the first segment
                 # need not wait for the next token, which saves one token of first-audio delay.
                 return self._candidate(p + 1, _CLAUSE) if not self._overflow else None
@@ -263,14 +275,14 @@ class ClauseSplitter:
                     self._best_clause = end
             if kind == _WORD:
                 return None
-            if kind == _CLAUSE and self._index > 0:
+            if kind == _CLAUSE and not self._opening:
                 least = self._clause_min_words
                 if least is None or word_count(self._words(end)) < least:
                     return None
         words = self._words(end)
         if not words:
             return None
-        first = self._index == 0 and not self._overflow and kind != _BREAK
+        first = self._opening and not self._overflow and kind != _BREAK
         return None if first and word_count(words) < self._first_min_words else end
 
     def _check_overflow(self) -> int | None:

@@ -1420,6 +1420,12 @@ var VoicewireClient = class extends EventTarget {
       case "notice":
         this._emit("notice", m);
         break;
+      case "tool.call":
+        this._emit("toolCall", m);
+        break;
+      case "tool.result":
+        this._emit("toolResult", m);
+        break;
       default:
         break;
     }

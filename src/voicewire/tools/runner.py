@@ -1,0 +1,92 @@
+"""Running one tool call: arguments checked, the function run with a timeout, the outcome told.
+
+Whatever happens, the model is told something it can act on: the result as JSON, or an error
+that says what went wrong (an unknown tool lists the real ones; bad arguments say which). The
+call is never the end of the turn. A sync tool runs in a worker thread: on a timeout the turn
+goes on without it, but the thread itself cannot be stopped and finishes in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Any
+
+from pydantic import ValidationError
+
+from voicewire.responder import DataItem
+from voicewire.tools.events import ToolRun
+from voicewire.tools.registry import Tool, Toolbox
+
+log = logging.getLogger(__name__)
+_ERROR_CHARS = 300
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _error(message: str) -> str:
+    return _json({"error": message[:_ERROR_CHARS]})
+
+
+async def execute(run: ToolRun, toolbox: Toolbox, send: Callable[[DataItem], None]) -> ToolRun:
+    """Run `run`'s call; its DataItems go to `send` as they come. Returns `run`, finished."""
+    call = run.call
+    tool = toolbox.tools.get(call.name)
+    if tool is None:
+        names = ", ".join(sorted(toolbox.tools)) or "none"
+        run.finish("error", _error(f"there is no tool named {call.name!r}; the tools are: {names}"))
+        return run
+    run.visible = tool.visible
+    try:
+        raw = json.loads(call.arguments or "{}")
+        if not isinstance(raw, dict):
+            raise ValueError("the arguments must be a JSON object")
+        args, kwargs = tool.arguments(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+        )
+        run.finish("error", _error(f"invalid arguments for {call.name}: {problems}"))
+        return run
+    except ValueError as exc:
+        run.finish("error", _error(f"invalid arguments for {call.name}: {exc}"))
+        return run
+    timeout = tool.timeout_s if tool.timeout_s is not None else toolbox.timeout_s
+    try:
+        async with asyncio.timeout(timeout):
+            result = await _call(tool, args, kwargs, send)
+    except TimeoutError:
+        log.warning("tool %s timed out after %g s", call.name, timeout)
+        run.finish("timeout", _error(f"{call.name} did not answer within {timeout:g} s"))
+        return run
+    except Exception as exc:
+        log.warning("tool %s failed: %r", call.name, exc)
+        run.finish("error", _error(f"{call.name} failed: {type(exc).__name__}: {exc}"))
+        return run
+    run.finish("ok", result if isinstance(result, str) else _json(result), result)
+    return run
+
+
+async def _call(
+    tool: Tool, args: tuple[Any, ...], kwargs: dict[str, Any], send: Callable[[DataItem], None]
+) -> Any:
+    fn = tool.fn
+    if inspect.isasyncgenfunction(fn):
+        result: Any = None
+        gen: AsyncGenerator[Any, None] = fn(*args, **kwargs)
+        async with aclosing(gen) as items:
+            async for item in items:
+                if isinstance(item, DataItem):
+                    send(item)
+                else:
+                    result = item
+        return result
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)
