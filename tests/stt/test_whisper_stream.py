@@ -10,9 +10,12 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from tests.stt.speech import RATE, silence
+from tests.stt.fake import Heard
+from tests.stt.speech import CHUNK, RATE, pieces, silence
 from tests.waiting import until
+from voicewire.stt import utterances
 from voicewire.stt.decodepool import DecodePool
+from voicewire.stt.utterances import VoiceInput
 from voicewire.stt.whisper_stream import WhisperStream
 
 
@@ -55,3 +58,50 @@ async def test_a_decode_at_the_pause_that_failed_is_logged_once_and_the_final_de
     final = await stream.finish()  # not the failed speculation: the utterance is decoded again
     assert final.text == "hello" and final.final
     assert engine.decodes == 2
+
+
+class Counts:
+    """A stand-in for WhisperSTT (tests only) that "hears" how many samples it was given, so a
+    transcript says how much of the utterance it covers."""
+
+    name = "counts"
+    sample_rate = RATE
+    interim_s = 0.0
+    final_wait_s = 60.0
+
+    def __init__(self, workers: int = 1) -> None:
+        self.pool = DecodePool(workers, name="test")
+
+    def stream(self, *, sample_rate: int) -> WhisperStream:
+        return WhisperStream(cast(Any, self), sample_rate)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        return f"{len(audio)} samples"
+
+
+def noise(seconds: float, level: float) -> bytes:
+    """Deterministic noise of RMS `level` (full scale 32768)."""
+    samples = np.random.default_rng(7).normal(0.0, level, int(seconds * RATE))
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+
+
+async def test_push_to_talk_transcribes_soft_speech_after_a_pause_the_vad_did_not_hear(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The energy detector stands in for Silero: loud noise is voice to it, -50 dBFS is not;
+    # Whisper may still hear words there (soft speech), so the final must cover them.
+    monkeypatch.setattr(utterances, "vad_backend", lambda rate: "energy")
+    engine, heard = Counts(), Heard()
+    voice = VoiceInput(
+        cast(Any, engine),
+        sample_rate=RATE,
+        end_by_vad=False,
+        on_speech=heard.speech,
+        on_transcript=heard.transcript,
+    )
+    audio = noise(0.6, 8000.0) + silence(0.4) + noise(0.6, 100.0)
+    for piece in pieces(audio, CHUNK):
+        await voice.feed(piece)
+    await voice.finish()  # input_audio.stop
+    assert heard.finals() == [f"{len(audio) // 2} samples"]
+    engine.pool.close()

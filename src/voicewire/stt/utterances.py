@@ -6,9 +6,11 @@ running turn, barge-in by voice) and, when `end_by_vad`, when they stopped (the 
 ends); otherwise the caller ends it (`finish`: push-to-talk). A failure of the STT engine is
 raised as `UtteranceFailed`, apart from anything the callbacks raise.
 
-Engines that decode whole utterances (Whisper) may take a hint: a stream with a `pause(bool)`
-method is told when the voice has paused for `pause_ms` after speech (and when it comes back),
-so it can decode what may be the whole utterance while the silence window runs out.
+Engines that decode whole utterances (Whisper) may take a hint: when `end_by_vad`, a stream
+with a `pause(bool)` method is told when the voice has paused for `pause_ms` after speech (and
+when it comes back), so it can decode what may be the whole utterance while the silence window
+runs out. Not in push-to-talk: there the user, not the detector, says where the utterance
+ends, and the final transcript must cover all its audio, also speech too soft for the detector.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class VoiceInput:
 
     def _hint_pause(self) -> None:
         pause: Callable[[bool], None] | None = getattr(self.stream, "pause", None)
-        if pause is None or not self._spoke:
+        if pause is None or not self._spoke or not self.end_by_vad:
             return
         paused = self.vad.quiet_ms >= self.pause_ms
         if paused != self._paused:

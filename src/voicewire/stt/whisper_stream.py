@@ -7,8 +7,10 @@
   pauses, the utterance so far is decoded at once. If the voice does not come back before the
   utterance ends, that decode *is* the final transcript: the audio after it is the pause, which
   would only be trimmed. So in `end: "vad"` mode the final is ready when the silence window
-  closes instead of one decode later. If the voice comes back, the speculation is dropped;
-  if it failed, it is logged once and the final decodes the utterance again.
+  closes instead of one decode later. (Only that mode gives the hint: in push-to-talk the
+  audio after a pause may hold speech the detector missed, so the final decodes it all.)
+  If the voice comes back, the speculation is dropped; if it failed, it is logged once and
+  the final decodes the utterance again.
 - **Bounded waits.** A final waits at most `final_wait_s` for the pool, then fails (`STTError`).
 """
 
