@@ -240,8 +240,8 @@ class LazySTT:
                 try:
                     if silero.available():
                         await asyncio.to_thread(silero.load)
-                except Exception:
-                    log.exception("cannot load the Silero VAD model")
-                    return None
+                except Exception as exc:  # speech input goes on, with WebRTC's VAD
+                    log.warning("cannot load the Silero VAD model; using WebRTC's", exc_info=True)
+                    silero.disable(f"{type(exc).__name__}: {exc}")
                 self._vad_loaded = True
         return self._engine

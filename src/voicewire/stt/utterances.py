@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Literal
@@ -25,7 +26,9 @@ from voicewire.errors import VoicewireError
 from voicewire.protocol.errors import ErrorCode
 from voicewire.stt import silero
 from voicewire.stt.base import STT, STTStream
-from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech
+from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech, VADEvent
+
+log = logging.getLogger(__name__)
 
 OnSpeech = Callable[[str], Awaitable[None]]
 OnTranscript = Callable[[str, str, bool], Awaitable[None]]  # utterance id, text, final
@@ -33,6 +36,24 @@ OnTranscript = Callable[[str, str, bool], Awaitable[None]]  # utterance id, text
 
 class UtteranceFailed(VoicewireError, code=ErrorCode.STT_FAILED):
     """The STT engine failed on the current utterance (the cause is chained)."""
+
+
+def end_of_speech(sample_rate: int, silence_ms: int) -> EndOfSpeech:
+    """The detector for a microphone: `vad_backend`'s, or WebRTC's if Silero fails to load
+    (logged once; Silero is then not tried again in this process)."""
+    backend = vad_backend(sample_rate)
+    if backend == "silero":
+        try:
+            return EndOfSpeech(sample_rate, silence_ms=silence_ms, backend="silero")
+        except Exception as exc:
+            _silero_failed(exc)
+            backend = vad_backend(sample_rate)
+    return EndOfSpeech(sample_rate, silence_ms=silence_ms, backend=backend)
+
+
+def _silero_failed(exc: BaseException) -> None:
+    log.warning("the Silero VAD failed (%s: %s); using WebRTC's VAD", type(exc).__name__, exc)
+    silero.disable(f"{type(exc).__name__}: {exc}")
 
 
 def vad_backend(sample_rate: int) -> Literal["silero", "auto", "energy"]:
@@ -61,7 +82,7 @@ class VoiceInput:
         self.end_by_vad = end_by_vad
         self.on_speech = on_speech
         self.on_transcript = on_transcript
-        self.vad = EndOfSpeech(sample_rate, silence_ms=silence_ms, backend=vad_backend(sample_rate))
+        self.vad = end_of_speech(sample_rate, silence_ms)
         self.stream: STTStream | None = None
         self.utterance = ""  # the current utterance's id, or the last one's
         self.ended = True  # its final transcript was sent (or it was dropped)
@@ -94,13 +115,23 @@ class VoiceInput:
         if heard is not None and heard.text and heard.text != self.partial:
             self.partial = heard.text
             await self.on_transcript(self.utterance, heard.text, False)
-        for event in self.vad.feed(pcm):
+        for event in self._detect(pcm):
             if event.kind == "speech_started":
                 self._spoke = True
                 await self.on_speech(self.utterance)
             elif event.kind == "speech_ended" and self.end_by_vad:
                 await self.finish()
         self._hint_pause()
+
+    def _detect(self, pcm: bytes) -> list[VADEvent]:
+        try:
+            return self.vad.feed(pcm)
+        except Exception as exc:
+            if self.vad.backend != "silero":
+                raise
+            _silero_failed(exc)  # a new detector: the speech in progress is heard anew
+            self.vad = end_of_speech(self.sample_rate, self.vad.silence_ms)
+            return self.vad.feed(pcm)
 
     def _hint_pause(self) -> None:
         pause: Callable[[bool], None] | None = getattr(self.stream, "pause", None)

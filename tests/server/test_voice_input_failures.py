@@ -1,0 +1,83 @@
+"""`Microphone` when parts of speech input fail: the VAD model, the STT engine's build, a
+connection closing while a stream opens, in-process against a fake STT engine
+(tests/stt/fake.py). Whatever fails, the session goes on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from tests.server.test_voice_input import microphone, settings, start
+from tests.stt.fake import FakeClock, FakeSTT, Heard
+from tests.stt.speech import CHUNK, RATE, pieces, piper_question, resample, silence
+from voicewire.server.voice_input import LazySTT, Microphone
+from voicewire.stt import silero
+
+
+@pytest.fixture(scope="module")
+def question() -> bytes:
+    pcm, rate = piper_question()
+    return silence(0.3) + resample(pcm, rate, RATE) + silence(1.0)
+
+
+async def speak(mic: Microphone, clock: FakeClock, audio: bytes) -> None:
+    """`audio` in 20 ms frames, in real time on `clock`."""
+    for piece in pieces(audio, CHUNK):
+        clock.now += len(piece) / (2 * RATE)
+        await mic.feed(piece)
+
+
+@pytest.fixture
+def broken_silero(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Silero installed but its model fails to load (a corrupt file, onnxruntime's own error)."""
+
+    def fails() -> None:
+        raise RuntimeError("[ONNXRuntimeError] : 7 : INVALID_PROTOBUF")
+
+    monkeypatch.setattr(silero, "_broken", None, raising=False)  # restored after the test
+    monkeypatch.setattr(silero, "_session", fails)
+    yield
+
+
+async def test_a_silero_model_that_fails_to_load_leaves_speech_input_on_webrtcs_vad(
+    broken_silero: None, question: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine, heard, clock = FakeSTT(), Heard(), FakeClock()
+    mic = microphone(LazySTT(settings(), engine), heard, clock)
+    with caplog.at_level(logging.WARNING):
+        await mic.start(start(end="vad"))
+        await speak(mic, clock, question)
+    assert heard.errors() == []
+    assert [e[0] for e in heard.events if e[0] != "partial"] == ["speech", "final"]
+    assert any("Silero" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_silero_model_that_fails_when_a_microphone_starts_leaves_it_on_webrtcs_vad(
+    broken_silero: None, question: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(silero, "load", lambda: None)  # loaded fine; fails for each stream
+    engine, heard, clock = FakeSTT(), Heard(), FakeClock()
+    mic = microphone(LazySTT(settings(), engine), heard, clock)
+    await mic.start(start(end="vad"))
+    await speak(mic, clock, question)
+    assert heard.errors() == []
+    assert [e[0] for e in heard.events if e[0] != "partial"] == ["speech", "final"]
+
+
+async def test_a_silero_model_that_fails_on_a_frame_leaves_the_microphone_on_webrtcs_vad(
+    question: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(silero, "_broken", None)  # restored after the test
+    engine, heard, clock = FakeSTT(), Heard(), FakeClock()
+    mic = microphone(LazySTT(settings(), engine), heard, clock)
+    await mic.start(start(end="vad"))
+
+    def fails(self: silero.SileroFrames, frame: bytes) -> float:
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION")
+
+    monkeypatch.setattr(silero.SileroFrames, "probability", fails)
+    await speak(mic, clock, question)
+    assert heard.errors() == []
+    assert [e[0] for e in heard.events if e[0] != "partial"] == ["speech", "final"]
