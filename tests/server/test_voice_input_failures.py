@@ -12,8 +12,9 @@ import pytest
 from tests.server.test_voice_input import microphone, settings, start
 from tests.stt.fake import FakeClock, FakeSTT, Heard
 from tests.stt.speech import CHUNK, RATE, pieces, piper_question, resample, silence
+from voicewire.server import voice_input
 from voicewire.server.voice_input import LazySTT, Microphone
-from voicewire.stt import silero
+from voicewire.stt import STTError, silero
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,25 @@ async def test_a_silero_model_that_fails_on_a_frame_leaves_the_microphone_on_web
     await speak(mic, clock, question)
     assert heard.errors() == []
     assert [e[0] for e in heard.events if e[0] != "partial"] == ["speech", "final"]
+
+
+async def test_an_stt_engine_that_fails_to_build_is_tried_once_not_at_every_microphone_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    builds: list[str] = []
+
+    def fails(settings: object) -> FakeSTT:
+        builds.append("whisper")
+        raise STTError("cannot load the Whisper model: unsupported model file")
+
+    monkeypatch.setattr(voice_input, "build_stt", fails)
+    stt = LazySTT(settings(stt="whisper"))
+    heard = [Heard() for _ in range(3)]
+    with caplog.at_level(logging.ERROR):
+        for h in heard:
+            mic = microphone(stt, h)
+            await mic.start(start())
+            await mic.start(start())  # a restart, too
+    assert builds == ["whisper"]
+    assert [h.errors() for h in heard] == [["stt_unavailable"] * 2] * 3
+    assert len([r for r in caplog.records if "speech-to-text engine" in r.getMessage()]) == 1
