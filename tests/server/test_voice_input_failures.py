@@ -4,14 +4,18 @@ connection closing while a stream opens, in-process against a fake STT engine
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.server.test_voice_input import microphone, settings, start
-from tests.stt.fake import FakeClock, FakeSTT, Heard
+from tests.stt.fake import FakeClock, FakeStream, FakeSTT, Heard
 from tests.stt.speech import CHUNK, RATE, pieces, piper_question, resample, silence
+from tests.waiting import until
 from voicewire.server import voice_input
 from voicewire.server.voice_input import LazySTT, Microphone
 from voicewire.stt import STTError, silero
@@ -104,3 +108,42 @@ async def test_an_stt_engine_that_fails_to_build_is_tried_once_not_at_every_micr
     assert builds == ["whisper"]
     assert [h.errors() for h in heard] == [["stt_unavailable"] * 2] * 3
     assert len([r for r in caplog.records if "speech-to-text engine" in r.getMessage()]) == 1
+
+
+class SlowToOpen(FakeSTT):
+    """A fake engine whose streams take until `ready` is set to open (a decoder being made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+        self.ready = threading.Event()
+
+    def stream(self, *, sample_rate: int) -> FakeStream:
+        self.asked.set()
+        self.ready.wait()
+        return super().stream(sample_rate=sample_rate)
+
+
+async def test_a_stream_opened_as_the_connection_closes_is_closed_not_leaked() -> None:
+    engine, heard = SlowToOpen(), Heard()
+    stt = LazySTT(settings(max_stt_streams=1), engine)
+    mic = microphone(stt, heard)
+    starting = asyncio.create_task(mic.start(start()))
+    await until(engine.asked.is_set, "the stream to be opening")
+    await mic.close()  # the connection ends meanwhile
+    engine.ready.set()
+    await starting
+    assert len(engine.streams) == 1 and engine.streams[0].closed
+    assert stt.slots.in_use == 0
+
+
+async def test_a_stream_whose_opening_is_cancelled_is_closed_when_it_is_ready() -> None:
+    engine, heard = SlowToOpen(), Heard()
+    mic = microphone(LazySTT(settings(), engine), heard)
+    starting = asyncio.create_task(mic.start(start()))
+    await until(engine.asked.is_set, "the stream to be opening")
+    starting.cancel()  # the connection's task is cancelled meanwhile
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    engine.ready.set()
+    await until(lambda: engine.streams and engine.streams[0].closed, "the stream to be closed")

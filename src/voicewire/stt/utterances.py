@@ -91,22 +91,37 @@ class VoiceInput:
         self.pause_ms = pause_ms
         self._spoke = False  # the detector heard speech in this utterance
         self._paused = False  # what the stream was last told
+        self._closes = 0  # calls of `close`, so far
+        self._orphans: set[asyncio.Task[None]] = set()  # closing streams nobody else holds
 
     async def open(self) -> None:
-        """Start an utterance, unless one is open. Off the loop: an engine may load a model."""
+        """Start an utterance, unless one is open. Off the loop: an engine may load a model.
+        A stream whose opening outlives its caller (cancelled) or this input (`close` came
+        meanwhile) is closed when it is ready: it holds a decoder."""
         if self.stream is not None:
             return
+        closes = self._closes
+        opening = asyncio.ensure_future(
+            asyncio.to_thread(self.stt.stream, sample_rate=self.sample_rate)
+        )
         try:
-            stream = await asyncio.to_thread(self.stt.stream, sample_rate=self.sample_rate)
+            stream = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(self._close_orphan)
+            raise
         except Exception as exc:
             raise UtteranceFailed(f"cannot open a {self.stt.name} stream") from exc
+        if closes != self._closes:  # closed while it opened: nobody will feed it
+            await _close_quietly(stream)
+            return
         self.stream, self.utterance, self.partial = stream, "u-" + uuid.uuid4().hex[:12], ""
         self.seconds, self.ended = 0.0, False
         self._spoke = self._paused = False
 
     async def feed(self, pcm: bytes) -> None:
         await self.open()
-        assert self.stream is not None
+        if self.stream is None:  # closed while it opened
+            return
         self.seconds += len(pcm) / (2 * self.sample_rate)
         try:
             heard = await self.stream.feed(pcm)
@@ -160,5 +175,20 @@ class VoiceInput:
         """Drop the utterance in progress (no final transcript) and free its stream."""
         stream, self.stream = self.stream, None
         self.ended = True
+        self._closes += 1
         if stream is not None:
             await stream.aclose()
+
+    def _close_orphan(self, opening: asyncio.Future[STTStream]) -> None:
+        if opening.cancelled() or opening.exception() is not None:
+            return
+        task = asyncio.ensure_future(_close_quietly(opening.result()))
+        self._orphans.add(task)
+        task.add_done_callback(self._orphans.discard)
+
+
+async def _close_quietly(stream: STTStream) -> None:
+    try:
+        await stream.aclose()
+    except Exception:
+        log.warning("cannot close a %s stream", type(stream).__name__, exc_info=True)
