@@ -4,6 +4,7 @@ nothing); the real Whisper is heard in test_whisper.py."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -105,3 +106,46 @@ async def test_push_to_talk_transcribes_soft_speech_after_a_pause_the_vad_did_no
     await voice.finish()  # input_audio.stop
     assert heard.finals() == [f"{len(audio) // 2} samples"]
     engine.pool.close()
+
+
+class FirstHeldBack(Counts):
+    """`Counts` with two workers, whose decode of the first 0.5 s finishes only when `release`
+    is set."""
+
+    interim_s = 0.5
+
+    def __init__(self) -> None:
+        super().__init__(workers=2)
+        self.release = threading.Event()
+        self.calls = 0
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        self.calls += 1
+        if len(audio) == RATE // 2:
+            self.release.wait()
+        return super().transcribe(audio)
+
+
+@pytest.fixture
+def held_back() -> Iterator[FirstHeldBack]:
+    engine = FirstHeldBack()
+    yield engine
+    engine.release.set()
+    engine.pool.close()
+
+
+async def test_an_interim_decode_that_finishes_after_a_newer_one_is_not_shown(
+    held_back: FirstHeldBack,
+) -> None:
+    engine = held_back
+    stream = engine.stream(sample_rate=RATE)
+    assert await stream.feed(silence(0.5)) is None  # an interim decode of 0.5 s starts
+    await stream.feed(silence(0.3))
+    stream.pause(True)  # a decode of all 0.8 s, on the other worker
+    await until(lambda: engine.calls == 2 and engine.pool.pending == 1, "the newer decode")
+    newer = await stream.feed(silence(0.02))
+    assert newer is not None and newer.text == f"{int(0.8 * RATE)} samples"
+    stream.pause(False)  # the voice comes back: that decode is no longer the final
+    engine.release.set()
+    await until(lambda: engine.pool.pending == 0, "the older decode")
+    assert await stream.feed(silence(0.02)) is None  # not "8000 samples": a step back
