@@ -95,7 +95,8 @@ class Microphone:
         engine = await self._stt.get()
         if engine is None:
             await self._close_input(None)
-            await self._error(ErrorCode.STT_UNAVAILABLE, "this server has no speech input")
+            why = "failed to load" if self._stt.failed else "is not enabled"
+            await self._error(ErrorCode.STT_UNAVAILABLE, f"this server's speech input {why}")
             return
         if self._slot is None:  # a restart keeps its slot: nobody may take it in between
             self._slot = self._stt.slots.acquire()
@@ -204,7 +205,9 @@ class LazySTT:
 
     A pocketsphinx decoder costs ~92 MB and 0.3-1.7 s to make; most deployments and every
     text-only test never use one. Loading happens once, in a thread; a failure is logged and
-    that session is told speech input is unavailable (`stt_unavailable`). A thread does not
+    every session is told speech input is unavailable (`stt_unavailable`): it is not built
+    again, by every microphone's start, until the server restarts (a missing package or a
+    broken model does not mend itself, and each try costs seconds). A thread does not
     spare the event loop that wait, though: PocketSphinx holds the GIL while it builds a
     decoder. So decoders are pooled (`keep=max_stt_streams`): a process makes at most that many.
     """
@@ -213,6 +216,7 @@ class LazySTT:
         self._settings = settings
         self._engine = engine
         self._loaded = engine is not None or settings.stt == "none"
+        self.failed = False  # the engine failed to build: it is not tried again
         self._vad_loaded = False
         self._lock = asyncio.Lock()
         self.slots = StreamSlots(settings.max_stt_streams)
@@ -231,8 +235,12 @@ class LazySTT:
                 try:
                     self._engine = await asyncio.to_thread(build_stt, self._settings)
                 except Exception:
-                    log.exception("cannot load the %s speech-to-text engine", self._settings.stt)
-                    return None
+                    log.exception(
+                        "cannot load the %s speech-to-text engine; speech input is off until "
+                        "the server restarts",
+                        self._settings.stt,
+                    )
+                    self.failed = True
                 self._loaded = True
             if self._engine is not None and not self._vad_loaded:
                 # Silero's ONNX session too, now (an engine handed in as well): each
@@ -240,8 +248,8 @@ class LazySTT:
                 try:
                     if silero.available():
                         await asyncio.to_thread(silero.load)
-                except Exception:
-                    log.exception("cannot load the Silero VAD model")
-                    return None
+                except Exception as exc:  # speech input goes on, with WebRTC's VAD
+                    log.warning("cannot load the Silero VAD model; using WebRTC's", exc_info=True)
+                    silero.disable(f"{type(exc).__name__}: {exc}")
                 self._vad_loaded = True
         return self._engine

@@ -21,10 +21,24 @@ FRAME = 512  # samples: 32 ms at 16 kHz
 _CONTEXT = 64
 
 
-@cache
+_broken: str | None = None  # why the model failed to load or run, once it has
+
+
 def available() -> bool:
-    """Whether the model is installed (with the whisper extra) and onnxruntime too; found
-    without importing faster-whisper, whose import takes a while."""
+    """Whether the model is installed (with the whisper extra) and onnxruntime too, and has
+    not failed in this process (`disable`)."""
+    return _broken is None and _installed()
+
+
+def disable(reason: str) -> None:
+    """The model failed: from now on `available()` is False, and callers use WebRTC's VAD."""
+    global _broken
+    _broken = reason
+
+
+@cache
+def _installed() -> bool:
+    """Found without importing faster-whisper, whose import takes a while."""
     try:
         return importlib.util.find_spec("onnxruntime") is not None and model_path().is_file()
     except ImportError:

@@ -6,15 +6,18 @@ running turn, barge-in by voice) and, when `end_by_vad`, when they stopped (the 
 ends); otherwise the caller ends it (`finish`: push-to-talk). A failure of the STT engine is
 raised as `UtteranceFailed`, apart from anything the callbacks raise.
 
-Engines that decode whole utterances (Whisper) may take a hint: a stream with a `pause(bool)`
-method is told when the voice has paused for `pause_ms` after speech (and when it comes back),
-so it can decode what may be the whole utterance while the silence window runs out.
+Engines that decode whole utterances (Whisper) may take a hint: when `end_by_vad`, a stream
+with a `pause(bool)` method is told when the voice has paused for `pause_ms` after speech (and
+when it comes back), so it can decode what may be the whole utterance while the silence window
+runs out. Not in push-to-talk: there the user, not the detector, says where the utterance
+ends, and the final transcript must cover all its audio, also speech too soft for the detector.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Literal
@@ -23,7 +26,9 @@ from voicewire.errors import VoicewireError
 from voicewire.protocol.errors import ErrorCode
 from voicewire.stt import silero
 from voicewire.stt.base import STT, STTStream
-from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech
+from voicewire.stt.vad import WEBRTC_RATES, EndOfSpeech, VADEvent
+
+log = logging.getLogger(__name__)
 
 OnSpeech = Callable[[str], Awaitable[None]]
 OnTranscript = Callable[[str, str, bool], Awaitable[None]]  # utterance id, text, final
@@ -31,6 +36,24 @@ OnTranscript = Callable[[str, str, bool], Awaitable[None]]  # utterance id, text
 
 class UtteranceFailed(VoicewireError, code=ErrorCode.STT_FAILED):
     """The STT engine failed on the current utterance (the cause is chained)."""
+
+
+def end_of_speech(sample_rate: int, silence_ms: int) -> EndOfSpeech:
+    """The detector for a microphone: `vad_backend`'s, or WebRTC's if Silero fails to load
+    (logged once; Silero is then not tried again in this process)."""
+    backend = vad_backend(sample_rate)
+    if backend == "silero":
+        try:
+            return EndOfSpeech(sample_rate, silence_ms=silence_ms, backend="silero")
+        except Exception as exc:
+            _silero_failed(exc)
+            backend = vad_backend(sample_rate)
+    return EndOfSpeech(sample_rate, silence_ms=silence_ms, backend=backend)
+
+
+def _silero_failed(exc: BaseException) -> None:
+    log.warning("the Silero VAD failed (%s: %s); using WebRTC's VAD", type(exc).__name__, exc)
+    silero.disable(f"{type(exc).__name__}: {exc}")
 
 
 def vad_backend(sample_rate: int) -> Literal["silero", "auto", "energy"]:
@@ -59,7 +82,7 @@ class VoiceInput:
         self.end_by_vad = end_by_vad
         self.on_speech = on_speech
         self.on_transcript = on_transcript
-        self.vad = EndOfSpeech(sample_rate, silence_ms=silence_ms, backend=vad_backend(sample_rate))
+        self.vad = end_of_speech(sample_rate, silence_ms)
         self.stream: STTStream | None = None
         self.utterance = ""  # the current utterance's id, or the last one's
         self.ended = True  # its final transcript was sent (or it was dropped)
@@ -68,22 +91,37 @@ class VoiceInput:
         self.pause_ms = pause_ms
         self._spoke = False  # the detector heard speech in this utterance
         self._paused = False  # what the stream was last told
+        self._closes = 0  # calls of `close`, so far
+        self._orphans: set[asyncio.Task[None]] = set()  # closing streams nobody else holds
 
     async def open(self) -> None:
-        """Start an utterance, unless one is open. Off the loop: an engine may load a model."""
+        """Start an utterance, unless one is open. Off the loop: an engine may load a model.
+        A stream whose opening outlives its caller (cancelled) or this input (`close` came
+        meanwhile) is closed when it is ready: it holds a decoder."""
         if self.stream is not None:
             return
+        closes = self._closes
+        opening = asyncio.ensure_future(
+            asyncio.to_thread(self.stt.stream, sample_rate=self.sample_rate)
+        )
         try:
-            stream = await asyncio.to_thread(self.stt.stream, sample_rate=self.sample_rate)
+            stream = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(self._close_orphan)
+            raise
         except Exception as exc:
             raise UtteranceFailed(f"cannot open a {self.stt.name} stream") from exc
+        if closes != self._closes:  # closed while it opened: nobody will feed it
+            await _close_quietly(stream)
+            return
         self.stream, self.utterance, self.partial = stream, "u-" + uuid.uuid4().hex[:12], ""
         self.seconds, self.ended = 0.0, False
         self._spoke = self._paused = False
 
     async def feed(self, pcm: bytes) -> None:
         await self.open()
-        assert self.stream is not None
+        if self.stream is None:  # closed while it opened
+            return
         self.seconds += len(pcm) / (2 * self.sample_rate)
         try:
             heard = await self.stream.feed(pcm)
@@ -92,7 +130,7 @@ class VoiceInput:
         if heard is not None and heard.text and heard.text != self.partial:
             self.partial = heard.text
             await self.on_transcript(self.utterance, heard.text, False)
-        for event in self.vad.feed(pcm):
+        for event in self._detect(pcm):
             if event.kind == "speech_started":
                 self._spoke = True
                 await self.on_speech(self.utterance)
@@ -100,9 +138,19 @@ class VoiceInput:
                 await self.finish()
         self._hint_pause()
 
+    def _detect(self, pcm: bytes) -> list[VADEvent]:
+        try:
+            return self.vad.feed(pcm)
+        except Exception as exc:
+            if self.vad.backend != "silero":
+                raise
+            _silero_failed(exc)  # a new detector: the speech in progress is heard anew
+            self.vad = end_of_speech(self.sample_rate, self.vad.silence_ms)
+            return self.vad.feed(pcm)
+
     def _hint_pause(self) -> None:
         pause: Callable[[bool], None] | None = getattr(self.stream, "pause", None)
-        if pause is None or not self._spoke:
+        if pause is None or not self._spoke or not self.end_by_vad:
             return
         paused = self.vad.quiet_ms >= self.pause_ms
         if paused != self._paused:
@@ -127,5 +175,20 @@ class VoiceInput:
         """Drop the utterance in progress (no final transcript) and free its stream."""
         stream, self.stream = self.stream, None
         self.ended = True
+        self._closes += 1
         if stream is not None:
             await stream.aclose()
+
+    def _close_orphan(self, opening: asyncio.Future[STTStream]) -> None:
+        if opening.cancelled() or opening.exception() is not None:
+            return
+        task = asyncio.ensure_future(_close_quietly(opening.result()))
+        self._orphans.add(task)
+        task.add_done_callback(self._orphans.discard)
+
+
+async def _close_quietly(stream: STTStream) -> None:
+    try:
+        await stream.aclose()
+    except Exception:
+        log.warning("cannot close a %s stream", type(stream).__name__, exc_info=True)

@@ -7,8 +7,12 @@
   pauses, the utterance so far is decoded at once. If the voice does not come back before the
   utterance ends, that decode *is* the final transcript: the audio after it is the pause, which
   would only be trimmed. So in `end: "vad"` mode the final is ready when the silence window
-  closes instead of one decode later. If the voice comes back, the speculation is dropped;
-  if it failed, it is logged once and the final decodes the utterance again.
+  closes instead of one decode later. (Only that mode gives the hint: in push-to-talk the
+  audio after a pause may hold speech the detector missed, so the final decodes it all.)
+  If the voice comes back, the speculation is dropped; if it failed, it is logged once and
+  the final decodes the utterance again.
+- **Interims only go forward.** A decode's text is taken only if it covers more audio than
+  the text taken last (with several workers, an older decode may finish after a newer one).
 - **Bounded waits.** A final waits at most `final_wait_s` for the pool, then fails (`STTError`).
 """
 
@@ -43,9 +47,11 @@ class WhisperStream:
         self._interim_bytes = int(engine.interim_s * engine.sample_rate) * 2
         self._next_interim = self._interim_bytes
         self._job: Future[str] | None = None  # the interim decode in flight
+        self._job_covers = 0  # bytes of audio it decodes
         self._job_started = 0.0
         self._speculation: tuple[int, Future[str]] | None = None  # (bytes covered, decode)
         self._heard = ""  # the newest interim text
+        self._heard_covers = 0  # bytes of audio it is the text of
         self._told = ""  # the last one `feed` returned
         self._done = False
         self.decodes = 0  # decodes started, for tests and the benchmark
@@ -66,7 +72,7 @@ class WhisperStream:
             and self._speculation is None
         ):
             self._next_interim = len(self._audio) + self._interim_bytes
-            self._job = self._decode(optional=True)
+            self._job, self._job_covers = self._decode(optional=True), len(self._audio)
             self._job_started = time.monotonic()
         if self._heard and self._heard != self._told:
             self._told = self._heard
@@ -128,15 +134,20 @@ class WhisperStream:
 
     def _collect(self) -> None:
         """Take the text of a finished interim or speculative decode as the newest interim."""
-        for job in (self._job, self._speculation[1] if self._speculation else None):
+        jobs = [(self._job_covers, self._job)]
+        if self._speculation is not None:
+            jobs.append(self._speculation)
+        for covers, job in jobs:
             if job is None or not job.done() or job.cancelled():
                 continue
             if job.exception() is not None:
                 log.warning("an interim whisper decode failed: %s", job.exception())
                 if self._speculation is not None and job is self._speculation[1]:
                     self._speculation = None  # told once; the final decodes the utterance again
-            elif job.result():
-                self._heard = job.result()
+            elif job.result() and covers > self._heard_covers:
+                # With several workers an older decode may finish after a newer one: the
+                # newer text stands, or the interim transcript would step backwards.
+                self._heard, self._heard_covers = job.result(), covers
         if self._job is not None and self._job.done():
             # A long utterance makes each interim decode longer: keep them under a third of
             # a worker's time, whatever `interim_s` says.
