@@ -9,28 +9,15 @@ close, audio for a turn that is not running) raises `RuntimeError` naming the st
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from voicewire.protocol.errors import CloseCode, ErrorCode
-from voicewire.protocol.frames import (
-    CODEC_IDS,
-    AudioFrame,
-    CodecId,
-    FrameError,
-    FrameFlags,
-    FrameKind,
-    decode_frame,
-)
+from voicewire.protocol.frames import CODEC_IDS, AudioFrame, FrameFlags, FrameKind
 from voicewire.protocol.messages import (
-    CLIENT_TYPES,
     AudioFormat,
     ClientMessage,
     Codec,
-    Error,
     InputAudioStart,
     InputAudioStop,
     Limits,
@@ -43,7 +30,6 @@ from voicewire.protocol.messages import (
     TurnEnd,
     UserMessage,
     VoiceEntry,
-    client_message_adapter,
 )
 from voicewire.protocol.state import (
     Inbound,
@@ -53,6 +39,9 @@ from voicewire.protocol.state import (
     SpeechSettings,
     Violation,
 )
+from voicewire.protocol.turns import RunningTurns
+from voicewire.protocol.validation import parse_message, parse_microphone, violation
+from voicewire.protocol.voicing import Voicing
 
 __all__ = [
     "Inbound",
@@ -65,6 +54,11 @@ __all__ = [
 
 
 class Session:
+    """One session's protocol state, made of parts: `voicing` (voice, rate and audio format of
+    the session and of each turn), `turns` (turn ids and what each running turn started with),
+    and the checks of `protocol.validation`. It keeps the sequence numbers, limits and
+    microphone state itself."""
+
     def __init__(
         self,
         session_id: str,
@@ -80,32 +74,48 @@ class Session:
     ) -> None:
         self.session_id = session_id
         self.limits = limits or Limits()
-        self.voices = voices
-        # Each voice's own rate: a turn in it is sent at that rate unless the client chose one.
-        self.voice_info = voice_info
-        self._voice_rates = {v.name: v.sample_rate for v in voice_info}
-        self._pinned = False
-        self.codecs = codecs
-        fmt = audio or AudioFormat()
-        self.sample_rates = sample_rates or frozenset({fmt.sample_rate})
-        # The rate a codec is really sent at for a requested rate (opus: always 48000); the
-        # requested rate is kept apart so switching back to pcm16 gets it again.
-        self._output_rate = output_rate or (lambda codec, rate: rate)
-        self._requested_rate = fmt.sample_rate
-        self.settings = SpeechSettings(
-            voice=True,
-            voice_name=voices[0] if voices else None,
-            rate=1.0,
-            audio=fmt,
+        self.voicing = Voicing(
+            audio=audio,
+            voices=voices,
+            voice_info=voice_info,
+            codecs=codecs,
+            sample_rates=sample_rates,
+            output_rate=output_rate,
         )
+        self.turns = RunningTurns()
         self.closed = False
         self.input_rate: int | None = None  # microphone on: its sample rate
         self._clock = clock
         self._seq = 0
-        self._next_turn = 1
-        self._running: dict[int, Codec] = {}  # running turns and the codec each started with
-        self._turns: dict[int, SpeechSettings] = {}  # and the settings each started with
         self._rate = RateWindow(self.limits.max_messages_per_second)
+
+    # ------------------------------------------------------------ what it offers and speaks
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        return self.voicing.voices
+
+    @property
+    def voice_info(self) -> tuple[VoiceEntry, ...]:
+        """Each voice's own rate: a turn in it is sent at that rate unless the client chose one."""
+        return self.voicing.voice_info
+
+    @property
+    def codecs(self) -> frozenset[str]:
+        return self.voicing.codecs
+
+    @property
+    def sample_rates(self) -> frozenset[int]:
+        return self.voicing.sample_rates
+
+    @property
+    def settings(self) -> SpeechSettings:
+        """The session's settings now; a running turn keeps those it started with."""
+        return self.voicing.settings
+
+    @property
+    def requested_rate(self) -> int:
+        return self.voicing.requested_rate
 
     # ------------------------------------------------------------ receiving
 
@@ -114,7 +124,7 @@ class Session:
         during a resume's replay)."""
         if len(data.encode("utf-8", "surrogatepass")) > self.limits.max_text_frame_bytes:
             return [
-                self._violation(
+                violation(
                     ErrorCode.FRAME_TOO_BIG,
                     f"text frame is larger than {self.limits.max_text_frame_bytes} bytes",
                     CloseCode.TOO_BIG,
@@ -122,133 +132,55 @@ class Session:
             ]
         if rate_limit and self._rate.exceeded(self._clock()):
             return [
-                self._violation(
+                violation(
                     ErrorCode.RATE_LIMITED,
                     f"more than {self.limits.max_messages_per_second} messages per second",
                     CloseCode.RATE_LIMITED,
                 )
             ]
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            return [self._violation(ErrorCode.INVALID_JSON, f"not JSON: {exc}", None)]
-        if not isinstance(obj, dict):
-            return [self._violation(ErrorCode.NOT_AN_OBJECT, "a frame must be a JSON object")]
-        kind = obj.get("type")
-        if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-            return [self._violation(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")]
-        try:
-            message = client_message_adapter.validate_python(obj)
-        except ValidationError as exc:
-            detail = "; ".join(
-                f"{'.'.join(map(str, e['loc'][1:])) or 'message'}: {e['msg']}" for e in exc.errors()
-            )
-            return [self._violation(ErrorCode.INVALID_MESSAGE, f"invalid {kind}: {detail}")]
-        return self._accept(message)
+        message = parse_message(data)
+        return [message] if isinstance(message, Violation) else self._accept(message)
 
     def receive_bytes(self, data: bytes) -> list[Inbound]:
         # Binary frames are microphone audio, and only between input_audio.start and .stop.
         # They do not count against the message rate: 50 frames a second is normal speech.
         if self.input_rate is None:
             return [
-                self._violation(
+                violation(
                     ErrorCode.UNEXPECTED_BINARY,
                     "binary frames are accepted only between input_audio.start and .stop",
                     CloseCode.UNSUPPORTED_DATA,
                 )
             ]
-        try:
-            frame = decode_frame(data)
-        except FrameError as exc:
-            return [self._violation(ErrorCode.INVALID_FRAME, str(exc), CloseCode.INVALID_DATA)]
-        if frame.kind != FrameKind.MICROPHONE or frame.codec != CodecId.PCM16:
-            return [
-                self._violation(
-                    ErrorCode.INVALID_FRAME,
-                    "client frames must be microphone audio (kind 2) in pcm16 (codec 0)",
-                    CloseCode.INVALID_DATA,
-                )
-            ]
-        if len(frame.payload) % 2:
-            return [
-                self._violation(
-                    ErrorCode.INVALID_FRAME, "pcm16 payload of odd length", CloseCode.INVALID_DATA
-                )
-            ]
-        return [MicrophoneAudio(frame.payload, self.input_rate)]
+        return [parse_microphone(data, self.input_rate)]
 
     def _accept(self, message: ClientMessage) -> list[Inbound]:
         if isinstance(message, UserMessage) and len(message.text) > self.limits.max_message_chars:
             return [
-                self._violation(
+                violation(
                     ErrorCode.MESSAGE_TOO_LONG,
                     f"text is longer than {self.limits.max_message_chars} characters",
                 )
             ]
         if isinstance(message, TurnCancel):
-            if message.turn_id >= self._next_turn:
+            if not self.turns.started(message.turn_id):
                 return [
-                    self._violation(
-                        ErrorCode.UNKNOWN_TURN, f"no turn {message.turn_id} in this session"
-                    )
+                    violation(ErrorCode.UNKNOWN_TURN, f"no turn {message.turn_id} in this session")
                 ]
-            if message.turn_id not in self._running:
+            if not self.turns.is_running(message.turn_id):
                 return []  # it ended while the cancel was on its way: nothing to do
         if isinstance(message, SessionUpdate):
-            return self._update(message)
-        if isinstance(message, UserMessage) and message.voice_name not in (None, *self.voices):
-            return [self._unknown_voice(message.voice_name)]
+            refused = self.voicing.update(message)
+            return [refused or message]
+        if isinstance(message, UserMessage):
+            refused = self.voicing.check_voice(message.voice_name)
+            if refused is not None:
+                return [refused]
         if isinstance(message, InputAudioStart):
             self.input_rate = message.sample_rate
         elif isinstance(message, InputAudioStop):
             self.input_rate = None
         return [message]
-
-    def _update(self, message: SessionUpdate) -> list[Inbound]:
-        if message.voice_name is not None and message.voice_name not in self.voices:
-            return [self._unknown_voice(message.voice_name)]
-        for what, value, offered in (
-            ("sample rate", message.sample_rate, sorted(self.sample_rates)),
-            ("codec", message.codec, sorted(self.codecs)),
-        ):
-            if value is not None and value not in offered:
-                shown = repr(value) if isinstance(value, str) else value
-                available = ", ".join(map(str, offered))
-                detail = f"{what} {shown} is not available; available: {available}"
-                return [self._violation(ErrorCode.UNSUPPORTED_CODEC, detail)]
-        s = self.settings
-        audio = s.audio
-        voice_name = message.voice_name or s.voice_name
-        if message.codec or message.sample_rate or voice_name != s.voice_name:
-            self._pinned = self._pinned or message.sample_rate is not None
-            self._requested_rate = message.sample_rate or self._requested_rate
-            audio = self._audio_for(message.codec or s.audio.codec, voice_name)
-        # A new value, never a change in place: a running turn keeps the settings it started
-        # with (its options were built from them).
-        self.settings = SpeechSettings(
-            voice=s.voice if message.voice is None else message.voice,
-            voice_name=voice_name,
-            rate=s.rate if message.rate is None else message.rate,
-            audio=audio,
-        )
-        return [message]
-
-    def _audio_for(self, codec: Codec, voice_name: str | None) -> AudioFormat:
-        """How a turn in `voice_name` is sent: at the rate the client chose, else the voice's."""
-        native = self._voice_rates.get(voice_name or "")
-        requested = self._requested_rate if self._pinned or native is None else native
-        return AudioFormat(codec=codec, sample_rate=self._output_rate(codec, requested))
-
-    def _unknown_voice(self, name: str | None) -> Violation:
-        available = ", ".join(self.voices)
-        return self._violation(
-            ErrorCode.UNKNOWN_VOICE, f"unknown voice {name!r}; available: {available}"
-        )
-
-    def _violation(
-        self, code: ErrorCode, message: str, close_code: CloseCode | None = None
-    ) -> Violation:
-        return Violation(Error(code=code, message=message), close_code)
 
     # ------------------------------------------------------------ sending
 
@@ -256,9 +188,7 @@ class Session:
         """Stamp the next `seq` on `message` and return its text frame."""
         self._check_open("send a message")
         if isinstance(message, TurnEnd):
-            self._check_running(message.turn_id, "end")
-            del self._running[message.turn_id]
-            self._turns.pop(message.turn_id, None)
+            self.turns.end(message.turn_id)
         self._seq += 1
         return message.model_copy(update={"seq": self._seq}).model_dump_json(exclude_none=True)
 
@@ -284,11 +214,11 @@ class Session:
         return SessionSnapshot(
             session_id=self.session_id,
             seq=self._seq,
-            next_turn=self._next_turn,
+            next_turn=self.turns.next_turn,
             settings=self.settings,
-            requested_rate=self._requested_rate,
-            running=tuple(self._running.items()),
-            pinned_rate=self._pinned,
+            requested_rate=self.voicing.requested_rate,
+            running=self.turns.running(),
+            pinned_rate=self.voicing.pinned_rate,
         )
 
     def restore(self, snapshot: SessionSnapshot) -> None:
@@ -296,20 +226,12 @@ class Session:
         self._check_open("restore a session")
         self.session_id = snapshot.session_id
         self._seq = snapshot.seq
-        self._next_turn = snapshot.next_turn
-        self.settings = snapshot.settings
-        self._requested_rate = snapshot.requested_rate
-        self._running = dict(snapshot.running)
-        self._turns = {}  # a running turn's own voice is not kept: its frames say its codec
-        self._pinned = snapshot.pinned_rate
+        self.turns.restore(snapshot.next_turn, snapshot.running)
+        self.voicing.restore(snapshot.settings, snapshot.requested_rate, snapshot.pinned_rate)
 
     @property
     def next_turn(self) -> int:
-        return self._next_turn
-
-    @property
-    def requested_rate(self) -> int:
-        return self._requested_rate
+        return self.turns.next_turn
 
     def updated_message(self) -> SessionUpdated:
         s = self.settings
@@ -319,32 +241,18 @@ class Session:
         """Allocate the next turn id; the turn runs until its `turn.end` is sent. It keeps the
         session's settings, or the voice and rate `message` asks for its reply alone."""
         self._check_open("start a turn")
-        turn_id = self._next_turn
-        self._next_turn += 1
-        s = self.settings
-        if message is not None and (message.voice_name or message.rate is not None):
-            voice_name = message.voice_name or s.voice_name
-            audio = s.audio
-            if voice_name != s.voice_name:
-                audio = self._audio_for(s.audio.codec, voice_name)
-            rate = s.rate if message.rate is None else message.rate
-            s = SpeechSettings(voice=s.voice, voice_name=voice_name, rate=rate, audio=audio)
-        self._running[turn_id] = s.audio.codec
-        self._turns[turn_id] = s
-        return turn_id
+        return self.turns.start(self.voicing.for_turn(message))
 
     def turn_settings(self, turn_id: int) -> SpeechSettings:
         """The voice, rate and audio format `turn_id` started with."""
-        self._check_running(turn_id, "look up the settings of")
-        return self._turns.get(turn_id, self.settings)
+        return self.turns.settings(turn_id, self.settings)
 
     def turn_codec(self, turn_id: int) -> Codec:
         """The codec `turn_id` was started with: its audio frames say so, whatever came since."""
-        self._check_running(turn_id, "look up the codec of")
-        return self._running[turn_id]
+        return self.turns.codec(turn_id, "look up the codec of")
 
     def is_running(self, turn_id: int) -> bool:
-        return turn_id in self._running
+        return self.turns.is_running(turn_id)
 
     def audio(
         self,
@@ -357,12 +265,12 @@ class Session:
     ) -> bytes:
         """Return the binary frame carrying `payload`, encoded in the codec of its turn."""
         self._check_open("send audio")
-        self._check_running(turn_id, "send audio for")
+        codec = self.turns.codec(turn_id, "send audio for")
         self._seq += 1
         return AudioFrame(
             kind=FrameKind.SPEECH,
             flags=flags,
-            codec=CODEC_IDS[self._running[turn_id]],
+            codec=CODEC_IDS[codec],
             seq=self._seq,
             turn_id=turn_id,
             segment_id=segment_id,
@@ -372,8 +280,7 @@ class Session:
 
     def close(self) -> None:
         self.closed = True
-        self._running.clear()
-        self._turns.clear()
+        self.turns.clear()
 
     @property
     def seq(self) -> int:
@@ -382,7 +289,3 @@ class Session:
     def _check_open(self, action: str) -> None:
         if self.closed:
             raise RuntimeError(f"cannot {action}: the session is closed")
-
-    def _check_running(self, turn_id: int, action: str) -> None:
-        if turn_id not in self._running:
-            raise RuntimeError(f"cannot {action} turn {turn_id}: it is not running")
