@@ -88,7 +88,29 @@ def test_importing_voicewire_loads_neither_the_server_nor_the_engines() -> None:
         "from voicewire import Settings",
         "import voicewire.errors",
         "import voicewire.protocol.frames",
+        "from voicewire.turn import Turn, TurnOptions, Outgoing, AudioOut, heard_text",
+        "import voicewire.turn.speaker",
+        "import voicewire.turn.heard",
     ],
 )
 def test_each_entry_point_imports_first_without_an_import_cycle(statement: str) -> None:
     python(statement)
+
+
+def test_the_turn_package_exports_its_parts_from_one_place() -> None:
+    import voicewire.turn
+
+    assert sorted(voicewire.turn.__all__) == [
+        "AudioOut",
+        "Emit",
+        "Outgoing",
+        "Speaker",
+        "SpokenSegment",
+        "Turn",
+        "TurnOptions",
+        "Writer",
+        "aiter_of",
+        "heard_text",
+        "word_timings",
+    ]
+    assert all(hasattr(voicewire.turn, name) for name in voicewire.turn.__all__)

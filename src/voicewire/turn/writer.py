@@ -1,0 +1,110 @@
+"""The text side of a turn: the responder's items → `text.delta`, `data`, tool events, segments.
+
+Text is emitted the moment the responder writes it, and fed to the clause splitter; the
+segments go to the speaker through a queue that never blocks, so speech never holds text back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from voicewire.llm.base import LLMError
+from voicewire.protocol.errors import ErrorCode
+from voicewire.protocol.messages import Data, Error, TextDelta
+from voicewire.responder import DataItem, Responder, TurnContext
+from voicewire.text.segmenter import ClauseSplitter, Segment
+from voicewire.tools.events import ToolEvent, ToolRun, ToolStarted
+from voicewire.turn.base import Emit, TurnOptions
+
+log = logging.getLogger(__name__)
+
+Item = str | DataItem | ToolEvent
+
+
+@dataclass
+class Writer:
+    """Reads the responder to its end, `max_chars` or a failure, and keeps what was written."""
+
+    turn_id: int
+    responder: Responder
+    context: TurnContext
+    emit: Emit
+    options: TurnOptions
+    text: str = ""
+    data: list[DataItem] = field(default_factory=list)
+    tools: list[ToolRun] = field(default_factory=list)  # the tool calls made, in order
+    failed: bool = False  # the responder failed or timed out (the turn's status is `failed`)
+
+    async def run(self, segments: asyncio.Queue[Segment | None]) -> None:
+        """Write the reply; its segments go into `segments`, then None."""
+        opts = self.options
+        splitter = ClauseSplitter(
+            first_min_words=opts.first_min_words, clause_min_words=opts.clause_min_words
+        )
+        try:
+            async with aclosing(aiter_of(self.responder(self.context))) as items:
+                while True:
+                    try:
+                        async with asyncio.timeout(opts.timeout_s):
+                            delta = await anext(items)
+                    except StopAsyncIteration:
+                        break
+                    if isinstance(delta, DataItem):
+                        self.data.append(delta)
+                        await self.emit(
+                            Data(turn_id=self.turn_id, kind=delta.kind, payload=delta.payload)
+                        )
+                        continue
+                    if isinstance(delta, ToolEvent):
+                        # What was written so far is spoken while the tool runs (or after a bridge).
+                        for segment in splitter.cut():
+                            segments.put_nowait(segment)
+                        await self._tool(delta)
+                        continue
+                    if not delta:
+                        continue
+                    room = opts.max_chars - len(self.text)
+                    delta = delta[:room]
+                    self.text += delta
+                    await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
+                    for segment in splitter.feed(delta):
+                        segments.put_nowait(segment)
+                    if len(self.text) >= opts.max_chars:
+                        await self._error(
+                            ErrorCode.REPLY_TOO_LONG, f"the reply was cut at {opts.max_chars} chars"
+                        )
+                        break
+        except (LLMError, TimeoutError) as exc:
+            log.warning("turn %d: the responder failed: %r", self.turn_id, exc)
+            self.failed = True
+            await self._error(ErrorCode.LLM_FAILED, "the language model failed to answer")
+        for segment in splitter.flush():
+            segments.put_nowait(segment)
+        segments.put_nowait(None)
+
+    async def _tool(self, event: ToolEvent) -> None:
+        if isinstance(event, ToolStarted):
+            event.run.at = len(self.text)
+            self.tools.append(event.run)
+        message = event.message(self.turn_id)
+        if message is not None:
+            await self.emit(message)
+
+    async def _error(self, code: ErrorCode, message: str) -> None:
+        await self.emit(Error(code=code, message=message, turn_id=self.turn_id))
+
+
+def aiter_of(items: AsyncIterator[Item]) -> AsyncGenerator[Item, None]:
+    """The responder's iterator as a generator that can be closed (apps may return either)."""
+    if isinstance(items, AsyncGenerator):
+        return items
+
+    async def gen() -> AsyncGenerator[Item, None]:
+        async for item in items:
+            yield item
+
+    return gen()
