@@ -120,7 +120,10 @@ def _replies(server: ServerProcess) -> dict[str, int]:
 
 
 def _stored_after(server: ServerProcess, before: dict[str, int], turns: int) -> dict[str, int]:
-    """Replies stored during the level, once the last writes have landed (≤ 10 s)."""
+    """Replies stored since `before`, once `turns` of them have landed (≤ 10 s). A reply is
+    stored after its `turn.end` reaches the client, so the warm-up's or a level's last reply
+    may land after the client has moved on: counted before a level starts, it would be
+    counted as the level's."""
     deadline = time.monotonic() + 10.0
     while True:
         now = _replies(server)
@@ -188,16 +191,18 @@ def run(
     with server_process(tts=tts, env=env) as server:
         url = server.url + "/ws"
         reply_s = max(asyncio.run(_warm_up(url))["audio_s"], 1.0)
+        asked = 1  # replies asked for so far: a level counts only its own once they have landed
         cap = capacity or server_capacity(server) or 1.0
         # A conversation speaks reply_s out of every reply_s + think_s (TTFA aside).
         duty = reply_s / (reply_s + think_s)
         for target in loads:
             conversations = max(1, round(target * cap / duty))
-            before = _replies(server)
+            before = _stored_after(server, {}, asked)
             with _RSS(server) as rss:
                 rows, wall = asyncio.run(_level(url, conversations, duration_s, think_s, seed))
             level = _summarize(target, conversations, rows, wall, cap)
             level["stored"] = _stored_after(server, before, len(rows))
+            asked += len(rows)
             level.update(_memory(rss.samples), rss_mb=rss.samples)
             levels.append(level)
         metrics, at_end = server_metrics(server), server_capacity(server)
