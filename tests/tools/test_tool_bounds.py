@@ -32,3 +32,15 @@ async def test_sync_tools_left_running_do_not_hold_the_threads_the_rest_of_the_s
             assert await asyncio.to_thread(lambda: "free") == "free"
     finally:
         release.set()
+
+
+async def test_a_huge_tool_result_is_cut_before_it_reaches_the_model_and_the_stored_reply() -> None:
+    @tool
+    def dump() -> str:
+        return "x" * 1_000_000
+
+    turn, _, llm = turn_of([call_pieces(0, "d", "dump", "{}"), ["Too much."]], dump)
+    await turn.run()
+    told_text = next(m.content for m in llm.seen[1][0] if m.role == "tool")
+    assert len(told_text) < 20_000 and "1000000" in told_text
+    assert turn.tools[0].record()["content"] == told_text

@@ -138,6 +138,7 @@ class Toolbox:
     `bridge` is said when the tools of a step take longer than `bridge_after_s` (never twice in
     a row; None: say nothing). A call taking longer than `timeout_s` is abandoned and the model
     told so. After `max_steps` rounds of calls the model is offered no tools and must answer.
+    A result is cut to `max_result_chars` for the model (and the stored reply), with a note.
     """
 
     tools: dict[str, Tool] = field(default_factory=dict)
@@ -145,6 +146,7 @@ class Toolbox:
     bridge_after_s: float = 0.7
     timeout_s: float = 10.0
     max_steps: int = 4
+    max_result_chars: int = 16_000
 
     @classmethod
     def of(cls, tools: Iterable[Tool | Callable[..., Any]], **settings: Any) -> Toolbox:

@@ -83,8 +83,16 @@ async def execute(run: ToolRun, toolbox: Toolbox, send: Callable[[DataItem], Non
         log.warning("tool %s failed: %r", call.name, exc)
         run.finish("error", _error(f"{call.name} failed: {type(exc).__name__}: {exc}"))
         return run
-    run.finish("ok", result if isinstance(result, str) else _json(result), result)
+    content = result if isinstance(result, str) else _json(result)
+    run.finish("ok", _cut(content, toolbox.max_result_chars), result)
     return run
+
+
+def _cut(content: str, limit: int) -> str:
+    """`content` within `limit` chars: what the model reads, stored with the reply each turn."""
+    if len(content) <= limit:
+        return content
+    return f"{content[:limit]} [cut: the result has {len(content)} characters, this is the start]"
 
 
 async def _call(
