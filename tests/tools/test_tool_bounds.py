@@ -7,9 +7,12 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.tools.test_loop import told, turn_of
-from voicewire.llm.scripted import call_pieces
-from voicewire.tools import tool
+from tests.tools.test_loop import ASK, told, turn_of
+from voicewire.llm.scripted import ScriptedToolLLM, Step, call_pieces
+from voicewire.responder import TurnContext, llm_responder
+from voicewire.tools import Toolbox, tool
+from voicewire.tts.fake import FakeToneTTS
+from voicewire.turn import Outgoing, Turn, TurnOptions
 
 
 async def test_sync_tools_left_running_do_not_hold_the_threads_the_rest_of_the_server_uses() -> (
@@ -44,3 +47,24 @@ async def test_a_huge_tool_result_is_cut_before_it_reaches_the_model_and_the_sto
     told_text = next(m.content for m in llm.seen[1][0] if m.role == "tool")
     assert len(told_text) < 20_000 and "1000000" in told_text
     assert turn.tools[0].record()["content"] == told_text
+
+
+async def test_a_tool_allowed_longer_than_the_replys_silence_bound_does_not_fail_the_turn() -> None:
+    @tool(timeout_s=30)
+    async def slow() -> str:
+        await asyncio.sleep(1.5)
+        return "done"
+
+    emitted: list[Outgoing] = []
+
+    async def emit(item: Outgoing) -> None:
+        emitted.append(item)
+
+    steps: list[Step] = [call_pieces(0, "s", "slow", "{}"), ["It is done."]]
+    llm = ScriptedToolLLM(steps)
+    context = TurnContext(text="q", history=ASK, llm=llm, tools=Toolbox.of([slow], bridge=None))
+    options = TurnOptions(timeout_s=0.5)  # the server's llm_timeout_s
+    turn = Turn(1, llm_responder, context, FakeToneTTS(), emit, options)
+    await turn.run()
+    assert turn.status == "complete" and turn.text == "It is done."
+    assert turn.tools[0].status == "ok" and turn.tools[0].content == "done"

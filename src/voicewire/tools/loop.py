@@ -86,6 +86,9 @@ async def tool_reply(
 
 
 _BRIDGED = Pause()  # marks, for tool_reply, that a bridge was said
+# While tools run, the reply yields an empty item this often: the turn's bound on a silence of
+# its responder (llm_timeout_s) is for the model; a tool is bounded by its own timeout_s.
+_BEAT_S = 0.1
 
 
 async def _run_step(
@@ -108,10 +111,15 @@ async def _run_step(
     pending = len(runs)
     try:
         while pending:
+            beat_at = loop.time() + _BEAT_S
+            wake = beat_at if bridge_at is None else min(beat_at, bridge_at)
             try:
-                async with asyncio.timeout_at(bridge_at):
+                async with asyncio.timeout_at(wake):
                     item = await out.get()
             except TimeoutError:
+                if wake != bridge_at:
+                    yield ""  # the tools still run (each bounded by its own timeout)
+                    continue
                 assert toolbox.bridge is not None
                 bridge_at = None
                 yield ("" if spaced else " ") + toolbox.bridge + " "
