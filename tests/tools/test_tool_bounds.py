@@ -6,10 +6,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+from tests.conftest import serve
 from tests.tools.test_loop import ASK, told, turn_of
+from voicewire.client import Client
+from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedToolLLM, Step, call_pieces
+from voicewire.protocol.messages import ToolResult
 from voicewire.responder import TurnContext, llm_responder
+from voicewire.server.app import create_app
 from voicewire.tools import Toolbox, tool
 from voicewire.tts.fake import FakeToneTTS
 from voicewire.turn import Outgoing, Turn, TurnOptions
@@ -68,3 +74,31 @@ async def test_a_tool_allowed_longer_than_the_replys_silence_bound_does_not_fail
     await turn.run()
     assert turn.status == "complete" and turn.text == "It is done."
     assert turn.tools[0].status == "ok" and turn.tools[0].content == "done"
+
+
+class Listing:
+    """A value JSON cannot encode: the model is told str(value)."""
+
+    def __str__(self) -> str:
+        return "Listing 7"
+
+
+@tool(visible=True)
+async def fetch_listing() -> Listing:
+    """A listing, as the app's own object."""
+    return Listing()
+
+
+async def test_a_visible_tool_result_json_cannot_encode_reaches_the_client_as_the_model_saw_it(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path)
+    llm = ScriptedToolLLM([call_pieces(0, "l", "fetch_listing", "{}"), ["Here it is."]])
+    app = create_app(settings, llm=llm, tts=FakeToneTTS(), tools=[fetch_listing])
+    with serve(app) as base:
+        async with Client(base.replace("http", "ws") + "/ws") as c:
+            async with asyncio.timeout(20):  # a guard: on failure the connection breaks
+                result = await c.ask("Show me the listing.")
+    results = [e for _, e in result.events if isinstance(e, ToolResult)]
+    assert [(r.status, r.result) for r in results] == [("ok", "Listing 7")]
+    assert result.end is not None and result.end.text == "Here it is."
