@@ -3,6 +3,7 @@ model calls it, the client sends its output, and the next response speaks it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -125,3 +126,19 @@ async def test_words_before_a_call_are_a_message_item_and_the_call_the_next_outp
     output = events[-1].response.output
     assert [o.type for o in output] == ["message", "function_call"]
     assert output[0].content[0].transcript == "Let me see."
+
+
+async def test_a_function_output_for_a_call_the_conversation_does_not_have_is_refused(
+    served: tuple[str, ScriptedToolLLM],
+) -> None:
+    base, _ = served
+    async with client(base).realtime.connect(model="voicewire") as conn:
+        await conn.recv()  # session.created
+        await conn.conversation.item.create(
+            item={"type": "function_call_output", "call_id": "call_nope", "output": "{}"}
+        )
+        async with asyncio.timeout(20):  # a guard: on failure no error comes
+            events = await until(conn, "error")
+    assert "conversation.item.added" not in [e.type for e in events]
+    error = events[-1].error
+    assert error.param == "item.call_id" and "call_nope" in error.message
