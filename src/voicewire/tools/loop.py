@@ -27,13 +27,21 @@ ReplyItem = str | DataItem | ToolEvent
 
 
 class CallAssembler:
-    """Joins streamed tool-call pieces into calls, by index, in the order they began."""
+    """Joins streamed tool-call pieces into calls, by index, in the order they began.
+
+    A piece bringing an id other than its index's call starts a new call: some servers
+    (Ollama) stream every call of a parallel batch at index 0, each with its own id.
+    """
 
     def __init__(self) -> None:
-        self._parts: dict[int, list[str]] = {}  # index → [id, name, arguments]
+        self._parts: list[list[str]] = []  # [id, name, arguments], in the order they began
+        self._at: dict[int, list[str]] = {}  # index → its call being streamed
 
     def add(self, delta: ToolCallDelta) -> None:
-        part = self._parts.setdefault(delta.index, ["", "", ""])
+        part = self._at.get(delta.index)
+        if part is None or (delta.id and part[0] and delta.id != part[0]):
+            part = self._at[delta.index] = ["", "", ""]
+            self._parts.append(part)
         if delta.id:
             part[0] = delta.id
         if delta.name:
@@ -43,7 +51,7 @@ class CallAssembler:
     def calls(self) -> list[ToolCallRequest]:
         return [
             ToolCallRequest(id or f"call_{uuid.uuid4().hex[:24]}", name, arguments)
-            for id, name, arguments in self._parts.values()
+            for id, name, arguments in self._parts
         ]
 
 
