@@ -54,6 +54,7 @@ class ToolRun:
             "status": "cancelled" if self.status == "running" else self.status,
             "content": self.content,
             "at": self.at,
+            "visible": self.visible,
         }
 
 
