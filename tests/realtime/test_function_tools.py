@@ -3,6 +3,7 @@ model calls it, the client sends its output, and the next response speaks it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -125,3 +126,50 @@ async def test_words_before_a_call_are_a_message_item_and_the_call_the_next_outp
     output = events[-1].response.output
     assert [o.type for o in output] == ["message", "function_call"]
     assert output[0].content[0].transcript == "Let me see."
+
+
+async def test_a_function_output_for_a_call_the_conversation_does_not_have_is_refused(
+    served: tuple[str, ScriptedToolLLM],
+) -> None:
+    base, _ = served
+    async with client(base).realtime.connect(model="voicewire") as conn:
+        await conn.recv()  # session.created
+        await conn.conversation.item.create(
+            item={"type": "function_call_output", "call_id": "call_nope", "output": "{}"}
+        )
+        async with asyncio.timeout(20):  # a guard: on failure no error comes
+            events = await until(conn, "error")
+    assert "conversation.item.added" not in [e.type for e in events]
+    error = events[-1].error
+    assert error.param == "item.call_id" and "call_nope" in error.message
+
+
+async def test_a_call_is_handed_to_the_client_only_once_the_words_before_it_are_spoken(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # @openai/agents-realtime runs the function at the call's output_item.done and sends
+    # response.create at once: the response must be over by then, or it is refused as busy.
+    call = call_pieces(0, "call_w3", "get_weather", '{"city": "Oslo"}')
+    llm = ScriptedToolLLM([["Let me see what the sky does there.", *call]])
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path_factory.mktemp("data"))
+    with serve(create_app(settings, llm=llm, tts=FakeToneTTS())) as base:
+        async with client(base).realtime.connect(model="voicewire") as conn:
+            await conn.recv()
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER]})
+            await until(conn, "session.updated")
+            await ask(conn, "Weather in Oslo?")
+            events = await until(conn, "response.done")
+    kinds = [e.type for e in events]
+    handed = next(
+        i
+        for i, e in enumerate(events)
+        if e.type == "response.output_item.done" and e.item.type == "function_call"
+    )
+    last_audio = max(i for i, k in enumerate(kinds) if k == "response.output_audio.delta")
+    message_done = next(
+        i
+        for i, e in enumerate(events)
+        if e.type == "response.output_item.done" and e.item.type == "message"
+    )
+    assert last_audio < message_done < handed
+    assert [o.type for o in events[-1].response.output] == ["message", "function_call"]

@@ -80,6 +80,7 @@ def runner_of(tmp_path: Path, responder: Any, sink: FakeSink) -> TurnRunner:
         metrics=Metrics(tts),
         hub=SimpleNamespace(node="n"),
         speech=SpeechLoad.of(settings, tts),
+        tools=None,
     )
     conversation = Conversation.open(services, "", [])
     return TurnRunner(services, sink, conversation, asyncio.create_task, identity="u")

@@ -101,8 +101,8 @@ async def test_a_resumed_conversation_gives_the_model_its_earlier_tool_calls(
             "name": "find",
             "arguments": '{"city": "Bern"}',
             "status": "ok",
-            "content": "[1, 2]",
             "at": len("Sure."),
+            "visible": False,  # what it returned is kept for the model, not shown
         }
     ]
     llm.seen.clear()

@@ -337,3 +337,22 @@ async def test_a_failure_of_the_runner_itself_ends_the_call_as_an_error_not_a_ha
     await turn.run()
     assert turn.text == "Sorry." and told(llm) == [{"error": "the tool could not be run"}]
     assert next(e for e in emitted if isinstance(e, ToolResult)).status == "error"
+
+
+async def test_parallel_calls_a_server_streams_all_at_index_0_stay_separate_calls() -> None:
+    # Ollama streams every call of a parallel batch with index 0 (each with its own id).
+    found.clear()
+    steps: list[Step] = [
+        [
+            *call_pieces(0, "call_a", "search_properties", '{"city": "Bern"}'),
+            *call_pieces(0, "call_b", "search_properties", '{"city": "Genf"}'),
+        ],
+        ["Two cities."],
+    ]
+    turn, _, _ = turn_of(steps, search_properties)
+    await turn.run()
+    assert [(r.call.id, r.call.name, r.status) for r in turn.tools] == [
+        ("call_a", "search_properties", "ok"),
+        ("call_b", "search_properties", "ok"),
+    ]
+    assert sorted(f["city"] for f in found) == ["Bern", "Genf"]

@@ -96,3 +96,12 @@ def test_tools_are_loaded_by_module_and_name() -> None:
 
 
 TOOLS = [search, find_by_query]
+
+
+def test_a_tool_name_chat_apis_refuse_is_refused_when_the_tool_is_made() -> None:
+    # OpenAI-compatible APIs take ^[a-zA-Z0-9_-]{1,64}$ and refuse the whole request otherwise:
+    # every turn would fail, not the registration.
+    for name in ("look up", "", "x" * 65, "what?"):
+        with pytest.raises(ValueError, match="name"):
+            tool(name=name)(lambda: None)
+    assert tool(name="look_up-2")(lambda: None).name == "look_up-2"

@@ -132,3 +132,16 @@ async def test_a_barge_in_during_a_tool_cancels_it_and_the_turn_ends_interrupted
     assert cancelled == ["wait"]
     assert not any(isinstance(e, ToolResult) for _, e in result.events)
     assert "never" not in "".join(e.text for _, e in result.events if isinstance(e, TextDelta))
+
+
+async def test_the_history_api_shows_only_what_visible_tools_returned(url: str) -> None:
+    async with Client(url) as c:
+        assert c.ready is not None and c.ready.guest_token and c.ready.conversation_id
+        token, conversation = c.ready.guest_token, c.ready.conversation_id
+        await c.ask("A flat in Bern under 2000?")
+    base = url.replace("ws", "http", 1).removesuffix("/ws")
+    stored = await wait_for_messages(base, conversation, token, lambda m: len(m) == 2)
+    calls = {call["name"]: call for call in stored[1]["tools"]}
+    assert json.loads(calls["search_properties"]["content"]) == {"count": 1}  # visible
+    assert "content" not in calls["market_feed"]  # what it returned stays server-side
+    assert calls["market_feed"]["status"] == "ok"

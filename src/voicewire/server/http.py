@@ -11,6 +11,7 @@ from voicewire.protocol.messages import PROTOCOL_VERSION
 from voicewire.server.auth import Identity, InvalidToken
 from voicewire.server.services import Services
 from voicewire.storage import NotFound, Store
+from voicewire.tools.history import public
 
 router = APIRouter()
 
@@ -72,4 +73,10 @@ async def messages(
     except NotFound:
         # The same answer whether it does not exist or is someone else's.
         raise HTTPException(404, "no such conversation") from None
-    return [m.model_dump(mode="json") for m in found]
+    return [_shown(m.model_dump(mode="json")) for m in found]
+
+
+def _shown(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as its owner sees it: tools' results only where the app allows."""
+    message["tools"] = [public(call) for call in message.get("tools") or []]
+    return message

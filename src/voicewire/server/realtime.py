@@ -139,6 +139,11 @@ class RealtimeConnection:
             if response is not None:
                 response.item.text = item.text
                 response.item.status = "completed" if item.status == "complete" else "incomplete"
+                if item.status != "complete":  # a cancelled response's calls are not run
+                    for call in response.calls:
+                        if call in self.items.items:
+                            self.items.delete(call)
+                    response.calls.clear()
                 if response.calls and not item.text and response.item in self.items.items:
                     self.items.delete(response.item)  # only calls: no message item
         self.out.put_now(item)

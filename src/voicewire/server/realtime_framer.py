@@ -16,8 +16,10 @@ uses them. The transcript runs ahead of the audio (it is the LLM's text as writt
 
 A response offering the client's functions may call them: each call is an output item of type
 `function_call` (`output_item.added`, `function_call_arguments.delta`/`.done`,
-`output_item.done`). Its message item then starts only with its first text or audio, and a
-response that only calls functions has no message item, as OpenAI's service does.
+`output_item.done`), framed when the response ends, after the words said before the calls (a
+cancelled response's calls are not handed over). Its message item then starts only with its
+first text or audio, and a response that only calls functions has no message item, as
+OpenAI's service does.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class RealtimeFramer:
             head = [event("response.created", response=response.shape("in_progress"))]
             return head if response.functions else head + self._start(response)
         if isinstance(item, ToolCall):
-            return self._call(response, item) if response.functions else []
+            return []  # handed to the client when the response ends (`_handed`)
         opened: list[str] = []
         if response.item not in response.outputs and isinstance(item, TextDelta | AudioOut):
             opened = self._start(response)
@@ -128,16 +130,20 @@ class RealtimeFramer:
             if response.item not in response.outputs:
                 if response.calls:  # only function calls: no message item
                     self.responses.pop(item.turn_id, None)
-                    status = STATUS[item.status]
-                    return [event("response.done", response=response.shape(status))]
+                    handed = self._handed(response)
+                    done = event("response.done", response=response.shape(STATUS[item.status]))
+                    return [*handed, done]
                 return self._start(response) + self._end(response, item, ids, part)
             return self._end(response, item, ids, part)
         return []  # segments, word timings and app data have no Realtime event
 
-    def _call(self, response: Response, call: ToolCall) -> list[str]:
-        item = next((c for c in response.calls if c.call_id == call.call_id), None)
-        if item is None:
-            return []
+    def _handed(self, response: Response) -> list[str]:
+        """The response's function calls, handed to the client as it ends: a client runs a
+        function at its output_item.done and sends response.create at once (agents-realtime),
+        so nothing of the response may follow them but its response.done."""
+        return [frame for item in response.calls for frame in self._call(response, item)]
+
+    def _call(self, response: Response, item: Item) -> list[str]:
         response.outputs.append(item)
         at = {"response_id": response.id, "output_index": index(response, item)}
         fields = {**at, "item_id": item.id, "call_id": item.call_id}
@@ -204,6 +210,7 @@ class RealtimeFramer:
                 previous_item_id=response.previous_item_id,
                 item=item.shape(),
             ),
+            *self._handed(response),
             event("response.done", response=response.shape(status)),
         ]
         return frames

@@ -69,6 +69,14 @@ class ItemEvents:
                 message = f"the item is longer than {self.max_chars} characters"
                 self.complain(rt.Problem("invalid_value", message, event.event_id, "item"))
                 return
+            if isinstance(asked, rt.FunctionCallOutputIn) and not any(
+                i.kind == "function_call" and i.call_id == asked.call_id for i in self.items.items
+            ):  # an output of no call could not be given to the model: say so now
+                message = (
+                    f"no function_call item with call_id {asked.call_id!r} in the conversation"
+                )
+                self.complain(rt.Problem("invalid_value", message, event.event_id, "item.call_id"))
+                return
             self._add(self._function(asked))
             return
         texts = []

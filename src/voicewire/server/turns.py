@@ -186,7 +186,7 @@ class TurnRunner:
             history=whole(conversation.history),
             llm=services.llm,
             identity=self.identity,
-            tools=getattr(services, "tools", None),
+            tools=services.tools,
             client_tools=client_tools,
         )
 

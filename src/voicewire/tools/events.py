@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic_core import to_jsonable_python
+
 from voicewire.llm.base import ToolCallRequest
 from voicewire.protocol.messages import ToolCall, ToolResult
 
@@ -52,6 +54,7 @@ class ToolRun:
             "status": "cancelled" if self.status == "running" else self.status,
             "content": self.content,
             "at": self.at,
+            "visible": self.visible,
         }
 
 
@@ -85,7 +88,12 @@ class ToolFinished(ToolEvent):
             name=run.call.name,
             status="cancelled" if run.status in ("running", "client") else run.status,
             duration_ms=run.duration_ms,
-            result=run.result if run.visible and run.status == "ok" else None,
+            # As the model was told it: what JSON cannot encode is its str().
+            result=(
+                to_jsonable_python(run.result, fallback=str)
+                if run.visible and run.status == "ok"
+                else None
+            ),
         )
 
 

@@ -48,6 +48,15 @@ def _content(call: Mapping[str, Any]) -> str:
     return str(call.get("content") or "")
 
 
+def public(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored call as the client may see it (history API): what the tool returned only when
+    the app marked it visible and it answered, as `tool.result` does."""
+    shown = dict(call)
+    if not (call.get("visible") and call.get("status") == "ok"):
+        shown.pop("content", None)
+    return shown
+
+
 def whole(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     """`messages` without tool results cut from their call (a bounded history drops the oldest)."""
     out = list(messages)

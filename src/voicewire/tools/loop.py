@@ -27,13 +27,21 @@ ReplyItem = str | DataItem | ToolEvent
 
 
 class CallAssembler:
-    """Joins streamed tool-call pieces into calls, by index, in the order they began."""
+    """Joins streamed tool-call pieces into calls, by index, in the order they began.
+
+    A piece bringing an id other than its index's call starts a new call: some servers
+    (Ollama) stream every call of a parallel batch at index 0, each with its own id.
+    """
 
     def __init__(self) -> None:
-        self._parts: dict[int, list[str]] = {}  # index → [id, name, arguments]
+        self._parts: list[list[str]] = []  # [id, name, arguments], in the order they began
+        self._at: dict[int, list[str]] = {}  # index → its call being streamed
 
     def add(self, delta: ToolCallDelta) -> None:
-        part = self._parts.setdefault(delta.index, ["", "", ""])
+        part = self._at.get(delta.index)
+        if part is None or (delta.id and part[0] and delta.id != part[0]):
+            part = self._at[delta.index] = ["", "", ""]
+            self._parts.append(part)
         if delta.id:
             part[0] = delta.id
         if delta.name:
@@ -43,7 +51,7 @@ class CallAssembler:
     def calls(self) -> list[ToolCallRequest]:
         return [
             ToolCallRequest(id or f"call_{uuid.uuid4().hex[:24]}", name, arguments)
-            for id, name, arguments in self._parts.values()
+            for id, name, arguments in self._parts
         ]
 
 
@@ -86,6 +94,9 @@ async def tool_reply(
 
 
 _BRIDGED = Pause()  # marks, for tool_reply, that a bridge was said
+# While tools run, the reply yields an empty item this often: the turn's bound on a silence of
+# its responder (llm_timeout_s) is for the model; a tool is bounded by its own timeout_s.
+_BEAT_S = 0.1
 
 
 async def _run_step(
@@ -108,10 +119,15 @@ async def _run_step(
     pending = len(runs)
     try:
         while pending:
+            beat_at = loop.time() + _BEAT_S
+            wake = beat_at if bridge_at is None else min(beat_at, bridge_at)
             try:
-                async with asyncio.timeout_at(bridge_at):
+                async with asyncio.timeout_at(wake):
                     item = await out.get()
             except TimeoutError:
+                if wake != bridge_at:
+                    yield ""  # the tools still run (each bounded by its own timeout)
+                    continue
                 assert toolbox.bridge is not None
                 bridge_at = None
                 yield ("" if spaced else " ") + toolbox.bridge + " "

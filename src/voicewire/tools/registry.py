@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from typing import Any, overload
 from pydantic import BaseModel, ConfigDict, create_model
 
 DEFAULT_BRIDGE = "Let me check."
+# The names OpenAI-compatible chat APIs take; another refuses the whole request (every turn).
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,13 @@ def make_tool(
 ) -> Tool:
     if inspect.isgeneratorfunction(fn):
         raise TypeError(f"tool {fn.__name__}: a generator tool must be async (async def ... yield)")
+    name = name or fn.__name__
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"tool name {name!r}: use 1 to 64 letters, digits, '_' or '-'")
     model, unpack = _describe(fn)
     doc = inspect.getdoc(fn) or ""
     return Tool(
-        name=name or fn.__name__,
+        name=name,
         description=description if description is not None else doc.split("\n\n")[0].strip(),
         fn=fn,
         model=model,
@@ -138,6 +144,7 @@ class Toolbox:
     `bridge` is said when the tools of a step take longer than `bridge_after_s` (never twice in
     a row; None: say nothing). A call taking longer than `timeout_s` is abandoned and the model
     told so. After `max_steps` rounds of calls the model is offered no tools and must answer.
+    A result is cut to `max_result_chars` for the model (and the stored reply), with a note.
     """
 
     tools: dict[str, Tool] = field(default_factory=dict)
@@ -145,6 +152,7 @@ class Toolbox:
     bridge_after_s: float = 0.7
     timeout_s: float = 10.0
     max_steps: int = 4
+    max_result_chars: int = 16_000
 
     @classmethod
     def of(cls, tools: Iterable[Tool | Callable[..., Any]], **settings: Any) -> Toolbox:

@@ -2,18 +2,23 @@
 
 Whatever happens, the model is told something it can act on: the result as JSON, or an error
 that says what went wrong (an unknown tool lists the real ones; bad arguments say which). The
-call is never the end of the turn. A sync tool runs in a worker thread: on a timeout the turn
-goes on without it, but the thread itself cannot be stopped and finishes in the background.
+call is never the end of the turn. A sync tool runs in a worker thread of the tools' own pool:
+on a timeout or a barge-in the turn goes on without it, but the thread itself cannot be stopped
+and finishes in the background. The pool is not the event loop's default executor, which encodes
+audio and loads voices: tools that hang hold only threads meant for tools.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import logging
 from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +29,15 @@ from voicewire.tools.registry import Tool, Toolbox
 
 log = logging.getLogger(__name__)
 _ERROR_CHARS = 300
+_TOOL_THREADS = 8  # sync tools running at once, across the server; more calls wait their turn
+_pool: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_TOOL_THREADS, thread_name_prefix="voicewire-tool")
+    return _pool
 
 
 def _json(value: Any) -> str:
@@ -69,8 +83,16 @@ async def execute(run: ToolRun, toolbox: Toolbox, send: Callable[[DataItem], Non
         log.warning("tool %s failed: %r", call.name, exc)
         run.finish("error", _error(f"{call.name} failed: {type(exc).__name__}: {exc}"))
         return run
-    run.finish("ok", result if isinstance(result, str) else _json(result), result)
+    content = result if isinstance(result, str) else _json(result)
+    run.finish("ok", _cut(content, toolbox.max_result_chars), result)
     return run
+
+
+def _cut(content: str, limit: int) -> str:
+    """`content` within `limit` chars: what the model reads, stored with the reply each turn."""
+    if len(content) <= limit:
+        return content
+    return f"{content[:limit]} [cut: the result has {len(content)} characters, this is the start]"
 
 
 async def _call(
@@ -89,4 +111,6 @@ async def _call(
         return result
     if inspect.iscoroutinefunction(fn):
         return await fn(*args, **kwargs)
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    # As asyncio.to_thread does, with the context; a call still queued is dropped on cancel.
+    call = partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_threads(), call)

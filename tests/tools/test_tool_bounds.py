@@ -1,0 +1,104 @@
+"""What a tool cannot do to the rest of the server: hold its threads, flood the model's context,
+or fail a turn by taking longer than the reply's own silence bound while it is allowed to run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.conftest import serve
+from tests.tools.test_loop import ASK, told, turn_of
+from voicewire.client import Client
+from voicewire.config import Settings
+from voicewire.llm.scripted import ScriptedToolLLM, Step, call_pieces
+from voicewire.protocol.messages import ToolResult
+from voicewire.responder import TurnContext, llm_responder
+from voicewire.server.app import create_app
+from voicewire.tools import Toolbox, tool
+from voicewire.tts.fake import FakeToneTTS
+from voicewire.turn import Outgoing, Turn, TurnOptions
+
+
+async def test_sync_tools_left_running_do_not_hold_the_threads_the_rest_of_the_server_uses() -> (
+    None
+):
+    # The default executor also encodes audio and loads voices; a hung tool must not take it.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+    release = threading.Event()
+
+    @tool(timeout_s=0.01)
+    def hangs() -> str:
+        release.wait()
+        return "late"
+
+    try:
+        turn, _, llm = turn_of([call_pieces(0, "h", "hangs", "{}"), ["It hung."]], hangs)
+        await turn.run()
+        assert told(llm) == [{"error": "hangs did not answer within 0.01 s"}]
+        async with asyncio.timeout(10):  # a guard: the default executor's one thread is free
+            assert await asyncio.to_thread(lambda: "free") == "free"
+    finally:
+        release.set()
+
+
+async def test_a_huge_tool_result_is_cut_before_it_reaches_the_model_and_the_stored_reply() -> None:
+    @tool
+    def dump() -> str:
+        return "x" * 1_000_000
+
+    turn, _, llm = turn_of([call_pieces(0, "d", "dump", "{}"), ["Too much."]], dump)
+    await turn.run()
+    told_text = next(m.content for m in llm.seen[1][0] if m.role == "tool")
+    assert len(told_text) < 20_000 and "1000000" in told_text
+    assert turn.tools[0].record()["content"] == told_text
+
+
+async def test_a_tool_allowed_longer_than_the_replys_silence_bound_does_not_fail_the_turn() -> None:
+    @tool(timeout_s=30)
+    async def slow() -> str:
+        await asyncio.sleep(1.5)
+        return "done"
+
+    emitted: list[Outgoing] = []
+
+    async def emit(item: Outgoing) -> None:
+        emitted.append(item)
+
+    steps: list[Step] = [call_pieces(0, "s", "slow", "{}"), ["It is done."]]
+    llm = ScriptedToolLLM(steps)
+    context = TurnContext(text="q", history=ASK, llm=llm, tools=Toolbox.of([slow], bridge=None))
+    options = TurnOptions(timeout_s=0.5)  # the server's llm_timeout_s
+    turn = Turn(1, llm_responder, context, FakeToneTTS(), emit, options)
+    await turn.run()
+    assert turn.status == "complete" and turn.text == "It is done."
+    assert turn.tools[0].status == "ok" and turn.tools[0].content == "done"
+
+
+class Listing:
+    """A value JSON cannot encode: the model is told str(value)."""
+
+    def __str__(self) -> str:
+        return "Listing 7"
+
+
+@tool(visible=True)
+async def fetch_listing() -> Listing:
+    """A listing, as the app's own object."""
+    return Listing()
+
+
+async def test_a_visible_tool_result_json_cannot_encode_reaches_the_client_as_the_model_saw_it(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path)
+    llm = ScriptedToolLLM([call_pieces(0, "l", "fetch_listing", "{}"), ["Here it is."]])
+    app = create_app(settings, llm=llm, tts=FakeToneTTS(), tools=[fetch_listing])
+    with serve(app) as base:
+        async with Client(base.replace("http", "ws") + "/ws") as c:
+            async with asyncio.timeout(20):  # a guard: on failure the connection breaks
+                result = await c.ask("Show me the listing.")
+    results = [e for _, e in result.events if isinstance(e, ToolResult)]
+    assert [(r.status, r.result) for r in results] == [("ok", "Listing 7")]
+    assert result.end is not None and result.end.text == "Here it is."
