@@ -94,9 +94,6 @@ async def tool_reply(
 
 
 _BRIDGED = Pause()  # marks, for tool_reply, that a bridge was said
-# While tools run, the reply yields an empty item this often: the turn's bound on a silence of
-# its responder (llm_timeout_s) is for the model; a tool is bounded by its own timeout_s.
-_BEAT_S = 0.1
 
 
 async def _run_step(
@@ -118,16 +115,13 @@ async def _run_step(
     bridge_at = None if bridged or not toolbox.bridge else loop.time() + toolbox.bridge_after_s
     pending = len(runs)
     try:
+        # The turn does not bound this wait by llm_timeout_s while its tools run (turn/writer.py):
+        # each tool is bounded by its own timeout_s.
         while pending:
-            beat_at = loop.time() + _BEAT_S
-            wake = beat_at if bridge_at is None else min(beat_at, bridge_at)
             try:
-                async with asyncio.timeout_at(wake):
+                async with asyncio.timeout_at(bridge_at):
                     item = await out.get()
             except TimeoutError:
-                if wake != bridge_at:
-                    yield ""  # the tools still run (each bounded by its own timeout)
-                    continue
                 assert toolbox.bridge is not None
                 bridge_at = None
                 yield ("" if spaced else " ") + toolbox.bridge + " "

@@ -48,8 +48,11 @@ class Writer:
         try:
             async with aclosing(aiter_of(self.responder(self.context))) as items:
                 while True:
+                    # The bound is on the responder's silences; while a tool of this turn runs,
+                    # the tool's own timeout bounds it instead.
+                    running = any(run.status == "running" for run in self.tools)
                     try:
-                        async with asyncio.timeout(opts.timeout_s):
+                        async with asyncio.timeout(None if running else opts.timeout_s):
                             delta = await anext(items)
                     except StopAsyncIteration:
                         break
