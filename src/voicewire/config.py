@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     # Spoken turns are admitted while their number stays within `speech_load_limit` × the
     # synthesis capacity (seconds of speech per second; measured, or `speech_capacity` when
     # set; 0 = unbounded); a turn over it is answered as text with a `notice` (PROTOCOL.md §3).
-    speech_load_limit: float = Field(default=0.8, gt=0)
+    # 0.6, not 0.8: the capacity is Piper's throughput alone, and on a quiet 2-core box 0.8 let
+    # 15 turns speak at 16 and 24 sessions, all stuttering, where 0.6 kept the speakers clean
+    # (docs/benchmarks.md, "Capacity, overload and random arrivals").
+    speech_load_limit: float = Field(default=0.6, gt=0)
     speech_capacity: float | None = Field(default=None, ge=0)
 
     # The first segment is spoken once it has this many words and ends a clause ("Sure,").

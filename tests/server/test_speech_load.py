@@ -66,9 +66,9 @@ def test_the_capacity_setting_overrides_the_engines_measure_and_zero_means_unbou
     tts.scheduler = DeadlineScheduler(workers=2)  # type: ignore[attr-defined]
     tts.scheduler.meter.record(10.0, 1.0)  # type: ignore[attr-defined]
     measured = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=None), tts)
-    assert measured.capacity == 20.0 and measured.admits == 16
+    assert measured.capacity == 20.0 and measured.admits == 12  # 0.6 × 20
     fixed = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=5), tts)
-    assert fixed.capacity == 5.0 and fixed.admits == 4
+    assert fixed.capacity == 5.0 and fixed.admits == 3
     unbounded = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=0), tts)
     assert unbounded.capacity is None and unbounded.admit() is not None
     assert (

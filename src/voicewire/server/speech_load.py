@@ -43,7 +43,7 @@ class Slot:
 class SpeechLoad:
     """The process's spoken turns against its synthesis capacity (one per process)."""
 
-    def __init__(self, capacity: Callable[[], float | None], *, limit: float = 0.8) -> None:
+    def __init__(self, capacity: Callable[[], float | None], *, limit: float = 0.6) -> None:
         self._capacity = capacity
         self.limit = limit
         self.demand = 0  # spoken turns in flight
