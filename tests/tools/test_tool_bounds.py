@@ -8,6 +8,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import serve
 from tests.tools.test_loop import ASK, told, turn_of
 from voicewire.client import Client
@@ -102,3 +104,41 @@ async def test_a_visible_tool_result_json_cannot_encode_reaches_the_client_as_th
     results = [e for _, e in result.events if isinstance(e, ToolResult)]
     assert [(r.status, r.result) for r in results] == [("ok", "Listing 7")]
     assert result.end is not None and result.end.text == "Here it is."
+
+
+async def test_a_tool_that_swallows_its_cancel_is_abandoned_after_a_grace_and_the_turn_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    running, swallowed, release, ended = (asyncio.Event() for _ in range(4))
+
+    @tool
+    async def stubborn() -> str:
+        running.set()
+        try:
+            while True:
+                try:
+                    await release.wait()
+                    return "late"
+                except asyncio.CancelledError:
+                    swallowed.set()  # a badly written tool: it goes on after its cancel
+        finally:
+            ended.set()
+
+    steps: list[Step] = [call_pieces(0, "s", "stubborn", "{}"), ["Never said."]]
+    turn, emitted, llm = turn_of(steps, stubborn, cancel_grace_s=0.01)
+    task = asyncio.create_task(turn.run())
+    try:
+        await running.wait()
+        task.cancel()
+        async with asyncio.timeout(20):  # a guard: before the fix the turn waited forever
+            await asyncio.wait({task})
+        assert swallowed.is_set() and not ended.is_set()  # the turn ended without it
+        assert turn.status == "interrupted" and len(llm.seen) == 1
+        assert turn.tools[0].record()["status"] == "cancelled"
+        assert "stubborn" in caplog.text and "abandoned" in caplog.text
+    finally:
+        release.set()
+    await ended.wait()
+    # Its late end changes nothing: the run stays cancelled, and no tool.result was sent.
+    assert turn.tools[0].record()["status"] == "cancelled"
+    assert not any(isinstance(e, ToolResult) for e in emitted)

@@ -136,7 +136,28 @@ async def _run_step(
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for run in runs:
-            if run.status == "running":
-                run.finish("cancelled", '{"error": "cancelled: the user interrupted"}')
+        try:
+            await _wind_down(tasks, toolbox.cancel_grace_s)
+        finally:
+            for run in runs:
+                if run.status == "running":
+                    run.finish("cancelled", '{"error": "cancelled: the user interrupted"}')
+
+
+_abandoned: set[asyncio.Task[None]] = set()  # referenced until they end, as asyncio asks
+
+
+async def _wind_down(tasks: list[asyncio.Task[None]], grace_s: float) -> None:
+    """Wait for the cancelled `tasks` to end, up to `grace_s`: a tool that swallows its cancel
+    must not hold the turn (a barge-in) without bound. The rest are left to end on their own."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        log.warning(
+            "%s did not stop within %g s of its cancel: abandoned, it ends in the background",
+            task.get_name(),
+            grace_s,
+        )
+        _abandoned.add(task)
+        task.add_done_callback(_abandoned.discard)

@@ -145,6 +145,9 @@ class Toolbox:
     a row; None: say nothing). A call taking longer than `timeout_s` is abandoned and the model
     told so. After `max_steps` rounds of calls the model is offered no tools and must answer.
     A result is cut to `max_result_chars` for the model (and the stored reply), with a note.
+    A tool still running when its turn ends (a barge-in) is cancelled and given
+    `cancel_grace_s` to stop; one that goes on regardless is abandoned (with a log line) and
+    finishes in the background, so the turn ends without it.
     """
 
     tools: dict[str, Tool] = field(default_factory=dict)
@@ -153,6 +156,7 @@ class Toolbox:
     timeout_s: float = 10.0
     max_steps: int = 4
     max_result_chars: int = 16_000
+    cancel_grace_s: float = 0.5
 
     @classmethod
     def of(cls, tools: Iterable[Tool | Callable[..., Any]], **settings: Any) -> Toolbox:
