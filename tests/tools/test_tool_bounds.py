@@ -15,7 +15,7 @@ from tests.tools.test_loop import ASK, told, turn_of
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedToolLLM, Step, call_pieces
-from voicewire.protocol.messages import ToolResult
+from voicewire.protocol.messages import ToolCall, ToolResult
 from voicewire.responder import TurnContext, llm_responder
 from voicewire.server.app import create_app
 from voicewire.tools import Toolbox, tool
@@ -142,3 +142,23 @@ async def test_a_tool_that_swallows_its_cancel_is_abandoned_after_a_grace_and_th
     # Its late end changes nothing: the run stays cancelled, and no tool.result was sent.
     assert turn.tools[0].record()["status"] == "cancelled"
     assert not any(isinstance(e, ToolResult) for e in emitted)
+
+
+async def test_calls_past_max_calls_per_step_are_not_run_and_the_model_is_told_why() -> None:
+    ran: list[int] = []
+
+    @tool
+    async def look(n: int) -> int:
+        ran.append(n)
+        return n
+
+    asked = [p for n in range(20) for p in call_pieces(n, f"c{n}", "look", f'{{"n": {n}}}')]
+    turn, emitted, llm = turn_of([asked, ["Done."]], look)
+    await turn.run()
+    assert sorted(ran) == list(range(8))  # the default bound
+    answers = told(llm)
+    assert answers[:8] == list(range(8)) and len(answers) == 20  # every call is answered
+    assert all("at most 8" in answer["error"] for answer in answers[8:])
+    assert [e.call_id for e in emitted if isinstance(e, ToolCall)] == [f"c{n}" for n in range(8)]
+    assert [run.call.id for run in turn.tools] == [f"c{n}" for n in range(8)]
+    assert turn.status == "complete" and turn.text == "Done."

@@ -1,7 +1,8 @@
 """A reply with tools: the model writes, calls tools, reads their results and writes on.
 
     step    the model streams text (yielded at once) and tool-call pieces (assembled)
-    calls   every call of the step runs at the same time; a bridge is said if they are slow
+    calls   the calls of the step run at the same time (up to `max_calls_per_step`; the
+            model is told the others were not run); a bridge is said if they are slow
     again   the calls and their results join the messages, and the model takes the next step
 
 Closing the generator (a barge-in cancels the turn) cancels the tools still running; their
@@ -11,6 +12,7 @@ results are discarded and their runs say `cancelled`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -79,7 +81,11 @@ async def tool_reply(
         if not requests or step == toolbox.max_steps:
             return  # (calls made when none were offered any more are not run)
         messages.append(ChatMessage("assistant", text, tool_calls=tuple(requests)))
-        runs = [ToolRun(call) for call in requests]
+        bound = toolbox.max_calls_per_step
+        runs = [ToolRun(call) for call in requests[:bound]]
+        refused = [_refuse(call, bound) for call in requests[bound:]]
+        if refused:
+            log.warning("%d tool calls of one step not run: the bound is %d", len(refused), bound)
         for run in runs:
             yield ToolStarted(run)
         # Words the model said before its calls are a bridge of its own ("Let me look.").
@@ -91,6 +97,14 @@ async def tool_reply(
                     continue
                 yield out
         messages += [ChatMessage("tool", r.content, tool_call_id=r.call.id) for r in runs]
+        messages += refused
+
+
+def _refuse(call: ToolCallRequest, bound: int) -> ChatMessage:
+    """The answer to a call past the step's bound: not run, nor shown, nor stored; the model
+    is told (every call of its message needs an answer)."""
+    error = f"not run: at most {bound} calls are run at once; make the others in your next step"
+    return ChatMessage("tool", json.dumps({"error": error}), tool_call_id=call.id)
 
 
 _BRIDGED = Pause()  # marks, for tool_reply, that a bridge was said
