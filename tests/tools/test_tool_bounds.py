@@ -4,19 +4,22 @@ or fail a turn by taking longer than the reply's own silence bound while it is a
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import serve
 from tests.tools.test_loop import ASK, told, turn_of
+from tests.waiting import until
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedToolLLM, Step, call_pieces
-from voicewire.protocol.messages import ToolCall, ToolResult
-from voicewire.responder import TurnContext, llm_responder
+from voicewire.protocol.messages import Data, ToolCall, ToolResult
+from voicewire.responder import DataItem, TurnContext, llm_responder
 from voicewire.server.app import create_app
 from voicewire.tools import Toolbox, tool
 from voicewire.tts.fake import FakeToneTTS
@@ -162,3 +165,29 @@ async def test_calls_past_max_calls_per_step_are_not_run_and_the_model_is_told_w
     assert [e.call_id for e in emitted if isinstance(e, ToolCall)] == [f"c{n}" for n in range(8)]
     assert [run.call.id for run in turn.tools] == [f"c{n}" for n in range(8)]
     assert turn.status == "complete" and turn.text == "Done."
+
+
+async def test_a_tool_that_ended_just_before_a_barge_in_is_stored_with_its_outcome_unsent() -> None:
+    # Not a defect (PROTOCOL.md §9): the tool did run, and the model must know it on the next
+    # turn (a booking made must not be made twice), though the client got no `tool.result`.
+    @tool
+    async def book() -> Any:
+        yield DataItem("booking", {"id": 3})
+        yield {"booked": 3}
+
+    turn, emitted, llm = turn_of([call_pieces(0, "b", "book", "{}"), ["Booked."]], book)
+    task = asyncio.create_task(turn.run())
+
+    async def emit(item: Outgoing) -> None:  # the barge-in comes as the card is sent
+        emitted.append(item)
+        if isinstance(item, Data):
+            await until(lambda: turn.tools[0].status != "running", "the tool's end")
+            task.cancel()
+            await asyncio.sleep(0)  # the cancel lands here, as it does while a send waits
+
+    turn.writer.emit = emit
+    await asyncio.wait({task})
+    assert turn.status == "interrupted" and len(llm.seen) == 1
+    assert not any(isinstance(e, ToolResult) for e in emitted)
+    record = turn.tools[0].record()
+    assert (record["status"], json.loads(record["content"])) == ("ok", {"booked": 3})
