@@ -191,3 +191,35 @@ async def test_a_tool_that_ended_just_before_a_barge_in_is_stored_with_its_outco
     assert not any(isinstance(e, ToolResult) for e in emitted)
     record = turn.tools[0].record()
     assert (record["status"], json.loads(record["content"])) == ("ok", {"booked": 3})
+
+
+async def test_a_tool_that_swallows_the_cancel_of_its_own_timeout_still_times_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release, ended = asyncio.Event(), asyncio.Event()
+
+    @tool(timeout_s=0.01)
+    async def stubborn() -> str:
+        try:
+            while True:
+                try:
+                    await release.wait()
+                    return "late"
+                except asyncio.CancelledError:
+                    pass  # a badly written tool: it goes on after its cancel
+        finally:
+            ended.set()
+
+    steps: list[Step] = [call_pieces(0, "s", "stubborn", "{}"), ["It did not answer."]]
+    turn, emitted, llm = turn_of(steps, stubborn, cancel_grace_s=0.01)
+    try:
+        async with asyncio.timeout(20):  # a guard: before the fix the step waited forever
+            await turn.run()
+        assert told(llm) == [{"error": "stubborn did not answer within 0.01 s"}]
+        assert turn.status == "complete" and turn.text == "It did not answer."
+        results = [e for e in emitted if isinstance(e, ToolResult)]
+        assert [r.status for r in results] == ["timeout"] and "abandoned" in caplog.text
+    finally:
+        release.set()
+    await ended.wait()
+    assert turn.tools[0].record()["status"] == "timeout"

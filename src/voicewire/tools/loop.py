@@ -22,7 +22,7 @@ from voicewire.llm.base import ChatMessage, ToolCallDelta, ToolCallRequest, Tool
 from voicewire.responder import DataItem
 from voicewire.tools.events import Pause, ToolEvent, ToolFinished, ToolRun, ToolStarted
 from voicewire.tools.registry import Toolbox
-from voicewire.tools.runner import execute
+from voicewire.tools.runner import execute, time_limit, time_out
 
 log = logging.getLogger(__name__)
 ReplyItem = str | DataItem | ToolEvent
@@ -127,15 +127,25 @@ async def _run_step(
     tasks = [asyncio.create_task(one(run), name=f"tool {run.call.name}") for run in runs]
     loop = asyncio.get_running_loop()
     bridge_at = None if bridged or not toolbox.bridge else loop.time() + toolbox.bridge_after_s
+    # A tool that swallows the cancel of its own timeout is given up on a grace later.
+    limits = {run: time_limit(run.call, toolbox) for run in runs}
+    give_up_at = loop.time() + max(limits.values(), default=0.0) + toolbox.cancel_grace_s
     pending = len(runs)
     try:
         # The turn does not bound this wait by llm_timeout_s while its tools run (turn/writer.py):
         # each tool is bounded by its own timeout_s.
         while pending:
+            bridging = bridge_at is not None and bridge_at < give_up_at
             try:
-                async with asyncio.timeout_at(bridge_at):
+                async with asyncio.timeout_at(bridge_at if bridging else give_up_at):
                     item = await out.get()
             except TimeoutError:
+                if not bridging:
+                    for run in runs:
+                        if run.status == "running":
+                            time_out(run, limits[run])
+                            yield ToolFinished(run)
+                    return  # their tasks are abandoned below
                 assert toolbox.bridge is not None
                 bridge_at = None
                 yield ("" if spaced else " ") + toolbox.bridge + " "

@@ -146,9 +146,9 @@ class Toolbox:
     told so. After `max_steps` rounds of calls the model is offered no tools and must answer.
     At most `max_calls_per_step` calls of one step run; the model is told the others were not.
     A result is cut to `max_result_chars` for the model (and the stored reply), with a note.
-    A tool still running when its turn ends (a barge-in) is cancelled and given
-    `cancel_grace_s` to stop; one that goes on regardless is abandoned (with a log line) and
-    finishes in the background, so the turn ends without it.
+    A tool still running when its turn ends (a barge-in) or past its timeout is cancelled and
+    given `cancel_grace_s` to stop; one that goes on regardless is abandoned (with a log line)
+    and finishes in the background, so the turn goes on or ends without it.
     """
 
     tools: dict[str, Tool] = field(default_factory=dict)
