@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     STT_FAILED = "stt_failed"
     LLM_FAILED = "llm_failed"
     TTS_FAILED = "tts_failed"
+    UNENCODABLE_DATA = "unencodable_data"  # the app's DataItem: JSON cannot encode its payload
     INTERNAL = "internal_error"
 
 

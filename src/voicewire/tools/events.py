@@ -35,6 +35,9 @@ class ToolRun:
     duration_ms: int = 0
 
     def finish(self, status: ToolStatus, content: str, result: Any = None) -> None:
+        """End the run; the first end stands (an abandoned tool may end after its cancel)."""
+        if self.status != "running":
+            return
         self.status, self.content, self.result = status, content, result
         self.duration_ms = round((time.monotonic() - self.started) * 1000)
 

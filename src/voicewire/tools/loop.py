@@ -1,7 +1,8 @@
 """A reply with tools: the model writes, calls tools, reads their results and writes on.
 
     step    the model streams text (yielded at once) and tool-call pieces (assembled)
-    calls   every call of the step runs at the same time; a bridge is said if they are slow
+    calls   the calls of the step run at the same time (up to `max_calls_per_step`; the
+            model is told the others were not run); a bridge is said if they are slow
     again   the calls and their results join the messages, and the model takes the next step
 
 Closing the generator (a barge-in cancels the turn) cancels the tools still running; their
@@ -11,6 +12,7 @@ results are discarded and their runs say `cancelled`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
@@ -20,7 +22,7 @@ from voicewire.llm.base import ChatMessage, ToolCallDelta, ToolCallRequest, Tool
 from voicewire.responder import DataItem
 from voicewire.tools.events import Pause, ToolEvent, ToolFinished, ToolRun, ToolStarted
 from voicewire.tools.registry import Toolbox
-from voicewire.tools.runner import execute
+from voicewire.tools.runner import execute, time_limit, time_out
 
 log = logging.getLogger(__name__)
 ReplyItem = str | DataItem | ToolEvent
@@ -79,7 +81,11 @@ async def tool_reply(
         if not requests or step == toolbox.max_steps:
             return  # (calls made when none were offered any more are not run)
         messages.append(ChatMessage("assistant", text, tool_calls=tuple(requests)))
-        runs = [ToolRun(call) for call in requests]
+        bound = toolbox.max_calls_per_step
+        runs = [ToolRun(call) for call in requests[:bound]]
+        refused = [_refuse(call, bound) for call in requests[bound:]]
+        if refused:
+            log.warning("%d tool calls of one step not run: the bound is %d", len(refused), bound)
         for run in runs:
             yield ToolStarted(run)
         # Words the model said before its calls are a bridge of its own ("Let me look.").
@@ -91,6 +97,14 @@ async def tool_reply(
                     continue
                 yield out
         messages += [ChatMessage("tool", r.content, tool_call_id=r.call.id) for r in runs]
+        messages += refused
+
+
+def _refuse(call: ToolCallRequest, bound: int) -> ChatMessage:
+    """The answer to a call past the step's bound: not run, nor shown, nor stored; the model
+    is told (every call of its message needs an answer)."""
+    error = f"not run: at most {bound} calls are run at once; make the others in your next step"
+    return ChatMessage("tool", json.dumps({"error": error}), tool_call_id=call.id)
 
 
 _BRIDGED = Pause()  # marks, for tool_reply, that a bridge was said
@@ -113,15 +127,25 @@ async def _run_step(
     tasks = [asyncio.create_task(one(run), name=f"tool {run.call.name}") for run in runs]
     loop = asyncio.get_running_loop()
     bridge_at = None if bridged or not toolbox.bridge else loop.time() + toolbox.bridge_after_s
+    # A tool that swallows the cancel of its own timeout is given up on a grace later.
+    limits = {run: time_limit(run.call, toolbox) for run in runs}
+    give_up_at = loop.time() + max(limits.values(), default=0.0) + toolbox.cancel_grace_s
     pending = len(runs)
     try:
         # The turn does not bound this wait by llm_timeout_s while its tools run (turn/writer.py):
         # each tool is bounded by its own timeout_s.
         while pending:
+            bridging = bridge_at is not None and bridge_at < give_up_at
             try:
-                async with asyncio.timeout_at(bridge_at):
+                async with asyncio.timeout_at(bridge_at if bridging else give_up_at):
                     item = await out.get()
             except TimeoutError:
+                if not bridging:
+                    for run in runs:
+                        if run.status == "running":
+                            time_out(run, limits[run])
+                            yield ToolFinished(run)
+                    return  # their tasks are abandoned below
                 assert toolbox.bridge is not None
                 bridge_at = None
                 yield ("" if spaced else " ") + toolbox.bridge + " "
@@ -136,7 +160,28 @@ async def _run_step(
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for run in runs:
-            if run.status == "running":
-                run.finish("cancelled", '{"error": "cancelled: the user interrupted"}')
+        try:
+            await _wind_down(tasks, toolbox.cancel_grace_s)
+        finally:
+            for run in runs:
+                if run.status == "running":
+                    run.finish("cancelled", '{"error": "cancelled: the user interrupted"}')
+
+
+_abandoned: set[asyncio.Task[None]] = set()  # referenced until they end, as asyncio asks
+
+
+async def _wind_down(tasks: list[asyncio.Task[None]], grace_s: float) -> None:
+    """Wait for the cancelled `tasks` to end, up to `grace_s`: a tool that swallows its cancel
+    must not hold the turn (a barge-in) without bound. The rest are left to end on their own."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        log.warning(
+            "%s did not stop within %g s of its cancel: abandoned, it ends in the background",
+            task.get_name(),
+            grace_s,
+        )
+        _abandoned.add(task)
+        task.add_done_callback(_abandoned.discard)

@@ -144,7 +144,11 @@ class Toolbox:
     `bridge` is said when the tools of a step take longer than `bridge_after_s` (never twice in
     a row; None: say nothing). A call taking longer than `timeout_s` is abandoned and the model
     told so. After `max_steps` rounds of calls the model is offered no tools and must answer.
+    At most `max_calls_per_step` calls of one step run; the model is told the others were not.
     A result is cut to `max_result_chars` for the model (and the stored reply), with a note.
+    A tool still running when its turn ends (a barge-in) or past its timeout is cancelled and
+    given `cancel_grace_s` to stop; one that goes on regardless is abandoned (with a log line)
+    and finishes in the background, so the turn goes on or ends without it.
     """
 
     tools: dict[str, Tool] = field(default_factory=dict)
@@ -152,7 +156,13 @@ class Toolbox:
     bridge_after_s: float = 0.7
     timeout_s: float = 10.0
     max_steps: int = 4
+    max_calls_per_step: int = 8
     max_result_chars: int = 16_000
+    cancel_grace_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_calls_per_step < 1:
+            raise ValueError(f"max_calls_per_step must be 1 or more, got {self.max_calls_per_step}")
 
     @classmethod
     def of(cls, tools: Iterable[Tool | Callable[..., Any]], **settings: Any) -> Toolbox:

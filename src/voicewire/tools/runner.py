@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from voicewire.llm.base import ToolCallRequest
 from voicewire.responder import DataItem
 from voicewire.tools.events import ToolRun
 from voicewire.tools.registry import Tool, Toolbox
@@ -71,13 +72,13 @@ async def execute(run: ToolRun, toolbox: Toolbox, send: Callable[[DataItem], Non
     except ValueError as exc:
         run.finish("error", _error(f"invalid arguments for {call.name}: {exc}"))
         return run
-    timeout = tool.timeout_s if tool.timeout_s is not None else toolbox.timeout_s
+    timeout = time_limit(call, toolbox)
     try:
         async with asyncio.timeout(timeout):
             result = await _call(tool, args, kwargs, send)
     except TimeoutError:
         log.warning("tool %s timed out after %g s", call.name, timeout)
-        run.finish("timeout", _error(f"{call.name} did not answer within {timeout:g} s"))
+        time_out(run, timeout)
         return run
     except Exception as exc:
         log.warning("tool %s failed: %r", call.name, exc)
@@ -86,6 +87,16 @@ async def execute(run: ToolRun, toolbox: Toolbox, send: Callable[[DataItem], Non
     content = result if isinstance(result, str) else _json(result)
     run.finish("ok", _cut(content, toolbox.max_result_chars), result)
     return run
+
+
+def time_limit(call: ToolCallRequest, toolbox: Toolbox) -> float:
+    """How long `call` may run: its tool's `timeout_s`, else the toolbox's."""
+    tool = toolbox.tools.get(call.name)
+    return tool.timeout_s if tool and tool.timeout_s is not None else toolbox.timeout_s
+
+
+def time_out(run: ToolRun, timeout: float) -> None:
+    run.finish("timeout", _error(f"{run.call.name} did not answer within {timeout:g} s"))
 
 
 def _cut(content: str, limit: int) -> str:

@@ -7,10 +7,13 @@ segments go to the speaker through a queue that never blocks, so speech never ho
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
+
+from pydantic_core import to_json
 
 from voicewire.llm.base import LLMError
 from voicewire.protocol.errors import ErrorCode
@@ -57,10 +60,7 @@ class Writer:
                     except StopAsyncIteration:
                         break
                     if isinstance(delta, DataItem):
-                        self.data.append(delta)
-                        await self.emit(
-                            Data(turn_id=self.turn_id, kind=delta.kind, payload=delta.payload)
-                        )
+                        await self._data(delta)
                         continue
                     if isinstance(delta, ToolEvent):
                         # What was written so far is spoken while the tool runs (or after a bridge).
@@ -88,6 +88,23 @@ class Writer:
         for segment in splitter.flush():
             segments.put_nowait(segment)
         segments.put_nowait(None)
+
+    async def _data(self, item: DataItem) -> None:
+        """Send `item` and keep it as plain JSON (as the client gets it, so the stored reply
+        replays the same); one JSON cannot encode is the app's error: dropped, and said."""
+        try:
+            # As the wire encodes it: datetimes as ISO strings, sets as arrays, NaN as null.
+            payload = json.loads(to_json(item.payload, inf_nan_mode="null"))
+            message = Data(turn_id=self.turn_id, kind=item.kind, payload=payload)
+        except ValueError as exc:  # pydantic's errors are ValueErrors
+            log.warning("turn %d: data item %r dropped: %s", self.turn_id, item.kind, exc)
+            await self._error(
+                ErrorCode.UNENCODABLE_DATA,
+                f"the app's data item {str(item.kind)[:100]!r} cannot be encoded as JSON",
+            )
+            return
+        self.data.append(DataItem(message.kind, payload))
+        await self.emit(message)
 
     async def _tool(self, event: ToolEvent) -> None:
         if isinstance(event, ToolStarted):
