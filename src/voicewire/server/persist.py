@@ -173,20 +173,16 @@ class Recorder:
         async def begin() -> str | None:
             if stored.cancelled() or stored.exception() is not None:
                 return None  # no reply without the question it answers
-            open_ = partial(
-                self.store.begin_reply,
-                self.conversation_id,
-                turn_id=turn_id,
-                spoken=spoken,
-                node=self.node,
-            )
-            return await self._retried("opening a reply", open_)
+            return await self._open_reply(turn_id, spoken)
 
         self._replies[turn_id] = self._queue(begin)
         return _detached(stored)
 
     def follow_up(self, turn_id: int, *, spoken: bool) -> None:
         """Open a reply that answers no new user message (it goes on after tool outputs)."""
+        self._replies[turn_id] = self._queue(partial(self._open_reply, turn_id, spoken))
+
+    async def _open_reply(self, turn_id: int, spoken: bool) -> str | None:
         open_ = partial(
             self.store.begin_reply,
             self.conversation_id,
@@ -194,7 +190,7 @@ class Recorder:
             spoken=spoken,
             node=self.node,
         )
-        self._replies[turn_id] = self._queue(partial(self._retried, "opening a reply", open_))
+        return await self._retried("opening a reply", open_)
 
     def finish_reply(
         self,

@@ -165,21 +165,7 @@ class Store:
 
     async def history(self, conversation_id: str, limit: int) -> list[tuple[str, str]]:
         """The last `limit` (role, text) pairs, oldest first, for the LLM's context."""
-        if limit <= 0:
-            return []
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Message.role, Message.text)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.text != "",
-                    # A reply still being written is the one being generated, not context.
-                    Message.status != "streaming",
-                )
-                .order_by(Message.created_at.desc(), Message.id.desc())
-                .limit(limit)
-            )
-            return [(str(role), str(text)) for role, text in reversed(rows.all())]
+        return [(role, text) for role, text, _ in await self.history_rows(conversation_id, limit)]
 
     async def history_rows(
         self, conversation_id: str, limit: int
@@ -193,6 +179,7 @@ class Store:
                 .where(
                     Message.conversation_id == conversation_id,
                     Message.text != "",
+                    # A reply still being written is the one being generated, not context.
                     Message.status != "streaming",
                 )
                 .order_by(Message.created_at.desc(), Message.id.desc())
