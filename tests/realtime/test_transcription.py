@@ -1,0 +1,127 @@
+"""`/v1/realtime` input transcription as OpenAI's service sends it: interim transcripts as
+`conversation.item.input_audio_transcription.delta`, the final one as `.completed`, and the
+speech events' offsets into the input audio; each event checked against the openai SDK's own
+pydantic model. A fake STT engine (for tests only) hears a scripted run of interims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openai import AsyncOpenAI
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from openai.types.realtime import (
+    ConversationItemInputAudioTranscriptionCompletedEvent,
+    ConversationItemInputAudioTranscriptionDeltaEvent,
+)
+
+from tests.conftest import serve
+from tests.realtime.test_input_audio import append, silence
+from tests.realtime.test_sdk import REPLY, until
+from voicewire.config import Settings
+from voicewire.llm.scripted import ScriptedLLM
+from voicewire.server.app import create_app
+from voicewire.server.realtime_input import interim_delta
+from voicewire.stt import Transcript
+from voicewire.tts.fake import FakeToneTTS
+
+RATE = 24000
+INTERIMS = [
+    "hello",
+    "hello there",
+    "hello there how",
+    "hello there how are",
+    "hello there, how are",
+]
+FINAL = "hello there how are you"
+
+
+class ScriptedStream:
+    """Hears one more interim of INTERIMS at each fed chunk (the last one then stays)."""
+
+    def __init__(self) -> None:
+        self.fed = 0
+
+    async def feed(self, pcm: bytes) -> Transcript | None:
+        self.fed += 1
+        return Transcript(INTERIMS[min(self.fed, len(INTERIMS)) - 1], final=False)
+
+    async def finish(self) -> Transcript:
+        return Transcript(FINAL, final=True)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class ScriptedSTT:
+    """A fake STT engine for tests: every utterance is heard as INTERIMS, then FINAL."""
+
+    name = "scripted"
+    sample_rate = 16000
+
+    def stream(self, *, sample_rate: int) -> ScriptedStream:
+        return ScriptedStream()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = Settings(
+        llm="scripted",
+        tts="fake",
+        data_dir=tmp_path_factory.mktemp("data"),
+        stt_audio_burst_s=60.0,  # recorded audio is sent as fast as the socket takes it
+    )
+    llm = ScriptedLLM(REPLY, tokens_per_second=200, first_token_ms=5)
+    with serve(create_app(settings, llm=llm, tts=FakeToneTTS(), stt=ScriptedSTT())) as url:
+        yield url
+
+
+def raw(event: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = event.to_dict()
+    return dumped
+
+
+async def push_to_talk(conn: AsyncRealtimeConnection) -> None:
+    await conn.recv()
+    await conn.session.update(
+        session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    )
+    await until(conn, "session.updated")
+
+
+def test_an_interim_adds_its_words_but_the_last_while_they_extend_what_was_sent() -> None:
+    assert interim_delta("", "hello") == ""
+    assert interim_delta("", "hello there") == "hello "
+    assert interim_delta("hello ", "hello there how are") == "there how "
+    assert interim_delta("hello there how ", "hello there, how are you") == ""  # revised
+    assert interim_delta("hello ", " ") == ""
+
+
+async def test_interim_transcripts_are_sent_as_deltas_that_add_up_to_the_transcript(
+    base: str,
+) -> None:
+    client = AsyncOpenAI(base_url=base + "/v1", api_key="guest")
+    async with client.realtime.connect(model="voicewire") as conn:
+        await push_to_talk(conn)
+        await append(conn, silence(0.3))  # three chunks: three interims
+        await conn.input_audio_buffer.commit()
+        events = await until(conn, "conversation.item.done")
+    deltas = [
+        ConversationItemInputAudioTranscriptionDeltaEvent.model_validate(raw(e))
+        for e in events
+        if e.type == "conversation.item.input_audio_transcription.delta"
+    ]
+    (completed,) = [
+        ConversationItemInputAudioTranscriptionCompletedEvent.model_validate(raw(e))
+        for e in events
+        if e.type == "conversation.item.input_audio_transcription.completed"
+    ]
+    assert [d.delta for d in deltas] == ["hello ", "there ", "how are you"]
+    assert (
+        "".join(d.delta or "" for d in deltas) == completed.transcript == "hello there how are you"
+    )
+    assert {d.item_id for d in deltas} == {completed.item_id}
+    assert completed.content_index == 0
+    assert completed.usage.type == "duration"
+    assert completed.usage.seconds == pytest.approx(0.3)
