@@ -14,10 +14,12 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import (
     ConversationItemInputAudioTranscriptionCompletedEvent,
     ConversationItemInputAudioTranscriptionDeltaEvent,
+    InputAudioBufferSpeechStartedEvent,
+    InputAudioBufferSpeechStoppedEvent,
 )
 
 from tests.conftest import serve
-from tests.realtime.test_input_audio import append, silence
+from tests.realtime.test_input_audio import append, silence, tone
 from tests.realtime.test_sdk import REPLY, until
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -125,3 +127,35 @@ async def test_interim_transcripts_are_sent_as_deltas_that_add_up_to_the_transcr
     assert completed.content_index == 0
     assert completed.usage.type == "duration"
     assert completed.usage.seconds == pytest.approx(0.3)
+
+
+async def test_speech_events_say_where_the_voice_began_and_ended_in_the_sessions_audio(
+    base: str,
+) -> None:
+    silence_ms = Settings().stt_silence_ms
+    client = AsyncOpenAI(base_url=base + "/v1", api_key="guest")
+    async with client.realtime.connect(model="voicewire") as conn:
+        await conn.recv()
+        vad = {"type": "server_vad", "create_response": False}
+        await conn.session.update(
+            session={"type": "realtime", "audio": {"input": {"turn_detection": vad}}}
+        )
+        await until(conn, "session.updated")
+        found = []
+        for _ in range(2):  # the second utterance's offsets count the first one's audio too
+            await append(conn, silence(1.0) + tone(0.5) + silence(1.5))
+            events = await until(conn, "conversation.item.done")
+            started = [e for e in events if e.type == "input_audio_buffer.speech_started"]
+            stopped = [e for e in events if e.type == "input_audio_buffer.speech_stopped"]
+            found.append(
+                (
+                    InputAudioBufferSpeechStartedEvent.model_validate(raw(started[-1])),
+                    InputAudioBufferSpeechStoppedEvent.model_validate(raw(stopped[-1])),
+                    events[-1].item.id,
+                )
+            )
+    for n, (started, stopped, item_id) in enumerate(found):
+        session_ms = 3000 * n  # the audio appended before this utterance
+        assert abs(started.audio_start_ms - (session_ms + 1000)) <= 40  # the tone's onset
+        assert abs(stopped.audio_end_ms - (session_ms + 1500 + silence_ms)) <= 40
+        assert started.item_id == stopped.item_id == item_id

@@ -9,6 +9,8 @@ the utterance and `response.create` answers it.
 The STT's interim transcripts become `conversation.item.input_audio_transcription.delta`
 events (`interim_delta`): the words of each interim but its last, while they extend what
 was sent; the final transcript is `….completed`, with the utterance's audio seconds as usage.
+`speech_started` / `speech_stopped` say where, in ms of all the audio appended in the
+session, the detector heard the voice begin and decided it had ended.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class InputBuffer:
         self.utterances: dict[str, str] = {}  # utterance id → its user item's id
         self.said: dict[str, str] = {}  # utterance id → its transcript sent as deltas
         self.heard_bytes = 0  # audio appended since the last utterance ended
+        self.appended_ms = 0.0  # all audio appended in the session: the offsets' clock
 
     async def append(self, event: rt.BufferAppend) -> None:
         """Feed the audio; raises `AudioFlood` when it comes far faster than real time."""
@@ -72,6 +75,7 @@ class InputBuffer:
             await self.mic.start(InputAudioStart(sample_rate=rt.OUTPUT_RATE, end=end, voice=voice))
             self.on = True
         self.heard_bytes += len(pcm)
+        self.appended_ms += len(pcm) * 500 / rt.OUTPUT_RATE
         await self.mic.feed(pcm)
 
     async def commit(self, event: rt.BufferCommit) -> None:
@@ -98,9 +102,16 @@ class InputBuffer:
 
     async def _on_speech(self, utterance_id: str) -> None:
         item_id = self.utterances.setdefault(utterance_id, rt.new_id("item"))
-        self.send("input_audio_buffer.speech_started", audio_start_ms=0, item_id=item_id)
+        start = self._offset("speech_started")
+        self.send("input_audio_buffer.speech_started", audio_start_ms=start, item_id=item_id)
         if self.config.vad is not None and self.config.vad.interrupt_response:
             await self.interrupt()
+
+    def _offset(self, kind: str) -> int:
+        """Where the detector's `kind` event falls, in ms of the session's input audio (the
+        end of the audio appended so far, if the detector did not decide it)."""
+        ago = self.mic.vad_ago_ms(kind) or 0
+        return max(0, round(self.appended_ms) - ago)
 
     def _delta(self, item_id: str, utterance_id: str, heard: str) -> None:
         said = self.said.get(utterance_id, "")
@@ -131,7 +142,8 @@ class InputBuffer:
         seconds = self.heard_bytes / (2 * rt.OUTPUT_RATE)
         self.heard_bytes = 0
         if not self.committing:
-            self.send("input_audio_buffer.speech_stopped", audio_end_ms=0, item_id=item_id)
+            end = self._offset("speech_ended")
+            self.send("input_audio_buffer.speech_stopped", audio_end_ms=end, item_id=item_id)
         item = rt.Item(item_id, "user", "input_audio", text)
         previous = self.items.add(item)
         self.send("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
