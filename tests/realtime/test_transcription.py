@@ -5,6 +5,7 @@ pydantic model. A fake STT engine (for tests only) hears a scripted run of inter
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import (
+    ConversationItemAdded,
     ConversationItemInputAudioTranscriptionCompletedEvent,
     ConversationItemInputAudioTranscriptionDeltaEvent,
     InputAudioBufferSpeechStartedEvent,
@@ -159,3 +161,30 @@ async def test_speech_events_say_where_the_voice_began_and_ended_in_the_sessions
         assert abs(started.audio_start_ms - (session_ms + 1000)) <= 40  # the tone's onset
         assert abs(stopped.audio_end_ms - (session_ms + 1500 + silence_ms)) <= 40
         assert started.item_id == stopped.item_id == item_id
+
+
+async def test_an_input_audio_item_is_taken_with_its_transcript_and_refused_without_one(
+    base: str,
+) -> None:
+    audio = base64.b64encode(silence(0.1)).decode()
+    client = AsyncOpenAI(base_url=base + "/v1", api_key="guest")
+    async with client.realtime.connect(model="voicewire") as conn:
+        await conn.recv()
+        content: dict[str, Any] = {"type": "input_audio", "audio": audio}
+        item: Any = {"type": "message", "role": "user", "content": [content]}
+        await conn.conversation.item.create(event_id="ev_bare", item=item)
+        answer = await conn.recv()  # an error, not conversation.item.added
+        assert answer.type == "error"
+        content["transcript"] = "hello there"
+        await conn.conversation.item.create(item=item)
+        events = await until(conn, "conversation.item.done")
+    assert (answer.error.code, answer.error.param, answer.error.event_id) == (
+        "unsupported",
+        "item.content",
+        "ev_bare",
+    )
+    added = ConversationItemAdded.model_validate(raw(events[0]))
+    assert added.previous_item_id is None  # the refused item was not added
+    assert raw(events[-1])["item"]["content"] == [
+        {"type": "input_audio", "transcript": "hello there"}  # the audio is not echoed
+    ]
