@@ -21,6 +21,8 @@ from voicewire.config import Settings
 from voicewire.llm.base import ChatMessage
 from voicewire.llm.scripted import ScriptedLLM, ScriptedToolLLM, Step, call_pieces
 from voicewire.server.app import create_app
+from voicewire.server.realtime_events import Item
+from voicewire.server.realtime_state import Items
 from voicewire.tts.fake import FakeToneTTS
 
 
@@ -176,3 +178,14 @@ async def test_an_item_created_after_an_item_the_session_does_not_have_is_refuse
         "ev_lost",
     )
     assert placed(after) == pairs(None, after[-1].item.id)  # the refused item was not added
+
+
+def test_an_item_put_into_a_full_session_forgets_the_oldest_and_says_its_true_neighbour() -> None:
+    items = Items(3)
+    a, b, c, d, e = (Item(n, "user", "input_text", n) for n in "abcde")
+    assert [items.add(a), items.add(b), items.add(c)] == [None, "a", "b"]
+    assert items.add(d, "b") == "b"  # "a" is forgotten
+    assert [i.id for i in items.items] == ["b", "d", "c"]
+    assert items.add(e, "b") is None  # after "b", which the full session forgets: first
+    assert [i.id for i in items.items] == ["e", "d", "c"]
+    assert items.before(c) == "d" and not items.placeable("b") and items.placeable("root")
