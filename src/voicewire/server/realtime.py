@@ -82,7 +82,8 @@ class RealtimeConnection:
         self.ws, self.services, self.admission = ws, services, admission
         s = services.settings
         self.session = Session(uuid.uuid4().hex)  # names the connection in logs
-        self.framer = RealtimeFramer()
+        self.items = Items(s.history_messages)
+        self.framer = RealtimeFramer(self.items.before)
         self.out = session_outbox(ws, self.session, services, framer=self.framer.frame)
         self.tg = asyncio.TaskGroup()
         self.runner = TurnRunner(
@@ -101,7 +102,6 @@ class RealtimeConnection:
         )
         model = ws.query_params.get("model") or "voicewire"
         self.config = Config(model=model, voices=services.tts.voices or ("default",))
-        self.items = Items(s.history_messages)
 
         def complain(problem: rt.Problem) -> None:
             self.out.put_now(Raw(rt.error(problem)))
@@ -285,10 +285,10 @@ class RealtimeConnection:
         kind: rt.ItemKind = "output_audio" if audio else "output_text"
         item = rt.Item(rt.new_id("item"), "assistant", kind, status="in_progress")
         item.turn_id = self.turns
-        previous = self.items.add(item)
+        self.items.add(item)
         tools = self.config.client_tools()
         self.framer.responses[self.turns] = Response(
-            rt.new_id("resp"), item, audio, previous_item_id=previous, functions=tools is not None
+            rt.new_id("resp"), item, audio, functions=tools is not None
         )
         conversation.clear()
         conversation.extend(history)

@@ -25,7 +25,7 @@ OpenAI's service does.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,7 +52,6 @@ class Response:
     audio: bool
     reason: Literal["client_cancelled", "turn_detected"] = "client_cancelled"
     error: Error | None = None
-    previous_item_id: str | None = None
     functions: bool = False  # the client's functions are offered
     calls: list[Item] = field(default_factory=list)  # function calls, added by the connection
     outputs: list[Item] = field(default_factory=list)  # output items, in the order they began
@@ -84,10 +83,13 @@ class Response:
 
 
 class RealtimeFramer:
-    """Frames turn events; `responses` is filled by the connection when it starts a turn."""
+    """Frames turn events; `responses` is filled by the connection when it starts a turn.
+    `before(item)` is the id of the item before `item` in the conversation (None: first), for
+    the `previous_item_id` of its `conversation.item.added` / `done`."""
 
-    def __init__(self) -> None:
+    def __init__(self, before: Callable[[Item], str | None]) -> None:
         self.responses: dict[int, Response] = {}
+        self.before = before
 
     def frame(self, item: ServerMessage | AudioOut) -> Sequence[str]:
         if isinstance(item, Error):
@@ -150,7 +152,7 @@ class RealtimeFramer:
         pending = {**item.shape(), "status": "in_progress", "arguments": ""}
         return [
             event("response.output_item.added", **at, item=pending),
-            event("conversation.item.added", previous_item_id=None, item=pending),
+            event("conversation.item.added", previous_item_id=self.before(item), item=pending),
             event("response.function_call_arguments.delta", **fields, delta=item.text),
             event(
                 "response.function_call_arguments.done",
@@ -159,7 +161,7 @@ class RealtimeFramer:
                 arguments=item.text,
             ),
             event("response.output_item.done", **at, item=item.shape()),
-            event("conversation.item.done", previous_item_id=None, item=item.shape()),
+            event("conversation.item.done", previous_item_id=self.before(item), item=item.shape()),
         ]
 
     def _start(self, response: Response) -> list[str]:
@@ -180,9 +182,7 @@ class RealtimeFramer:
                 output_index=at,
                 item=pending,
             ),
-            event(
-                "conversation.item.added", previous_item_id=response.previous_item_id, item=pending
-            ),
+            event("conversation.item.added", previous_item_id=self.before(item), item=pending),
             event("response.content_part.added", **part, part=empty),
         ]
 
@@ -205,11 +205,7 @@ class RealtimeFramer:
         frames += [
             event("response.content_part.done", **part, part=finished),
             event("response.output_item.done", **{**ids, "item": item.shape()}),
-            event(
-                "conversation.item.done",
-                previous_item_id=response.previous_item_id,
-                item=item.shape(),
-            ),
+            event("conversation.item.done", previous_item_id=self.before(item), item=item.shape()),
             *self._handed(response),
             event("response.done", response=response.shape(status)),
         ]

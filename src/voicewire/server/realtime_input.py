@@ -5,6 +5,12 @@ base64 pcm16 at 24 kHz. With `turn_detection` server_vad, the microphone's end-o
 detection commits each utterance and, unless `create_response` is false, answers it; speech
 starting interrupts the running response (barge-in, as `turn.cancel`). With none, `commit` ends
 the utterance and `response.create` answers it.
+
+The STT's interim transcripts become `conversation.item.input_audio_transcription.delta`
+events (`interim_delta`): the words of each interim but its last, while they extend what
+was sent; the final transcript is `….completed`, with the utterance's audio seconds as usage.
+`speech_started` / `speech_stopped` say where, in ms of all the audio appended in the
+session, the detector heard the voice begin and decided it had ended.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ class InputBuffer:
         self.on = False
         self.committing = False
         self.utterances: dict[str, str] = {}  # utterance id → its user item's id
+        self.said: dict[str, str] = {}  # utterance id → its transcript sent as deltas
+        self.heard_bytes = 0  # audio appended since the last utterance ended
+        self.appended_ms = 0.0  # all audio appended in the session: the offsets' clock
 
     async def append(self, event: rt.BufferAppend) -> None:
         """Feed the audio; raises `AudioFlood` when it comes far faster than real time."""
@@ -65,6 +74,8 @@ class InputBuffer:
             voice = self.config.modality == "audio"
             await self.mic.start(InputAudioStart(sample_rate=rt.OUTPUT_RATE, end=end, voice=voice))
             self.on = True
+        self.heard_bytes += len(pcm)
+        self.appended_ms += len(pcm) * 500 / rt.OUTPUT_RATE
         await self.mic.feed(pcm)
 
     async def commit(self, event: rt.BufferCommit) -> None:
@@ -85,20 +96,54 @@ class InputBuffer:
     async def close(self) -> None:
         self.on = False
         self.utterances.clear()
+        self.said.clear()
+        self.heard_bytes = 0
         await self.mic.close()
 
     async def _on_speech(self, utterance_id: str) -> None:
         item_id = self.utterances.setdefault(utterance_id, rt.new_id("item"))
-        self.send("input_audio_buffer.speech_started", audio_start_ms=0, item_id=item_id)
+        start = self._offset("speech_started")
+        self.send("input_audio_buffer.speech_started", audio_start_ms=start, item_id=item_id)
         if self.config.vad is not None and self.config.vad.interrupt_response:
             await self.interrupt()
 
+    def _offset(self, kind: str) -> int:
+        """Where the detector's `kind` event falls, in ms of the session's input audio (the
+        end of the audio appended so far, if the detector did not decide it)."""
+        ago = self.mic.vad_ago_ms(kind) or 0
+        return max(0, round(self.appended_ms) - ago)
+
+    def _delta(self, item_id: str, utterance_id: str, heard: str) -> None:
+        said = self.said.get(utterance_id, "")
+        delta = interim_delta(said, heard)
+        if delta:
+            self.said[utterance_id] = said + delta
+            self.send(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id,
+                content_index=0,
+                delta=delta,
+            )
+
     async def _on_transcript(self, utterance_id: str, text: str, final: bool) -> None:
+        item_id = self.utterances.setdefault(utterance_id, rt.new_id("item"))
         if not final:
+            self._delta(item_id, utterance_id, text.lstrip())
             return
-        item_id = self.utterances.pop(utterance_id, None) or rt.new_id("item")
+        said = self.said.pop(utterance_id, "")
+        if said and text.startswith(said) and text != said:  # the deltas add up to the text
+            self.send(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id,
+                content_index=0,
+                delta=text[len(said) :],
+            )
+        del self.utterances[utterance_id]
+        seconds = self.heard_bytes / (2 * rt.OUTPUT_RATE)
+        self.heard_bytes = 0
         if not self.committing:
-            self.send("input_audio_buffer.speech_stopped", audio_end_ms=0, item_id=item_id)
+            end = self._offset("speech_ended")
+            self.send("input_audio_buffer.speech_stopped", audio_end_ms=end, item_id=item_id)
         item = rt.Item(item_id, "user", "input_audio", text)
         previous = self.items.add(item)
         self.send("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
@@ -108,8 +153,18 @@ class InputBuffer:
             item_id=item_id,
             content_index=0,
             transcript=text,
+            usage={"type": "duration", "seconds": round(seconds, 3)},
         )
         self.send("conversation.item.done", previous_item_id=previous, item=item.shape())
         vad = self.config.vad
         if text and not self.committing and vad is not None and vad.create_response:
             await self.respond()
+
+
+def interim_delta(said: str, heard: str) -> str:
+    """What an interim transcript `heard` adds to `said` (the deltas sent so far): its words
+    but the last (still being spoken, the likeliest to change), if they extend `said`.
+    Nothing when the STT revised what was sent: a delta cannot take words back, and the
+    completed transcript is the one that counts."""
+    stable = heard[: heard.rstrip().rfind(" ") + 1]
+    return stable[len(said) :] if stable.startswith(said) else ""

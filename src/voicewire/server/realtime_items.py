@@ -57,6 +57,10 @@ class ItemEvents:
 
     def _create(self, event: rt.ItemCreate) -> None:
         asked = event.item
+        if not self.items.placeable(event.previous_item_id):
+            message = f"no item {event.previous_item_id!r} in the conversation"
+            self.complain(rt.Problem("item_not_found", message, event.event_id, "previous_item_id"))
+            return
         if asked.id is not None and self.items.find(asked.id) is not None:
             message = f"an item {asked.id!r} exists already"
             self.complain(rt.Problem("item_exists", message, event.event_id, "item.id"))
@@ -77,7 +81,7 @@ class ItemEvents:
                 )
                 self.complain(rt.Problem("invalid_value", message, event.event_id, "item.call_id"))
                 return
-            self._add(self._function(asked))
+            self._add(self._function(asked), event.previous_item_id)
             return
         texts = []
         for content in asked.content:
@@ -97,7 +101,9 @@ class ItemEvents:
         kind: rt.ItemKind = "output_text" if asked.role == "assistant" else "input_text"
         if audio and asked.role == "user":
             kind = "input_audio"
-        self._add(rt.Item(asked.id or rt.new_id("item"), asked.role, kind, text))
+        self._add(
+            rt.Item(asked.id or rt.new_id("item"), asked.role, kind, text), event.previous_item_id
+        )
 
     def _function(self, asked: rt.FunctionCallIn | rt.FunctionCallOutputIn) -> rt.Item:
         """A function's output (what the client's function returned), or a call."""
@@ -108,8 +114,8 @@ class ItemEvents:
         call.name = asked.name
         return call
 
-    def _add(self, item: rt.Item) -> None:
-        previous = self.items.add(item)
+    def _add(self, item: rt.Item, after: str | None) -> None:
+        previous = self.items.add(item, after)
         self.send("conversation.item.added", previous_item_id=previous, item=item.shape())
         self.send("conversation.item.done", previous_item_id=previous, item=item.shape())
 

@@ -106,6 +106,7 @@ class Config:
 
 
 FUNCTION_KINDS = ("function_call", "function_call_output")
+ROOT = "root"  # `previous_item_id` of an item created at the conversation's beginning
 
 
 def chat_messages(items: list[Item]) -> list[ChatMessage]:
@@ -136,11 +137,29 @@ class Items:
     def __init__(self, limit: int) -> None:
         self.items: deque[Item] = deque(maxlen=max(2, limit))
 
-    def add(self, item: Item) -> str | None:
-        """Append `item`; the id of the item before it."""
-        previous = self.items[-1].id if self.items else None
-        self.items.append(item)
-        return previous
+    def add(self, item: Item, after: str | None = None) -> str | None:
+        """Put `item` after the item `after` (`"root"`: first; None: last), the oldest
+        forgotten if the session is full; the id of the item before it. `after` must be
+        "root", None, or an item's id (`placeable`)."""
+        at = len(self.items)
+        if after == ROOT:
+            at = 0
+        elif after is not None:
+            at = next(n for n, i in enumerate(self.items) if i.id == after) + 1
+        if len(self.items) == self.items.maxlen:
+            self.items.popleft()
+            at = max(0, at - 1)
+        self.items.insert(at, item)
+        return self.before(item)
+
+    def placeable(self, after: str | None) -> bool:
+        """`after` names a place for a new item: "root", none (the end), or an item."""
+        return after in (None, ROOT) or self.find(after) is not None
+
+    def before(self, item: Item) -> str | None:
+        """The id of the item before `item` (None: it is first, or not in the session)."""
+        at = next((n for n, i in enumerate(self.items) if i is item), 0)
+        return self.items[at - 1].id if at else None
 
     def find(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)

@@ -141,6 +141,17 @@ class Microphone:
         else:
             await self._guard(voice.feed(pcm))
 
+    def vad_ago_ms(self, kind: str) -> int | None:
+        """How long before the end of the audio fed so far the detector's last event, if of
+        `kind`, placed its edge: where speech began (`speech_started`), or the point it
+        decided speech had ended (`speech_ended`, the silence window included)."""
+        voice = self._input
+        event = voice.vad_event if voice is not None else None
+        if voice is None or event is None or event.kind != kind:
+            return None
+        edge = event.edge_ms if kind == "speech_started" else event.at_ms
+        return max(0, round(voice.vad_ms) - edge)
+
     async def stop(self) -> None:
         """The microphone is off: the utterance in progress ends with its final transcript."""
         voice = self._input

@@ -89,6 +89,8 @@ class VoiceInput:
         self.partial = ""
         self.seconds = 0.0  # audio in the current utterance
         self.pause_ms = pause_ms
+        self.vad_event: VADEvent | None = None  # the detector's last decision
+        self.vad_ms = 0.0  # audio fed to the detector: its clock (for the event's offsets)
         self._spoke = False  # the detector heard speech in this utterance
         self._paused = False  # what the stream was last told
         self._closes = 0  # calls of `close`, so far
@@ -131,6 +133,7 @@ class VoiceInput:
             self.partial = heard.text
             await self.on_transcript(self.utterance, heard.text, False)
         for event in self._detect(pcm):
+            self.vad_event = event
             if event.kind == "speech_started":
                 self._spoke = True
                 await self.on_speech(self.utterance)
@@ -140,13 +143,16 @@ class VoiceInput:
 
     def _detect(self, pcm: bytes) -> list[VADEvent]:
         try:
-            return self.vad.feed(pcm)
+            events = self.vad.feed(pcm)
         except Exception as exc:
             if self.vad.backend != "silero":
                 raise
             _silero_failed(exc)  # a new detector: the speech in progress is heard anew
             self.vad = end_of_speech(self.sample_rate, self.vad.silence_ms)
-            return self.vad.feed(pcm)
+            self.vad_ms = 0.0
+            events = self.vad.feed(pcm)
+        self.vad_ms += len(pcm) * 500 / self.sample_rate
+        return events
 
     def _hint_pause(self) -> None:
         pause: Callable[[bool], None] | None = getattr(self.stream, "pause", None)
