@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import serve
 from tests.server.test_metrics import samples
@@ -153,6 +155,24 @@ async def test_a_cancelled_spoken_turn_gives_its_place_back(tmp_path: Path) -> N
     await runner.start(UserMessage(id="b", text="two"), 2, options(runner, voice=False))
     assert load.demand == 0  # a text turn takes no place
     await runner.cancel()
+
+
+async def test_a_spoken_turn_its_connection_can_no_longer_run_gives_its_place_back(
+    tmp_path: Path,
+) -> None:
+    def closing(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        coro.close()  # as a task group that is shutting down refuses a new task
+        raise RuntimeError("TaskGroup is shutting down")
+
+    sink = FakeSink()
+    runner = runner_of(tmp_path, lambda ctx: iter(()), sink)
+    load = runner.services.speech = SpeechLoad(lambda: 1.0, limit=1.0)
+    runner.spawn = closing
+    with pytest.raises(RuntimeError):
+        await runner.start(UserMessage(id="a", text="one"), 1, options(runner))
+    assert load.demand == 0
+    # The turn that never ran is ended like any other: turn.start, then turn.end.
+    assert [type(item).__name__ for item in sink.items][-2:] == ["TurnStart", "TurnEnd"]
 
 
 async def test_over_the_wire_the_newcomer_gets_a_notice_and_metrics_show_the_load(

@@ -203,7 +203,14 @@ class TurnRunner:
 
         turn = Turn(turn_id, services.responder, context, services.tts, emit, options)
         self.running = running = Running(turn, gate, slot=slot, notice=notice)
-        running.task = self.spawn(self._drive(running))
+        try:
+            running.task = self.spawn(self._drive(running))
+        except BaseException:
+            # The connection can run no more tasks (its task group is shutting down): the turn
+            # never ran; it is ended here, so its speech slot and stored reply are not left open.
+            running.turn.status = "interrupted"
+            self._settle(running)
+            raise
         self.on_change()
 
     async def cancel(self, turn_id: int | None = None, played_ms: int | None = None) -> None:
