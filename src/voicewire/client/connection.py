@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 import uuid
-import wave
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,82 +16,22 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
 from voicewire.client.playback import PlaybackClock
+from voicewire.client.turn_result import Event, OnEvent, TurnResult
 from voicewire.protocol.errors import RESUMABLE_CLOSE_CODES
 from voicewire.protocol.frames import AudioFrame, decode_frame
 from voicewire.protocol.messages import (
     PROTOCOL_VERSION,
     AudioFormat,
-    Error,
-    SegmentEnd,
-    SegmentStart,
-    ServerMessage,
     SessionReady,
     SessionResumed,
     SessionUpdated,
-    TextDelta,
     TurnEnd,
     TurnStart,
     server_message_adapter,
 )
 
-Event = ServerMessage | AudioFrame
-OnEvent = Callable[[Event], None]
-
-
-@dataclass
-class TurnResult:
-    """Everything one turn sent, with the arrival time (monotonic s) of each item."""
-
-    turn_id: int
-    events: list[tuple[float, Event]] = field(default_factory=list)
-    end: TurnEnd | None = None
-    sample_rate: int = 22050  # the session's audio format when the turn ran
-    codec: str = "pcm16"
-
-    @property
-    def text(self) -> str:
-        return "".join(e.text for _, e in self.events if isinstance(e, TextDelta))
-
-    @property
-    def segments(self) -> list[tuple[SegmentStart, SegmentEnd | None, bytes]]:
-        """Each segment's start, end and concatenated audio payload, in order."""
-        starts: dict[int, SegmentStart] = {}
-        ends: dict[int, SegmentEnd] = {}
-        audio: dict[int, bytearray] = {}
-        for _, e in self.events:
-            if isinstance(e, SegmentStart):
-                starts[e.segment_id] = e
-            elif isinstance(e, SegmentEnd):
-                ends[e.segment_id] = e
-            elif isinstance(e, AudioFrame):
-                audio.setdefault(e.segment_id, bytearray()).extend(e.payload)
-        return [(s, ends.get(i), bytes(audio.get(i, b""))) for i, s in sorted(starts.items())]
-
-    @property
-    def audio(self) -> bytes:
-        return b"".join(a for _, _, a in self.segments)
-
-    @property
-    def errors(self) -> list[Error]:
-        return [e for _, e in self.events if isinstance(e, Error)]
-
-    def to_wav_bytes(self) -> bytes:
-        """The turn's speech, segments back to back, as a mono 16-bit WAV file."""
-        if self.codec != "pcm16":
-            raise ValueError(f"WAV needs pcm16 audio; this turn's codec is {self.codec}")
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(self.sample_rate)
-            w.writeframes(self.audio)
-        return buffer.getvalue()
-
-    def wav(self, path: str | Path) -> Path:
-        """Write `to_wav_bytes()` to `path`; returns the path."""
-        path = Path(path)
-        path.write_bytes(self.to_wav_bytes())
-        return path
+# `Event`, `OnEvent` and `TurnResult` live in `turn_result`; imported from here too.
+__all__ = ["Client", "Event", "OnEvent", "TurnResult"]
 
 
 class Client:
