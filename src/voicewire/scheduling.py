@@ -37,6 +37,9 @@ T = TypeVar("T")
 
 # Monotonic-clock time (time.monotonic / loop.time) by which the work's result is needed.
 deadline: ContextVar[float | None] = ContextVar("voicewire_deadline", default=None)
+# Seconds of audio the caller's turn has produced so far: an engine may make its next piece
+# about as long (so pieces double across a turn's sentences, as they do within one).
+produced: ContextVar[float] = ContextVar("voicewire_produced", default=0.0)
 
 
 class DeadlineScheduler:

@@ -196,7 +196,9 @@ async def test_closing_the_iterator_after_the_first_chunk_decodes_no_more(
 async def test_every_piece_is_a_job_of_its_own_on_the_shared_scheduler(tts: PiperTTS) -> None:
     ran = tts.scheduler.ran
     chunks = await speak(tts, LONG)
-    assert tts.scheduler.ran - ran == len(chunks) + 1  # and one that finds nothing left
+    # No job only to find that nothing is left: under load it waits its turn in the queue,
+    # and the session's next segment waits behind it.
+    assert tts.scheduler.ran - ran == len(chunks)
 
 
 async def test_each_window_is_queued_by_the_deadline_its_caller_has_when_it_is_needed(

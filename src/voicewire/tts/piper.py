@@ -138,8 +138,19 @@ class _Synthesis:
         self._voiced: list[Interval] = []  # all words' audio (not-1:1 case)
         self._current: _Sentence | None = None
 
-    def step(self, due: float | None = None) -> SpeechChunk | None:
-        """The next piece of audio, sized by how soon it is `due` (time.monotonic)."""
+    @property
+    def finished(self) -> bool:
+        """Every sentence is decoded: no step is left to run."""
+        current = self._current
+        return (
+            self._sentences is not None
+            and self._next == len(self._sentences)
+            and (current is None or current.done == current.frames)
+        )
+
+    def step(self, due: float | None = None, produced_s: float = 0.0) -> SpeechChunk | None:
+        """The next piece of audio, sized by how soon it is `due` (time.monotonic) and by the
+        audio the caller's turn has `produced_s` so far."""
         if self._sentences is None:
             self._sentences = [p for p in self._tts._voice.phonemize(self._text) if p]
             self._counts = [len(_word_groups((p, 0) for p in s)) for s in self._sentences]
@@ -150,13 +161,16 @@ class _Synthesis:
             self._next += 1
         sentence, graph, chunking = self._current, self._tts._graph, self._tts.chunking
         # Small windows while the listener is waiting (a turn's first audio, or a session
-        # about to run dry); otherwise as few seams as possible: each costs decoding.
+        # about to run dry), doubling: each is about as long as the audio before it, in this
+        # sentence or the turn's earlier ones; otherwise as few seams as possible: each costs
+        # decoding.
         waiting = due is None or due - time.monotonic() < self._tts.waiting_s
         largest = chunking["largest"] if graph.streams else sentence.frames
+        ramp = max(sentence.size, int(produced_s * self._tts.sample_rate) // graph.hop)
         window = next_window(
             sentence.done,
             sentence.frames,
-            size=sentence.size if waiting else largest,
+            size=min(largest, ramp) if waiting else largest,
             margin=chunking["margin"],
             tail=chunking["first"] // 2,
         )
@@ -301,11 +315,11 @@ class PiperTTS:
         speak("Hello.")  # warm-up: onnxruntime's first run allocates
         self.meter.probe(lambda: self._pool.submit(speak, _CALIBRATION[2]))
 
-    def _step(self, job: _Synthesis, due: float | None) -> SpeechChunk | None:
+    def _step(self, job: _Synthesis, due: float | None, produced_s: float) -> SpeechChunk | None:
         """`job.step` on a worker; a step run with every worker busy measures the capacity."""
         saturated = self._pool.saturated
         started = time.perf_counter()
-        chunk = job.step(due)
+        chunk = job.step(due, produced_s)
         if chunk is not None and saturated and self._pool.saturated:
             audio_s = len(chunk.pcm) / 2 / self.sample_rate
             self.meter.record(audio_s, time.perf_counter() - started)
@@ -347,10 +361,12 @@ class PiperTTS:
             # turn moves on as audio is produced) and sized by it when it runs; closing the
             # iterator submits no more.
             try:
-                due = scheduling.deadline.get()
-                chunk = await asyncio.wrap_future(self._pool.submit(self._step, job, due))
+                due, produced = scheduling.deadline.get(), scheduling.produced.get()
+                chunk = await asyncio.wrap_future(self._pool.submit(self._step, job, due, produced))
             except Exception as exc:
                 raise TTSError(f"Piper synthesis failed: {exc}") from exc
             if chunk is None:
                 return
             yield chunk
+            if job.finished:  # no job just to find that nothing is left
+                return

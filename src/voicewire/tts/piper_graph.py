@@ -12,9 +12,12 @@ of context per side, trimmed back to its own frames, matches a one-shot decode: 
 10 frames of decoder context give a largest difference under one 16-bit step (8 give ~100).
 
 The flow is cut out of the encoder because it is half of it (measured: ~50% of the encoder's
-time for a 25-word sentence): the first window runs the flow on just its own frames plus
-`_FLOW_MARGIN`, so the listener waits for the text encoder, the duration predictor and one
-small window; the next window runs the flow over the whole sentence once, as before.
+time for a 25-word sentence), and it is run piece by piece too: each window extends the flow's
+output as far as it needs (at least `_FLOW_STEP` frames at a time, so the margins are paid
+rarely), with `_FLOW_MARGIN` frames of context per side. So the listener waits for the text
+encoder, the duration predictor and one small window, and no window pays for the flow of the
+whole sentence: a long sentence's flow was one ~100 ms piece of work that every other session
+waited behind.
 
 The cut is made when the voice loads (~0.2 s) and cached, keyed by the voice file's SHA-256. A
 graph that cannot be cut (another architecture, or a multi-speaker voice, whose decoder also
@@ -44,6 +47,8 @@ _PARTS = ("enc", "flow", "dec")
 # Frames of context past a prefix for its flow output to match the whole sentence's: joe-medium
 # is exact at 32, and 24 leaves a largest error of ~1e-4 in the latent, ~2e-7 of peak in audio.
 _FLOW_MARGIN = 24
+# The flow's output is extended by at least this many frames at a time (~1.5 s of audio).
+_FLOW_STEP = 128
 
 
 def default_cache_dir() -> Path:
@@ -64,12 +69,12 @@ class Window:
 @dataclass(slots=True)
 class Latent:
     """A sentence past the encoder: the flow's input and mask (or, for a whole graph, the
-    audio), the frames of each phoneme id, and the flow's output once a window needed it all."""
+    audio), the frames of each phoneme id, and the flow's output as far as windows needed it."""
 
     prior: np.ndarray
     mask: np.ndarray | None
     frames_per_id: np.ndarray | None
-    z: np.ndarray | None = None
+    z: np.ndarray | None = None  # the flow's output of frames [0, z.shape[-1])
 
 
 def next_window(start: int, frames: int, *, size: int, margin: int, tail: int) -> Window:
@@ -244,24 +249,31 @@ class VitsGraph:
     def samples(self, latent: Latent) -> int:
         return self.frames(latent) * self.hop if self.streams else int(latent.prior.size)
 
-    def _run_flow(self, latent: Latent, end: int) -> np.ndarray:
+    def _flow_upto(self, latent: Latent, end: int) -> np.ndarray:
+        """The flow's output of frames [0, `end`) at least, extending what earlier windows ran."""
         assert self._flow is not None and latent.mask is not None
+        done = 0 if latent.z is None else int(latent.z.shape[-1])
+        if end <= done:
+            assert latent.z is not None
+            return latent.z
+        frames = self.frames(latent)
+        # The first run is on the listener's wait: just what the first window needs.
+        upto = min(frames, end if done == 0 else max(end, done + _FLOW_STEP))
+        if frames - upto < _FLOW_STEP // 2:
+            upto = frames  # a short remainder joins this run rather than paying for a margin
+        lo, hi = max(0, done - _FLOW_MARGIN), min(frames, upto + _FLOW_MARGIN)
         prior, mask = self._flow.get_inputs()
-        feed = {prior.name: latent.prior[..., :end], mask.name: latent.mask[..., :end]}
-        z: np.ndarray = self._flow.run(None, feed)[0]
-        return z
+        feed = {prior.name: latent.prior[..., lo:hi], mask.name: latent.mask[..., lo:hi]}
+        out: np.ndarray = self._flow.run(None, feed)[0]
+        new = out[..., done - lo : upto - lo]
+        latent.z = new if latent.z is None else np.concatenate([latent.z, new], axis=-1)
+        return latent.z
 
     def decode(self, latent: Latent, window: Window) -> np.ndarray:
         """Float audio of the window's own frames."""
         if self._decoder is None:
             return latent.prior.reshape(-1)[window.start * self.hop : window.end * self.hop]
-        frames = self.frames(latent)
-        if latent.z is not None:
-            z = latent.z
-        elif window.lo == 0 and window.hi + _FLOW_MARGIN < frames:
-            z = self._run_flow(latent, window.hi + _FLOW_MARGIN)  # the first window: its prefix
-        else:
-            z = latent.z = self._run_flow(latent, frames)
+        z = self._flow_upto(latent, window.hi)
         (cut,) = self._decoder.get_inputs()
         (out,) = self._decoder.run(None, {cut.name: z[..., window.lo : window.hi]})
         audio: np.ndarray = np.asarray(out).reshape(-1)

@@ -70,6 +70,7 @@ class Speaker:
             # Due when the audio already produced will have played out; the turn's first audio
             # goes before every other session's next piece.
             scheduling.deadline.set(-math.inf if play_start is None else play_start + queued_s)
+            scheduling.produced.set(queued_s)
             started = False
             try:
                 speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
@@ -79,6 +80,7 @@ class Speaker:
                         play_start = clock() if play_start is None else play_start
                         queued_s += len(piece.pcm) / 2 / self.sample_rate
                         scheduling.deadline.set(play_start + queued_s)
+                        scheduling.produced.set(queued_s)
                         await chunks.put((segment, piece))
             except TTSError as exc:
                 # The reply goes on as text; the client is told its speech stopped.
