@@ -25,6 +25,9 @@ __all__ = ["bound_socket", "free_port", "inherited_socket", "serve", "serve_proc
 # speak every turn unless they set a capacity (tests/server/test_speech_load.py does); their
 # servers, threads and subprocesses alike, read this from the environment.
 os.environ.setdefault("VOICEWIRE_SPEECH_CAPACITY", "0")
+# A test process makes hundreds of apps: freezing each one's objects out of the collector's
+# reach would keep their garbage for the whole run (tests/server/test_services.py tests it).
+os.environ.setdefault("VOICEWIRE_GC_FREEZE", "0")
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # (docs/benchmarks.md, "Capacity, overload and random arrivals").
     speech_load_limit: float = Field(default=0.6, gt=0)
     speech_capacity: float | None = Field(default=None, ge=0)
+    # Once the engines are loaded, what start-up made (models, modules, the ORM: ~150k objects)
+    # is frozen out of the cyclic garbage collector's walks (`gc.freeze`): a full collection
+    # over it held the GIL for ~80 ms, and every session's synthesis and sending waited.
+    gc_freeze: bool = True
 
     # The first segment is spoken once it has this many words and ends a clause ("Sure,").
     first_segment_min_words: int = 1

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from tests.waiting import until
+from tests.waiting import HANG_S, until
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.protocol.messages import (
@@ -22,6 +22,7 @@ from voicewire.protocol.messages import (
 )
 from voicewire.responder import DataItem, TurnContext, llm_responder
 from voicewire.server.metrics import Metrics
+from voicewire.server.persist import StartGate
 from voicewire.server.speech_load import SpeechLoad
 from voicewire.server.turns import Conversation, TurnRunner, turn_options
 from voicewire.tts.fake import FakeToneTTS
@@ -155,3 +156,41 @@ async def test_a_connection_keeps_at_most_history_messages_of_its_conversation(
         await until(lambda: runner.running is None, "the turn ends")
     assert len(runner.conversation.history) == limit
     assert runner.conversation.history[-2].content == f"q{limit + 2}"
+
+
+class NoticingTTS(FakeToneTTS):
+    """The fake tone voice, noting when a synthesis starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def synthesize(self, text: str, **kw: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        self.started.set()
+        async for chunk in super().synthesize(text, **kw):
+            yield chunk
+
+
+async def test_speech_is_synthesized_while_the_user_message_is_still_being_stored() -> None:
+    # A burst of turns on SQLite commits their questions one after another; the first audio
+    # must not wait for the commit to start being made, only to be sent.
+    sent: list[Any] = []
+
+    async def put(item: Any) -> None:
+        sent.append(item)
+
+    stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    gate = StartGate(put, TurnStart(turn_id=1, reply_to="m"), stored)
+    tts = NoticingTTS()
+    llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=0)
+    context = TurnContext(text="tell me", history=[], llm=llm)
+    turn = Turn(1, llm_responder, context, tts, gate.emit, TurnOptions())
+    task = asyncio.create_task(turn.run())
+    await asyncio.wait_for(tts.started.wait(), HANG_S)
+    assert sent == []  # nothing of the reply goes out before its question is stored
+    stored.set_result(None)
+    await task
+    kinds = [type(i).__name__ for i in sent]
+    assert kinds[0] == "TurnStart" and kinds.count("TurnStart") == 1
+    assert kinds.index("TextDelta") < kinds.index("SegmentStart")
+    assert "".join(i.text for i in sent if isinstance(i, TextDelta)) == REPLY

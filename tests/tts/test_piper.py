@@ -148,6 +148,39 @@ async def test_a_sentence_not_needed_yet_comes_in_fewer_larger_pieces(tts: Piper
     assert len(relaxed[0].pcm) // 2 > 300 * 256  # not the small first window
 
 
+async def first_piece(tts: PiperTTS, *, due_in_s: float, produced_s: float) -> float:
+    """Seconds of audio in the first piece of LONG for a turn that has made `produced_s` of
+    audio and whose listener runs out of it in `due_in_s`."""
+    scheduling.deadline.set(time.monotonic() + due_in_s)
+    scheduling.produced.set(produced_s)
+    stream = tts.synthesize(LONG)
+    try:
+        chunk = await anext(stream)
+    finally:
+        await stream.aclose()
+    return len(chunk.pcm) / 2 / tts.sample_rate
+
+
+async def test_a_later_sentence_of_a_turn_starts_with_a_piece_as_long_as_the_audio_before_it(
+    tts: PiperTTS,
+) -> None:
+    # Windows double across a turn's sentences, not from the smallest at each one: a turn
+    # that has made 2 s of audio, its listener 0.9 s from running dry, gets ~0.9 s at once
+    # (the slack), where a turn's first piece is ~0.5 s.
+    first = await first_piece(tts, due_in_s=-1.0, produced_s=0.0)
+    later = await first_piece(tts, due_in_s=0.9, produced_s=2.0)
+    assert first < 0.7
+    assert later > 1.3 * first
+
+
+async def test_no_piece_is_longer_than_the_audio_its_listener_still_has_to_play(
+    tts: PiperTTS,
+) -> None:
+    # A long piece would keep the workers from sessions about to run dry: a turn with 5 s
+    # made but 0.3 s left to play gets a small piece, not 5 s.
+    assert await first_piece(tts, due_in_s=0.3, produced_s=5.0) < 0.7
+
+
 async def test_the_seams_between_pieces_make_no_clicks(quiet: PiperTTS, piper_itself: Any) -> None:
     chunks = await speak(quiet, LONG)
     streamed = samples(chunks).astype(np.int32)

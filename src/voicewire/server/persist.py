@@ -298,10 +298,13 @@ def _detached(task: asyncio.Task[Any]) -> asyncio.Future[None]:
 class StartGate:
     """Holds a turn's frames back until its user message is committed.
 
-    The LLM starts at once, so the commit's few milliseconds hide behind its first-token
-    latency; but nothing of the reply — not even `turn.start` — is sent before the question it
-    answers is stored. If the database is down, the turn goes on once the first attempt failed
-    (the write keeps retrying in the background, and a final failure is logged).
+    The LLM and the speech synthesis start at once, so the commit hides behind the first
+    token and the first audio (a burst of turns on SQLite commits one after another: tens of
+    milliseconds); but nothing of the reply — not even `turn.start` — is sent before the
+    question it answers is stored. If the database is down, the turn goes on once the first
+    attempt failed (the write keeps retrying in the background, and a final failure is logged).
+    The turn's writers (its text and its speech) wait at the gate in the order they came, and
+    `turn.start` goes first.
     """
 
     def __init__(
@@ -313,18 +316,29 @@ class StartGate:
         self.put = put
         self.start = start
         self.stored = stored
-        self.opened = False
+        self.opened = False  # `turn.start` is out: items pass straight through
+        self._opening = asyncio.Lock()
 
     async def open(self) -> None:
         if self.opened:
             return
-        self.opened = True
+        async with self._opening:
+            if not self.opened:
+                await self._open_locked()
+
+    async def emit(self, item: Outgoing) -> None:
+        if self.opened:
+            await self.put(item)
+            return
+        async with self._opening:  # behind whoever came first, and `turn.start`
+            if not self.opened:
+                await self._open_locked()
+            await self.put(item)
+
+    async def _open_locked(self) -> None:
         if self.stored is not None:
-            # The first attempt, or the whole retried write if it is quick: whichever ends first.
+            # The first attempt, or the whole retried write if quick: whichever ends first.
             with contextlib.suppress(Exception, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.stored), RETRY_DELAYS_S[0])
         await self.put(self.start)
-
-    async def emit(self, item: Outgoing) -> None:
-        await self.open()
-        await self.put(item)
+        self.opened = True

@@ -6,6 +6,7 @@ import `Services`, and `app.py` opens them in its lifespan with `open_services`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -125,6 +126,9 @@ async def open_services(
         services.metrics.watch_speech(services.speech)
         if settings.stt_preload:
             await services.stt.preload()
+        if settings.gc_freeze:
+            gc.collect()
+            gc.freeze()
         log.info("voicewire ready: llm=%s tts=%s", llm.name, tts.name)
         yield services
     finally:

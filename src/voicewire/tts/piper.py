@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import math
 import time
 import unicodedata
 from collections.abc import AsyncGenerator, Iterable, Sequence
@@ -162,15 +163,21 @@ class _Synthesis:
         sentence, graph, chunking = self._current, self._tts._graph, self._tts.chunking
         # Small windows while the listener is waiting (a turn's first audio, or a session
         # about to run dry), doubling: each is about as long as the audio before it, in this
-        # sentence or the turn's earlier ones; otherwise as few seams as possible: each costs
-        # decoding.
-        waiting = due is None or due - time.monotonic() < self._tts.waiting_s
+        # sentence or the turn's earlier ones, but no longer than the audio the listener still
+        # has to play (a long piece would keep the workers from sessions about to run dry);
+        # otherwise as few seams as possible: each costs decoding.
+        slack = None if due is None or math.isinf(due) else due - time.monotonic()
+        waiting = slack is None or slack < self._tts.waiting_s
         largest = chunking["largest"] if graph.streams else sentence.frames
-        ramp = max(sentence.size, int(produced_s * self._tts.sample_rate) // graph.hop)
+        size = largest
+        if waiting:
+            size = max(sentence.size, self._tts.frames_of(produced_s))
+            if slack is not None:
+                size = min(size, max(chunking["first"], self._tts.frames_of(slack)))
         window = next_window(
             sentence.done,
             sentence.frames,
-            size=min(largest, ramp) if waiting else largest,
+            size=min(largest, size),
             margin=chunking["margin"],
             tail=chunking["first"] // 2,
         )
@@ -299,6 +306,10 @@ class PiperTTS:
         self.meter = self._pool.meter
         if probe_capacity and self.meter.capacity is None:
             self._probe()
+
+    def frames_of(self, seconds: float) -> int:
+        """Latent frames of `seconds` of audio."""
+        return int(seconds * self.sample_rate) // self._graph.hop
 
     @property
     def capacity(self) -> float | None:

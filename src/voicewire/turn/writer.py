@@ -73,9 +73,11 @@ class Writer:
                     room = opts.max_chars - len(self.text)
                     delta = delta[:room]
                     self.text += delta
-                    await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
+                    # Speech starts on a segment before its text is sent: sending may wait
+                    # (the start gate, a full send queue), synthesis need not.
                     for segment in splitter.feed(delta):
                         segments.put_nowait(segment)
+                    await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
                     if len(self.text) >= opts.max_chars:
                         await self._error(
                             ErrorCode.REPLY_TOO_LONG, f"the reply was cut at {opts.max_chars} chars"
