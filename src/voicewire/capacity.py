@@ -49,13 +49,28 @@ class CapacityMeter:
                 return None
             return self.workers * self._audio_s / self._busy_s
 
-    def probe(self, submit: Callable[[], Future[float]]) -> float | None:
-        """Run one job per worker at once (each returns the seconds of speech it made) and
-        count their throughput as one measurement; the capacity after it."""
-        started = time.perf_counter()
-        futures: Sequence[Future[float]] = [submit() for _ in range(self.workers)]
-        audio_s = sum(f.result() for f in futures)
-        wall_s = time.perf_counter() - started
-        # `workers` jobs side by side for `wall_s`: as many busy seconds per worker.
-        self.record(audio_s, wall_s * self.workers)
+    def probe(
+        self,
+        submit: Callable[[], Future[float]],
+        *,
+        rounds: int = 2,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> float | None:
+        """Run one job per worker at once (each returns the seconds of speech it made), `rounds`
+        times, and count the fastest round's throughput as one measurement; the capacity after
+        it. A round is a fraction of a second: a neighbour's burst on a shared box can halve
+        one (measured here: 14 s/s in one start-up, 19–21 in the next ones), and an estimate
+        that low would answer turns as text for the next minute. Noise only ever slows a
+        round, so the fastest is the closest to what the box can do."""
+        best: tuple[float, float] | None = None
+        for _ in range(max(1, rounds)):
+            started = clock()
+            futures: Sequence[Future[float]] = [submit() for _ in range(self.workers)]
+            audio_s = sum(f.result() for f in futures)
+            wall_s = clock() - started
+            if wall_s > 0 and (best is None or audio_s / wall_s > best[0] / best[1]):
+                best = (audio_s, wall_s)
+        if best is not None:
+            # `workers` jobs side by side for `wall_s`: as many busy seconds per worker.
+            self.record(best[0], best[1] * self.workers)
         return self.capacity

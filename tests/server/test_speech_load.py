@@ -102,7 +102,7 @@ def test_the_start_up_probe_runs_one_job_per_worker_and_counts_their_speech() ->
         future.set_result(2.0)
         return future
 
-    capacity = meter.probe(submit)
+    capacity = meter.probe(submit, rounds=1)
     assert len(started) == 3 and capacity is not None and capacity > 0
 
 

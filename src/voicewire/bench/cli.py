@@ -19,21 +19,28 @@ def bench_latency(
     tts: Annotated[str, typer.Option(help="TTS engine.")] = "piper",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
     scenario: Annotated[
-        str, typer.Option(help="plain: a reply; tool: a reply that calls a tool first.")
+        str,
+        typer.Option(
+            help="plain: a reply; long: a reply whose first sentence has 25 words and no "
+            "comma; tool: a reply that calls a tool first."
+        ),
     ] = "plain",
 ) -> None:
-    """Time to first text, first audio and the floor, over a real socket; with
-    `--scenario tool`, the time from a tool's result to the first audio after it."""
+    """Time to first text, first audio and the floor, over a real socket (and from the first
+    segment's text complete to its first audio); with `--scenario tool`, the time from a
+    tool's result to the first audio after it."""
     if scenario == "tool":
         from voicewire.bench import tool_latency
 
         tool_latency.run(turns=turns, tps=tps, tts=tts, json_path=json_path)
         return
-    if scenario != "plain":
-        raise typer.BadParameter("expected plain or tool", param_hint="--scenario")
-    from voicewire.bench.latency import run
+    if scenario not in ("plain", "long"):
+        raise typer.BadParameter("expected plain, long or tool", param_hint="--scenario")
+    from voicewire.bench.latency import LONG_FIRST_SENTENCE, run
+    from voicewire.llm.scripted import DEFAULT_REPLY
 
-    run(turns=turns, tps=tps, tts=tts, json_path=json_path)
+    reply = LONG_FIRST_SENTENCE if scenario == "long" else DEFAULT_REPLY
+    run(turns=turns, tps=tps, tts=tts, json_path=json_path, reply=reply)
 
 
 @bench_app.command("persistence")
