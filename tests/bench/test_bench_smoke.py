@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from voicewire.bench import concurrency, idle, plots, poisson, wire
+from voicewire.bench import concurrency, idle, plots, poisson, serverproc, tables, wire
 
 SHORT = "Sure, this is a short reply. It has two sentences, and a clause."
 
@@ -215,10 +215,18 @@ def test_the_poisson_suite_runs_conversations_and_reports_the_load_it_held(
         capacity=4.0,
         json_path=path,
         quiet=True,
+        load_limit=1.0,
+        speech_capacity=3.0,
     )
     (level,) = out["levels"]
     assert level["conversations"] >= 1 and level["turns"] >= 1 and level["incomplete"] == 0
     assert level["mean_load"] > 0 and out["capacity"] == 4.0
+    # The server ran with the speech settings given: its capacity is the fixed one (the load's
+    # denominator is still the one asked for), and its 3 places hold the 2 conversations.
+    assert out["capacity_at_end"] == 3.0 and level["conversations"] == 2
+    assert level["text_only"] == 0
+    assert (out["load_limit"], out["speech_capacity"]) == (1.0, 3.0)
+    assert "speech limit 1 × capacity 3 s/s" in str(poisson.table(out).title)
     # Every reply was stored, complete; the server's memory was sampled.
     assert level["stored"] == {"complete": level["turns"]} and level["rss_mb"]
     assert strict_json(path.read_text())["suite"] == "poisson"
@@ -234,6 +242,40 @@ def test_the_concurrency_suite_measures_capacity_and_says_what_fraction_it_held(
     assert summary["capacity"] == max(lv["throughput"] for lv in out["levels"])
     assert summary["fraction_of_capacity"] == summary["max_clean_sessions"] / summary["capacity"]
     assert out["capacity"]["probe"] is None  # the fake engine does not measure itself
+
+
+def test_a_concurrency_run_with_a_speech_capacity_and_load_limit_answers_the_rest_as_text(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "concurrency.json"
+    # Each turn waits 1 s for its first token: the three, asked at once, are in flight at once.
+    argv = ["--sessions", "1,3", "--tts", "fake", "--tps", "200", "--reply", SHORT]
+    argv += ["--first-token-ms", "1000", "--json", str(path)]
+    assert concurrency.main([*argv, "--speech-capacity", "2", "--load-limit", "0.5"]) == 0
+    out = strict_json(path.read_text())
+    assert (out["load_limit"], out["speech_capacity"]) == (0.5, 2.0)
+    assert out["capacity"]["server"] == 2.0  # the server's capacity is the one given
+    # max(1, floor(0.5 × 2)) = 1 turn spoken at once: alone, it speaks; of three at once, two
+    # answer as text only.
+    single, level = out["levels"]
+    assert single["text_only"] == 0 and single["clients"][0]["audio_s"] > 0
+    assert level["text_only"] == 2 and level["incomplete"] == 0
+    spoken = [c for c in level["clients"] if not c["text_only"]]
+    assert len(spoken) == 1 and spoken[0]["audio_s"] > 0
+    assert all(c["frames"] == 0 for c in level["clients"] if c["text_only"])
+    assert "speech limit 0.5 × capacity 2 s/s" in str(concurrency.table(out).title)
+
+
+def test_a_suite_run_without_speech_settings_leaves_the_servers_defaults() -> None:
+    assert serverproc.speech_env(None, None) == {}
+    assert serverproc.speech_env(0.5, 0.0) == {
+        "VOICEWIRE_SPEECH_LOAD_LIMIT": "0.5",
+        "VOICEWIRE_SPEECH_CAPACITY": "0.0",
+    }
+    assert tables.speech_title({"load_limit": None, "speech_capacity": None}) == (
+        "speech limit default × capacity measured"
+    )
+    assert "capacity unbounded" in tables.speech_title({"speech_capacity": 0.0})
 
 
 def test_the_tool_latency_scenario_times_the_answer_after_the_result_and_counts_bridges(

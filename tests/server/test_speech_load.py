@@ -7,6 +7,7 @@ and turns are held open by a responder that waits on an event.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import Future
@@ -33,9 +34,9 @@ from voicewire.protocol.messages import (
     UserMessage,
 )
 from voicewire.responder import DataItem, TurnContext
-from voicewire.scheduling import DeadlineScheduler
 from voicewire.server.app import create_app
 from voicewire.server.speech_load import OVERLOADED, SpeechLoad
+from voicewire.tts.base import MeasuredCapacity
 from voicewire.tts.fake import FakeToneTTS
 
 
@@ -61,22 +62,50 @@ def test_an_unknown_capacity_admits_every_spoken_turn() -> None:
     assert all(load.admit() for _ in range(100)) and load.degraded == 0
 
 
+class MeasuredFake(FakeToneTTS):
+    """For tests only: the fake engine, reporting the capacity the test sets."""
+
+    def __init__(self, capacity: float | None) -> None:
+        super().__init__()
+        self.measured = capacity
+
+    @property
+    def capacity(self) -> float | None:
+        return self.measured
+
+
 def test_the_capacity_setting_overrides_the_engines_measure_and_zero_means_unbounded(
     tmp_path: Path,
 ) -> None:
-    tts = FakeToneTTS()
-    tts.scheduler = DeadlineScheduler(workers=2)  # type: ignore[attr-defined]
-    tts.scheduler.meter.record(10.0, 1.0)  # type: ignore[attr-defined]
+    tts = MeasuredFake(20.0)
     measured = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=None), tts)
     assert measured.capacity == 20.0 and measured.admits == 12  # 0.6 × 20
     fixed = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=5), tts)
     assert fixed.capacity == 5.0 and fixed.admits == 3
     unbounded = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=0), tts)
     assert unbounded.capacity is None and unbounded.admit() is not None
-    assert (
-        SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=None), FakeToneTTS()).capacity
-        is None
-    )
+
+
+def test_an_engine_that_does_not_measure_its_capacity_speaks_every_turn(tmp_path: Path) -> None:
+    tts = FakeToneTTS()
+    assert not isinstance(tts, MeasuredCapacity)
+    settings = Settings(data_dir=tmp_path, speech_capacity=None, speech_load_limit=0.1)
+    load = SpeechLoad.of(settings, tts)
+    assert load.capacity is None
+    assert all(load.admit() for _ in range(100)) and load.degraded == 0
+
+
+def test_an_engine_that_reports_its_capacity_decides_how_many_turns_are_spoken(
+    tmp_path: Path,
+) -> None:
+    tts = MeasuredFake(None)  # not measured yet: every turn is spoken
+    assert isinstance(tts, MeasuredCapacity)
+    settings = Settings(data_dir=tmp_path, speech_capacity=None, speech_load_limit=0.5)
+    load = SpeechLoad.of(settings, tts)
+    assert load.capacity is None and load.admits == math.inf
+    tts.measured = 4.0  # measured since: read at each turn, 0.5 × 4 spoken at once
+    assert load.capacity == 4.0 and load.admits == 2
+    assert load.admit() and load.admit() and load.admit() is None and load.degraded == 1
 
 
 def test_the_capacity_is_the_workers_throughput_and_follows_a_changed_box() -> None:

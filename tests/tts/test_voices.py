@@ -21,7 +21,14 @@ from tests.waiting import HANG_S, until
 from voicewire.config import Settings
 from voicewire.engines import EngineError, build_tts
 from voicewire.scheduling import DeadlineScheduler
-from voicewire.tts.base import SpeechChunk, TTSError, VoiceInfo, WordSpan, voice_catalog
+from voicewire.tts.base import (
+    MeasuredCapacity,
+    SpeechChunk,
+    TTSError,
+    VoiceInfo,
+    WordSpan,
+    voice_catalog,
+)
 from voicewire.tts.lexicon import Lexicon
 from voicewire.tts.voices import PiperVoices, VoiceFile
 
@@ -120,6 +127,16 @@ def test_the_default_voice_is_the_configured_one_and_an_unknown_default_is_refus
     assert tts.voices[0] == "anna" and tts.sample_rate == 16000
     with pytest.raises(TTSError, match="default voice 'zoe' not found"):
         PiperVoices(voices_dir, default="zoe", load=Loads())
+
+
+def test_the_voices_report_the_capacity_their_shared_workers_measured(
+    engines: tuple[PiperVoices, Loads],
+) -> None:
+    tts, _ = engines
+    assert isinstance(tts, MeasuredCapacity)
+    assert tts.capacity is None  # the stand-in loader probes nothing
+    tts.scheduler.meter.record(3.0, 1.0)  # 3 s of speech per busy second, per worker
+    assert tts.capacity == 3.0 * tts.scheduler.workers
 
 
 async def test_voices_load_on_first_use_and_the_least_recently_used_goes(

@@ -27,27 +27,32 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 from rich.console import Console
-from rich.table import Table
 
 from voicewire.bench import write_json
 from voicewire.bench.serverproc import (
+    add_speech_options,
     busy_cpu_seconds,
     percentile,
     server_capacity,
     server_metrics,
     server_process,
+    speech_env,
 )
+from voicewire.bench.tables import concurrency_markdown, concurrency_table
 from voicewire.client import Client, TurnResult
 from voicewire.client.playback import PlaybackClock
 from voicewire.protocol.frames import AudioFrame
 from voicewire.protocol.messages import Notice, TurnEnd
+
+# The results as tables (`python -m voicewire.bench report` prints `markdown`).
+table, markdown = concurrency_table, concurrency_markdown
 
 SWEEP = (1, 4, 8, 12, 16, 20, 24)
 # 59 words, ~20 s spoken by Piper's joe voice; at 30 tok/s the text is written in ~2 s.
@@ -161,10 +166,14 @@ def run(
     json_path: Path | None = None,
     quiet: bool = False,
     baseline: Path | None = None,
+    load_limit: float | None = None,
+    speech_capacity: float | None = None,
 ) -> dict[str, Any]:
     """`baseline`: the `src` directory of another checkout; its server runs beside this one's
-    and each level is measured on both, one after the other, so both see the same machine."""
+    and each level is measured on both, one after the other, so both see the same machine.
+    `load_limit`, `speech_capacity`: the servers' settings (None: their defaults)."""
     env = {
+        **speech_env(load_limit, speech_capacity),
         "VOICEWIRE_SCRIPTED_REPLY": reply,
         "VOICEWIRE_SCRIPTED_TPS": str(tps),
         "VOICEWIRE_SCRIPTED_FIRST_TOKEN_MS": str(first_token_ms),
@@ -212,6 +221,8 @@ def run(
         "tts": tts,
         "tps": tps,
         "first_token_ms": first_token_ms,
+        "load_limit": load_limit,
+        "speech_capacity": speech_capacity,
         "words": len(reply.split()),
         "cpus": os.cpu_count(),
         "levels": levels,
@@ -224,7 +235,7 @@ def run(
         else _verdict(levels, capacity["this"]),
     }
     if not quiet:
-        Console(width=max(Console().width, 140)).print(table(out))
+        Console(width=max(Console().width, 140)).print(concurrency_table(out))
     if json_path:
         write_json(json_path, out)
     return out
@@ -258,61 +269,6 @@ def _verdict(levels: list[dict[str, Any]], capacity: dict[str, Any]) -> dict[str
     }
 
 
-# (heading, cell) of each column, shared by the console table and the Markdown one.
-_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
-    ("sessions", lambda lv: str(lv["sessions"])),
-    ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
-    ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
-    ("underruns (sessions)", lambda lv: f"{lv['underruns']} ({lv['sessions_with_underruns']})"),
-    ("silence ms, all", lambda lv: f"{lv['underrun_ms']:,.0f}"),
-    ("silence ms, worst session", lambda lv: f"{lv['underrun_ms_max']:,.0f}"),
-    ("text only", lambda lv: str(lv["text_only"])),
-    ("synthesis s/s", lambda lv: f"{lv['throughput']:.1f}"),
-    ("turn p50 s", lambda lv: f"{lv['turn_p50_ms'] / 1000:.1f}"),
-    ("turn max s", lambda lv: f"{lv['turn_max_ms'] / 1000:.1f}"),
-    ("server CPU %", lambda lv: f"{lv['server_cpu_pct']:.0f}"),
-    ("other CPU %", lambda lv: f"{lv.get('other_cpu_pct', float('nan')):.0f}"),
-]
-
-
-def _columns(out: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], str]]]:
-    compared = len({lv.get("code") for lv in out["levels"]}) > 1
-    return [("code", lambda lv: str(lv["code"]))] * compared + _COLUMNS
-
-
-def table(out: dict[str, Any]) -> Table:
-    t = Table(
-        title=f"concurrency: {out['words']}-word reply, scripted LLM at {out['tps']:g} tok/s, "
-        f"tts={out['tts']}, {out['cpus']} CPUs (CPU: % of one core; other: rest of the machine)"
-    )
-    columns = _columns(out)
-    for name, _ in columns:
-        t.add_column(name, justify="right")
-    for lv in out["levels"]:
-        t.add_row(*(cell(lv) for _, cell in columns))
-    summaries = (
-        out["summary"] if "max_clean_sessions" not in out["summary"] else {"": out["summary"]}
-    )
-    t.caption = "; ".join(
-        f"{name + ': ' if name else ''}most sessions with zero underruns and TTFA p95 ≤ 2 × "
-        f"{s['ttfa_1_session_ms']:.0f} ms, every session spoken: {s['max_clean_sessions']} "
-        f"= {s['fraction_of_capacity']:.0%} of the capacity, {s['capacity']:.1f} s/s"
-        for name, s in summaries.items()
-    )
-    return t
-
-
-def markdown(out: dict[str, Any]) -> str:
-    """The results as a Markdown table (for docs/benchmarks.md)."""
-    columns = _columns(out)
-    lines = [
-        "| " + " | ".join(name for name, _ in columns) + " |",
-        "|" + "---:|" * len(columns),
-    ]
-    lines += ["| " + " | ".join(cell(lv) for _, cell in columns) + " |" for lv in out["levels"]]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default=",".join(map(str, SWEEP)), help="e.g. 1,4,8")
@@ -324,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", type=Path, default=None, help="another checkout's src dir to compare with"
     )
+    add_speech_options(parser)
     args = parser.parse_args(argv)
     out = run(
         sessions=[int(n) for n in args.sessions.split(",") if n.strip()],
@@ -333,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         first_token_ms=args.first_token_ms,
         json_path=args.json,
         baseline=args.baseline,
+        load_limit=args.load_limit,
+        speech_capacity=args.speech_capacity,
     )
     return 1 if any(lv["incomplete"] for lv in out["levels"]) else 0
 

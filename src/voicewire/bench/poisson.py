@@ -28,23 +28,28 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from voicewire.bench import write_json
 from voicewire.bench.concurrency import REPLY, session_stats
 from voicewire.bench.serverproc import (
     ServerProcess,
+    add_speech_options,
     percentile,
     server_capacity,
     server_metrics,
     server_process,
+    speech_env,
 )
+from voicewire.bench.tables import poisson_markdown, poisson_table
 from voicewire.client import Client
+
+# The results as tables (`python -m voicewire.bench report` prints `markdown`).
+table, markdown = poisson_table, poisson_markdown
 
 LOADS = (0.6, 0.8, 1.0)
 
@@ -180,9 +185,13 @@ def run(
     seed: int = 1,
     json_path: Path | None = None,
     quiet: bool = False,
+    load_limit: float | None = None,
+    speech_capacity: float | None = None,
 ) -> dict[str, Any]:
-    """`capacity` (s of speech per s): the load's denominator; default: the server's own."""
+    """`capacity` (s of speech per s): the load's denominator; default: the server's own.
+    `load_limit`, `speech_capacity`: the server's settings (None: its defaults)."""
     env = {
+        **speech_env(load_limit, speech_capacity),
         "VOICEWIRE_SCRIPTED_REPLY": reply,
         "VOICEWIRE_SCRIPTED_TPS": str(tps),
         "VOICEWIRE_SCRIPTED_FIRST_TOKEN_MS": "0",
@@ -216,54 +225,17 @@ def run(
         "reply_s": reply_s,
         "capacity": cap,
         "capacity_at_end": at_end,
+        "load_limit": load_limit,
+        "speech_capacity": speech_capacity,
         "reported_underruns": metrics.get("voicewire_client_underruns_total", 0.0),
         "levels": levels,
         "summary": {"max_load_without_underruns": max(held, default=0.0)},
     }
     if not quiet:
-        Console(width=max(Console().width, 120)).print(table(out))
+        Console(width=max(Console().width, 120)).print(poisson_table(out))
     if json_path:
         write_json(json_path, out)
     return out
-
-
-_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
-    ("target load", lambda lv: f"{lv['target_load']:.0%}"),
-    ("conversations", lambda lv: str(lv["conversations"])),
-    ("turns (text only)", lambda lv: f"{lv['turns']} ({lv['text_only']})"),
-    ("mean load held", lambda lv: f"{lv['mean_load']:.0%}"),
-    ("underruns (turns)", lambda lv: f"{lv['underruns']} ({lv['turns_with_underruns']})"),
-    ("silence ms", lambda lv: f"{lv['underrun_ms']:,.0f}"),
-    ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
-    ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
-    ("stored", lambda lv: ", ".join(f"{n} {k}" for k, n in sorted(lv["stored"].items()))),
-    ("RSS MB (growth)", lambda lv: f"{lv['rss_mb_last']:.0f} ({lv['rss_growth']:+.0%})"),
-]
-
-
-def table(out: dict[str, Any]) -> Table:
-    t = Table(
-        title=f"poisson: think {out['think_s']:g} s, {out['duration_s']:g} s a level, "
-        f"{out['reply_s']:.0f} s replies, capacity {out['capacity']:.1f} s/s, tts={out['tts']}"
-    )
-    for name, _ in _COLUMNS:
-        t.add_column(name, justify="right")
-    for lv in out["levels"]:
-        t.add_row(*(cell(lv) for _, cell in _COLUMNS))
-    t.caption = (
-        "highest mean load held with zero underruns: "
-        f"{out['summary']['max_load_without_underruns']:.0%}"
-    )
-    return t
-
-
-def markdown(out: dict[str, Any]) -> str:
-    lines = [
-        "| " + " | ".join(name for name, _ in _COLUMNS) + " |",
-        "|" + "---:|" * len(_COLUMNS),
-    ]
-    lines += ["| " + " | ".join(cell(lv) for _, cell in _COLUMNS) + " |" for lv in out["levels"]]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,8 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=4.0, help="mean think time, s")
     parser.add_argument("--tts", default="piper", help="piper | fake")
     parser.add_argument("--tps", type=float, default=30.0, help="scripted LLM tokens/s")
-    parser.add_argument("--capacity", type=float, default=None, help="s of speech per s")
+    parser.add_argument(
+        "--capacity",
+        type=float,
+        default=None,
+        help="the load's denominator, s/s (default: the server's)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    add_speech_options(parser)
     args = parser.parse_args(argv)
     out = run(
         loads=[float(x) for x in args.loads.split(",") if x.strip()],
@@ -284,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         tps=args.tps,
         capacity=args.capacity,
         json_path=args.json,
+        load_limit=args.load_limit,
+        speech_capacity=args.speech_capacity,
     )
     return 1 if any(lv["incomplete"] for lv in out["levels"]) else 0
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import subprocess
@@ -69,6 +70,30 @@ def server_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=15)
+
+
+def add_speech_options(parser: argparse.ArgumentParser) -> None:
+    """`--load-limit` and `--speech-capacity`: the server's admission of spoken turns."""
+    parser.add_argument(
+        "--load-limit", type=float, default=None, help="speech_load_limit (default: the server's)"
+    )
+    parser.add_argument(
+        "--speech-capacity",
+        type=float,
+        default=None,
+        help="speech_capacity, s of speech per s; 0: unbounded (default: measured)",
+    )
+
+
+def speech_env(load_limit: float | None, speech_capacity: float | None) -> dict[str, str]:
+    """The server's `speech_load_limit` and `speech_capacity` as its environment; None leaves
+    the server's default (its limit; the capacity it measures)."""
+    env = {}
+    if load_limit is not None:
+        env["VOICEWIRE_SPEECH_LOAD_LIMIT"] = repr(load_limit)
+    if speech_capacity is not None:
+        env["VOICEWIRE_SPEECH_CAPACITY"] = repr(speech_capacity)
+    return env
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float) -> None:

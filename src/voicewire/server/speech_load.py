@@ -13,7 +13,8 @@ server degrades in one way, chosen for its clarity to the user: the new turn ans
 only, and its `turn.start` is followed by a `notice` with code `speech_overloaded` (PROTOCOL.md
 §3). The sessions already speaking keep their share of the CPU and play without gaps; the
 next turn of the degraded session asks again. When the capacity is unknown (an engine that
-does not measure it, such as a remote TTS) every turn is admitted.
+does not measure it, i.e. is no `tts.base.MeasuredCapacity`, such as a remote TTS) every
+turn is admitted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable
 
 from voicewire.config import Settings
 from voicewire.protocol.messages import Notice
-from voicewire.tts.base import TTS
+from voicewire.tts.base import TTS, MeasuredCapacity
 
 OVERLOADED = "speech_overloaded"
 
@@ -56,11 +57,10 @@ class SpeechLoad:
         if fixed is not None:
             value = fixed or None
             return cls(lambda: value, limit=settings.speech_load_limit)
-        # The engine's worker pool (Piper's deadline scheduler) measures its own capacity.
-        measured = getattr(getattr(tts, "scheduler", None), "meter", None)
-        if measured is None:
-            return cls(lambda: None, limit=settings.speech_load_limit)
-        return cls(lambda: measured.capacity, limit=settings.speech_load_limit)
+        if isinstance(tts, MeasuredCapacity):  # (Piper's worker pool measures its own)
+            engine: MeasuredCapacity = tts
+            return cls(lambda: engine.capacity, limit=settings.speech_load_limit)
+        return cls(lambda: None, limit=settings.speech_load_limit)
 
     @property
     def capacity(self) -> float | None:

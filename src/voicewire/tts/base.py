@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from voicewire.errors import EngineError
 from voicewire.protocol.errors import ErrorCode
@@ -54,6 +54,17 @@ class TTS(Protocol):
         self, text: str, *, voice: str | None = None, rate: float = 1.0
     ) -> AsyncGenerator[SpeechChunk, None]:
         """Speak `text`; `rate` > 1 speaks faster. Stops promptly when the iterator is closed."""
+        ...
+
+
+@runtime_checkable
+class MeasuredCapacity(Protocol):
+    """An engine that measures its synthesis capacity (Piper: its worker pool). Optional: an
+    engine without it (a remote TTS, the fake one) has no capacity, and every turn is spoken."""
+
+    @property
+    def capacity(self) -> float | None:
+        """Seconds of speech per second with every worker busy; None: not measured yet."""
         ...
 
 

@@ -156,6 +156,12 @@ class PiperVoices:
         return tuple(f.info for name, f in self._files.items() if name not in self._failed)
 
     @property
+    def capacity(self) -> float | None:
+        """Seconds of speech per second the shared workers synthesize, every one busy (None:
+        not measured yet): the voices share one pool, so they have one capacity."""
+        return self.scheduler.meter.capacity
+
+    @property
     def loaded(self) -> tuple[str, ...]:
         """The voices in memory, least recently used first."""
         return tuple(self._loaded)

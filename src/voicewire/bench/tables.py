@@ -1,0 +1,110 @@
+"""The server suites' results (concurrency, poisson) as tables: on the console and in Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.table import Table
+
+# (heading, cell) of each column, shared by the console table and the Markdown one.
+_CONCURRENCY: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("sessions", lambda lv: str(lv["sessions"])),
+    ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
+    ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
+    ("underruns (sessions)", lambda lv: f"{lv['underruns']} ({lv['sessions_with_underruns']})"),
+    ("silence ms, all", lambda lv: f"{lv['underrun_ms']:,.0f}"),
+    ("silence ms, worst session", lambda lv: f"{lv['underrun_ms_max']:,.0f}"),
+    ("text only", lambda lv: str(lv["text_only"])),
+    ("synthesis s/s", lambda lv: f"{lv['throughput']:.1f}"),
+    ("turn p50 s", lambda lv: f"{lv['turn_p50_ms'] / 1000:.1f}"),
+    ("turn max s", lambda lv: f"{lv['turn_max_ms'] / 1000:.1f}"),
+    ("server CPU %", lambda lv: f"{lv['server_cpu_pct']:.0f}"),
+    ("other CPU %", lambda lv: f"{lv.get('other_cpu_pct', float('nan')):.0f}"),
+]
+
+
+def speech_title(out: dict[str, Any]) -> str:
+    """How a run admitted spoken turns, for a table's title: the limit × the capacity."""
+    limit, capacity = out.get("load_limit"), out.get("speech_capacity")
+    fixed = "measured" if capacity is None else f"{capacity:g} s/s" if capacity else "unbounded"
+    return f"speech limit {'default' if limit is None else f'{limit:g}'} × capacity {fixed}"
+
+
+def _columns(out: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], str]]]:
+    compared = len({lv.get("code") for lv in out["levels"]}) > 1
+    return [("code", lambda lv: str(lv["code"]))] * compared + _CONCURRENCY
+
+
+def concurrency_table(out: dict[str, Any]) -> Table:
+    t = Table(
+        title=f"concurrency: {out['words']}-word reply, scripted LLM at {out['tps']:g} tok/s, "
+        f"tts={out['tts']}, {speech_title(out)}, {out['cpus']} CPUs "
+        "(CPU: % of one core; other: rest of the machine)"
+    )
+    columns = _columns(out)
+    for name, _ in columns:
+        t.add_column(name, justify="right")
+    for lv in out["levels"]:
+        t.add_row(*(cell(lv) for _, cell in columns))
+    summaries = (
+        out["summary"] if "max_clean_sessions" not in out["summary"] else {"": out["summary"]}
+    )
+    t.caption = "; ".join(
+        f"{name + ': ' if name else ''}most sessions with zero underruns and TTFA p95 ≤ 2 × "
+        f"{s['ttfa_1_session_ms']:.0f} ms, every session spoken: {s['max_clean_sessions']} "
+        f"= {s['fraction_of_capacity']:.0%} of the capacity, {s['capacity']:.1f} s/s"
+        for name, s in summaries.items()
+    )
+    return t
+
+
+def concurrency_markdown(out: dict[str, Any]) -> str:
+    """The results as a Markdown table (for docs/benchmarks.md)."""
+    columns = _columns(out)
+    lines = [
+        "| " + " | ".join(name for name, _ in columns) + " |",
+        "|" + "---:|" * len(columns),
+    ]
+    lines += ["| " + " | ".join(cell(lv) for _, cell in columns) + " |" for lv in out["levels"]]
+    return "\n".join(lines)
+
+
+_POISSON: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("target load", lambda lv: f"{lv['target_load']:.0%}"),
+    ("conversations", lambda lv: str(lv["conversations"])),
+    ("turns (text only)", lambda lv: f"{lv['turns']} ({lv['text_only']})"),
+    ("mean load held", lambda lv: f"{lv['mean_load']:.0%}"),
+    ("underruns (turns)", lambda lv: f"{lv['underruns']} ({lv['turns_with_underruns']})"),
+    ("silence ms", lambda lv: f"{lv['underrun_ms']:,.0f}"),
+    ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
+    ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
+    ("stored", lambda lv: ", ".join(f"{n} {k}" for k, n in sorted(lv["stored"].items()))),
+    ("RSS MB (growth)", lambda lv: f"{lv['rss_mb_last']:.0f} ({lv['rss_growth']:+.0%})"),
+]
+
+
+def poisson_table(out: dict[str, Any]) -> Table:
+    t = Table(
+        title=f"poisson: think {out['think_s']:g} s, {out['duration_s']:g} s a level, "
+        f"{out['reply_s']:.0f} s replies, capacity {out['capacity']:.1f} s/s, tts={out['tts']}, "
+        f"{speech_title(out)}"
+    )
+    for name, _ in _POISSON:
+        t.add_column(name, justify="right")
+    for lv in out["levels"]:
+        t.add_row(*(cell(lv) for _, cell in _POISSON))
+    t.caption = (
+        "highest mean load held with zero underruns: "
+        f"{out['summary']['max_load_without_underruns']:.0%}"
+    )
+    return t
+
+
+def poisson_markdown(out: dict[str, Any]) -> str:
+    lines = [
+        "| " + " | ".join(name for name, _ in _POISSON) + " |",
+        "|" + "---:|" * len(_POISSON),
+    ]
+    lines += ["| " + " | ".join(cell(lv) for _, cell in _POISSON) + " |" for lv in out["levels"]]
+    return "\n".join(lines)
