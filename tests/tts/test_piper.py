@@ -19,7 +19,7 @@ from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts import piper_graph
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
-from voicewire.tts.piper import PiperTTS, _spread, _word_groups
+from voicewire.tts.piper import PiperTTS, _spread, _Synthesis, _word_groups
 
 THREE_SENTENCES = "The first sentence is here. The second one follows it. A third ends the text."
 LONG = (
@@ -342,3 +342,25 @@ def test_the_voice_knows_its_synthesis_capacity_from_start_up(tts: PiperTTS) -> 
     capacity = tts.capacity
     assert capacity is not None and 0 < capacity < float("inf")
     assert tts.meter is tts.scheduler.meter  # the worker pool's, shared by its voices
+
+
+class _Saturated:
+    """A worker pool that says every worker is busy: each step counts towards the capacity."""
+
+    saturated = True
+
+
+def test_only_pieces_of_steady_speech_measure_the_capacity(
+    tts: PiperTTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small pieces (first audio, a listener about to run dry) cost more per second of speech:
+    # counted, a burst of new turns sank the estimate and turns were answered as text.
+    recorded: list[float] = []
+    monkeypatch.setattr(tts, "_pool", _Saturated())
+    monkeypatch.setattr(tts.meter, "record", lambda audio_s, busy_s: recorded.append(audio_s))
+    waiting = _Synthesis(tts, LONG, 1.0)
+    tts._step(waiting, None, 0.0)  # a turn's first piece: small
+    assert recorded == []
+    relaxed = _Synthesis(tts, LONG, 1.0)
+    tts._step(relaxed, time.monotonic() + 60.0, 30.0)  # a minute buffered: the largest piece
+    assert len(recorded) == 1 and recorded[0] > 2.0

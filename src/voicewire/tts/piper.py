@@ -327,13 +327,19 @@ class PiperTTS:
         self.meter.probe(lambda: self._pool.submit(speak, _CALIBRATION[2]))
 
     def _step(self, job: _Synthesis, due: float | None, produced_s: float) -> SpeechChunk | None:
-        """`job.step` on a worker; a step run with every worker busy measures the capacity."""
+        """`job.step` on a worker; a step run with every worker busy measures the capacity.
+
+        Only pieces of half the largest window or more count, as in the start-up probe: small
+        pieces (a turn's first audio, a listener about to run dry) cost up to a third more per
+        second of speech, and counting them made the estimate sink under a burst of new turns
+        (~14 s/s where the box sustains ~20), answering turns as text that it could speak."""
         saturated = self._pool.saturated
         started = time.perf_counter()
         chunk = job.step(due, produced_s)
         if chunk is not None and saturated and self._pool.saturated:
             audio_s = len(chunk.pcm) / 2 / self.sample_rate
-            self.meter.record(audio_s, time.perf_counter() - started)
+            if self.frames_of(audio_s) >= self.chunking["largest"] // 2:
+                self.meter.record(audio_s, time.perf_counter() - started)
         return chunk
 
     def _calibrate(self) -> float:
