@@ -81,6 +81,7 @@ def test_the_concurrency_suite_reports_every_level_and_writes_json(tmp_path: Pat
     assert summary["ttfa_1_session_ms"] == out["levels"][0]["ttfa_p50_ms"]
     clean = [lv["sessions"] for lv in out["levels"] if lv.get("clean")]
     assert summary["max_clean_sessions"] == max(clean, default=0)
+    assert 0 <= summary["max_clean_sessions_within_ttfa"] <= summary["max_clean_sessions"]
     assert strict_json(path.read_text()) == json.loads(json.dumps(out))
     rows = concurrency.markdown(out).splitlines()
     assert len(rows) == 2 + 2  # header, rule, a row per level
