@@ -67,11 +67,12 @@ class Settings(BaseSettings):
     tts_sample_rate: int = 24000
     # Spoken turns are admitted while their number stays within `speech_load_limit` × the
     # synthesis capacity (seconds of speech per second; measured, or `speech_capacity` when
-    # set; 0 = unbounded); a turn over it is answered as text with a `notice` (PROTOCOL.md §3).
-    # 0.6, not 0.8: the capacity is Piper's throughput alone, and on a quiet 2-core box 0.8 let
-    # 15 turns speak at 16 and 24 sessions, all stuttering, where 0.6 kept the speakers clean
-    # (docs/benchmarks.md, "Capacity, overload and random arrivals").
-    speech_load_limit: float = Field(default=0.6, gt=0)
+    # set; 0 = unbounded), and the turns still starting (less than `speech_start_ahead_s` of
+    # audio ready for their listener) within `speech_start_limit` × it; a turn over either is
+    # answered as text with a `notice` (PROTOCOL.md §3; server/speech_load.py says why two).
+    speech_load_limit: float = Field(default=0.9, gt=0)
+    speech_start_limit: float = Field(default=0.6, gt=0)
+    speech_start_ahead_s: float = Field(default=2.0, ge=0)
     speech_capacity: float | None = Field(default=None, ge=0)
     # Once the engines are loaded, what start-up made (models, modules, the ORM: ~150k objects)
     # is frozen out of the cyclic garbage collector's walks (`gc.freeze`): a full collection

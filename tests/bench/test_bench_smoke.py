@@ -217,17 +217,18 @@ def test_the_poisson_suite_runs_conversations_and_reports_the_load_it_held(
         json_path=path,
         quiet=True,
         load_limit=1.0,
-        speech_capacity=3.0,
+        speech_capacity=5.0,
     )
     (level,) = out["levels"]
     assert level["conversations"] >= 1 and level["turns"] >= 1 and level["incomplete"] == 0
     assert level["mean_load"] > 0 and out["capacity"] == 4.0
     # The server ran with the speech settings given: its capacity is the fixed one (the load's
-    # denominator is still the one asked for), and its 3 places hold the 2 conversations.
-    assert out["capacity_at_end"] == 3.0 and level["conversations"] == 2
+    # denominator is still the one asked for), and its places (5 in flight, 3 starting at
+    # once) hold the 2 conversations.
+    assert out["capacity_at_end"] == 5.0 and level["conversations"] == 2
     assert level["text_only"] == 0
-    assert (out["load_limit"], out["speech_capacity"]) == (1.0, 3.0)
-    assert "speech limit 1 × capacity 3 s/s" in str(poisson.table(out).title)
+    assert (out["load_limit"], out["speech_capacity"]) == (1.0, 5.0)
+    assert "speech limit 1 × capacity 5 s/s" in str(poisson.table(out).title)
     # Every reply was stored, complete; the server's memory was sampled.
     assert level["stored"] == {"complete": level["turns"]} and level["rss_mb"]
     assert strict_json(path.read_text())["suite"] == "poisson"

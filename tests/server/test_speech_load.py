@@ -79,9 +79,10 @@ def test_the_capacity_setting_overrides_the_engines_measure_and_zero_means_unbou
 ) -> None:
     tts = MeasuredFake(20.0)
     measured = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=None), tts)
-    assert measured.capacity == 20.0 and measured.admits == 12  # 0.6 × 20
+    assert measured.capacity == 20.0 and measured.admits == 18  # 0.9 × 20
+    assert measured.admits_starting == 12  # 0.6 × 20
     fixed = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=5), tts)
-    assert fixed.capacity == 5.0 and fixed.admits == 3
+    assert fixed.capacity == 5.0 and fixed.admits == 4 and fixed.admits_starting == 3
     unbounded = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=0), tts)
     assert unbounded.capacity is None and unbounded.admit() is not None
 
@@ -246,3 +247,28 @@ async def test_over_the_wire_the_newcomer_gets_a_notice_and_metrics_show_the_loa
     assert spoken.audio and not any(isinstance(e, Notice) for _, e in spoken.events)
     assert after["voicewire_speech_demand"] == 0
     assert after["voicewire_speech_degraded_turns_total"] == 1
+
+
+def test_turns_still_starting_have_a_bound_of_their_own() -> None:
+    # A burst of new turns all needs its first audio at once; turns already ahead of their
+    # listeners do not: 3 may start at once here, 10 may be in flight.
+    load = SpeechLoad(lambda: 10.0, limit=1.0, start_limit=0.3, start_ahead_s=2.0)
+    starting = [load.admit() for _ in range(3)]
+    assert all(starting) and load.admit() is None and load.starting == 3
+    for slot in starting:
+        assert slot is not None
+        slot.ahead = lambda: 5.0  # 5 s of audio ready beyond what the listener played
+    assert load.starting == 0
+    more = [load.admit() for _ in range(7)]
+    assert sum(1 for s in more if s is not None) == 3  # the start bound again
+    for slot in more:
+        if slot is not None:
+            slot.ahead = lambda: 2.5
+    assert load.demand == 6 and load.starting == 0
+    last = [load.admit() for _ in range(3)]
+    assert all(last) and load.demand == 9
+    for slot in last:
+        assert slot is not None
+        slot.ahead = lambda: 3.0
+    assert load.admit() is not None and load.demand == 10  # 1 starting: within its bound
+    assert load.admit() is None  # the bound on all of them

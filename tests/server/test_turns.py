@@ -192,5 +192,54 @@ async def test_speech_is_synthesized_while_the_user_message_is_still_being_store
     await task
     kinds = [type(i).__name__ for i in sent]
     assert kinds[0] == "TurnStart" and kinds.count("TurnStart") == 1
-    assert kinds.index("TextDelta") < kinds.index("SegmentStart")
+    written = 0
+    for item in sent:  # every segment is announced after the text it speaks
+        written += len(item.text) if isinstance(item, TextDelta) else 0
+        assert not isinstance(item, SegmentStart) or item.char_end <= written
     assert "".join(i.text for i in sent if isinstance(i, TextDelta)) == REPLY
+
+
+async def test_a_segment_is_announced_after_its_text_even_when_the_text_waits_to_be_sent() -> None:
+    # Synthesis starts on a segment before its text is sent; sending the text may wait (a full
+    # queue), but the segment's start must not overtake it: a client highlights by char offset.
+    sent: list[Any] = []
+    hold = asyncio.Event()
+
+    async def emit(item: Any) -> None:
+        if isinstance(item, TextDelta) and not hold.is_set():
+            await hold.wait()  # the text side waits for room
+        sent.append(item)
+
+    tts = NoticingTTS()
+    llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=0)
+    context = TurnContext(text="tell me", history=[], llm=llm)
+    turn = Turn(1, llm_responder, context, tts, emit, TurnOptions())
+    task = asyncio.create_task(turn.run())
+    await asyncio.wait_for(tts.started.wait(), HANG_S)
+    for _ in range(20):  # the speech side runs as far as it can
+        await asyncio.sleep(0)
+    assert not any(isinstance(i, SegmentStart) for i in sent)
+    hold.set()
+    await task
+    written = 0
+    for item in sent:
+        written += len(item.text) if isinstance(item, TextDelta) else 0
+        assert not isinstance(item, SegmentStart) or item.char_end <= written
+
+
+def test_a_listener_that_ran_dry_plays_on_from_when_the_late_audio_came() -> None:
+    speaker = Turn(
+        1,
+        llm_responder,
+        TurnContext("", [], ScriptedLLM("")),
+        FakeToneTTS(),
+        lambda item: asyncio.sleep(0),
+        TurnOptions(),
+    ).speaker
+    speaker._arrived(100.0, 0.5)
+    speaker._arrived(100.2, 0.5)  # on time: the listener's audio runs out at 101.0
+    assert speaker.play_start == 100.0 and speaker.queued_s == 1.0
+    speaker._arrived(103.0, 0.5)  # 2 s late: the listener waited from 101.0 to 103.0
+    # The next piece is due when this one has played, not 2.5 s ago (every later piece was
+    # sized for a listener already late: the smallest, and the least efficient, ones).
+    assert speaker.play_start + speaker.queued_s == 103.5

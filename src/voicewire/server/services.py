@@ -132,6 +132,8 @@ async def open_services(
         log.info("voicewire ready: llm=%s tts=%s", llm.name, tts.name)
         yield services
     finally:
+        if settings.gc_freeze:
+            gc.unfreeze()  # what this process made for the services may be collected again
         await writes.drain()
         await hub.close()
         if store is not None:

@@ -202,6 +202,8 @@ class TurnRunner:
         gate = StartGate(put, start, stored)
 
         turn = Turn(turn_id, services.responder, context, services.tts, emit, options)
+        if slot is not None:
+            slot.ahead = turn.speaker.ahead_s  # starting until its audio is ahead of the listener
         self.running = running = Running(turn, gate, slot=slot, notice=notice)
         try:
             running.task = self.spawn(self._drive(running))

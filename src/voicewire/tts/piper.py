@@ -170,7 +170,7 @@ class _Synthesis:
         waiting = slack is None or slack < self._tts.waiting_s
         largest = chunking["largest"] if graph.streams else sentence.frames
         size = largest
-        if waiting:
+        if waiting and graph.streams:  # (a graph run whole has the sentence's audio at once)
             size = max(sentence.size, self._tts.frames_of(produced_s))
             if slack is not None:
                 size = min(size, max(chunking["first"], self._tts.frames_of(slack)))
@@ -329,16 +329,17 @@ class PiperTTS:
     def _step(self, job: _Synthesis, due: float | None, produced_s: float) -> SpeechChunk | None:
         """`job.step` on a worker; a step run with every worker busy measures the capacity.
 
-        Only pieces of half the largest window or more count, as in the start-up probe: small
-        pieces (a turn's first audio, a listener about to run dry) cost up to a third more per
-        second of speech, and counting them made the estimate sink under a burst of new turns
-        (~14 s/s where the box sustains ~20), answering turns as text that it could speak."""
+        Only pieces of a quarter of the largest window (~0.9 s) or more count, and only of a
+        voice decoded piece by piece (a whole graph's later pieces are slices of audio made
+        before): the smallest pieces (a turn's first audio) cost up to a third more per second
+        of speech, and counting them made the estimate sink under a burst of new turns (~14 s/s
+        where the box sustains ~20), answering turns as text that it could speak."""
         saturated = self._pool.saturated
         started = time.perf_counter()
         chunk = job.step(due, produced_s)
         if chunk is not None and saturated and self._pool.saturated:
             audio_s = len(chunk.pcm) / 2 / self.sample_rate
-            if self.frames_of(audio_s) >= self.chunking["largest"] // 2:
+            if self._graph.streams and self.frames_of(audio_s) >= self.chunking["largest"] // 4:
                 self.meter.record(audio_s, time.perf_counter() - started)
         return chunk
 

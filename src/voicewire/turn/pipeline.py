@@ -42,6 +42,7 @@ class Turn:
     def __post_init__(self) -> None:
         self.writer = Writer(self.turn_id, self.responder, self.context, self.emit, self.options)
         self.speaker = Speaker(self.turn_id, self.tts, self.emit, self.options)
+        self.speaker.text_sent = self.writer.text_sent
 
     @property
     def text(self) -> str:

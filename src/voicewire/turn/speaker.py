@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -49,6 +49,19 @@ class Speaker:
     # The segment whose audio is being sent, and the word spans the TTS gave for it so far:
     # a cancel can cut it mid-way, and its words already played were heard.
     speaking: tuple[Segment, list[WordSpan]] | None = None
+    # When the listener started playing (~ the first audio; None: not yet) and the audio made
+    # so far, on the scheduler's clock (time.monotonic): its audio runs out at their sum.
+    play_start: float | None = None
+    queued_s: float = 0.0
+    # Waits until the reply's text up to a char offset is sent: a segment is announced after
+    # its text (synthesis starts before, the writer may be held at the start gate).
+    text_sent: Callable[[int], Awaitable[None]] | None = None
+
+    def ahead_s(self) -> float | None:
+        """Seconds of audio made beyond what the listener has played (None: none yet)."""
+        if self.play_start is None:
+            return None
+        return self.play_start + self.queued_s - time.monotonic()
 
     @property
     def sample_rate(self) -> int:
@@ -62,25 +75,24 @@ class Speaker:
         opts = self.options
         clock = time.monotonic  # the scheduler's clock (uvloop's loop.time() is another one)
         failed = False
-        play_start: float | None = None  # when the client starts playing (~ first audio)
-        queued_s = 0.0  # audio produced so far
         while (segment := await segments.get()) is not None:
             if failed or not segment.speech:
                 continue
             # Due when the audio already produced will have played out; the turn's first audio
             # goes before every other session's next piece.
-            scheduling.deadline.set(-math.inf if play_start is None else play_start + queued_s)
-            scheduling.produced.set(queued_s)
+            due = None if self.play_start is None else self.play_start + self.queued_s
+            scheduling.deadline.set(-math.inf if due is None else due)
+            scheduling.produced.set(self.queued_s)
             started = False
             try:
                 speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
                 async with aclosing(speech) as pieces:
                     async for piece in pieces:
                         started = True
-                        play_start = clock() if play_start is None else play_start
-                        queued_s += len(piece.pcm) / 2 / self.sample_rate
-                        scheduling.deadline.set(play_start + queued_s)
-                        scheduling.produced.set(queued_s)
+                        self._arrived(clock(), len(piece.pcm) / 2 / self.sample_rate)
+                        assert self.play_start is not None
+                        scheduling.deadline.set(self.play_start + self.queued_s)
+                        scheduling.produced.set(self.queued_s)
                         await chunks.put((segment, piece))
             except TTSError as exc:
                 # The reply goes on as text; the client is told its speech stopped.
@@ -96,6 +108,16 @@ class Speaker:
             if started or not failed:  # a segment whose synthesis failed at once is not announced
                 await chunks.put((segment, None))
         await chunks.put(None)
+
+    def _arrived(self, now: float, seconds: float) -> None:
+        """A piece of `seconds` of audio is ready `now`. A listener that ran dry waited for it
+        and plays on from here, as a player does: its timeline moves by the wait, so the next
+        deadline is not in the past (which kept every later piece at the smallest size)."""
+        if self.play_start is None:
+            self.play_start = now
+        else:
+            self.play_start += max(0.0, now - (self.play_start + self.queued_s))
+        self.queued_s += seconds
 
     async def send(self, chunks: asyncio.Queue[Chunk | None]) -> None:
         """Frame and encode the chunks: each segment's start, its audio, its end with timings."""
@@ -126,6 +148,8 @@ class Speaker:
                 spans = []
                 self.speaking = (segment, spans)
                 heard = 0  # input samples of this segment handed to the encoder
+                if self.text_sent is not None:
+                    await self.text_sent(segment.end)
                 await self.emit(
                     SegmentStart(
                         turn_id=self.turn_id,

@@ -41,6 +41,19 @@ class Writer:
     data: list[DataItem] = field(default_factory=list)
     tools: list[ToolRun] = field(default_factory=list)  # the tool calls made, in order
     failed: bool = False  # the responder failed or timed out (the turn's status is `failed`)
+    sent: int = 0  # chars of the reply handed to `emit`
+    ended: bool = False  # no more text will be sent
+    _progress: asyncio.Condition = field(default_factory=asyncio.Condition, init=False)
+
+    async def text_sent(self, end: int) -> None:
+        """Wait until the reply's text up to char `end` is sent (or the writer has ended)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.sent >= end or self.ended)
+
+    async def _advance(self, sent: int, *, ended: bool = False) -> None:
+        async with self._progress:
+            self.sent, self.ended = sent, ended or self.ended
+            self._progress.notify_all()
 
     async def run(self, segments: asyncio.Queue[Segment | None]) -> None:
         """Write the reply; its segments go into `segments`, then None."""
@@ -78,6 +91,7 @@ class Writer:
                     for segment in splitter.feed(delta):
                         segments.put_nowait(segment)
                     await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
+                    await self._advance(len(self.text))
                     if len(self.text) >= opts.max_chars:
                         await self._error(
                             ErrorCode.REPLY_TOO_LONG, f"the reply was cut at {opts.max_chars} chars"
@@ -90,6 +104,7 @@ class Writer:
         for segment in splitter.flush():
             segments.put_nowait(segment)
         segments.put_nowait(None)
+        await self._advance(self.sent, ended=True)
 
     async def _data(self, item: DataItem) -> None:
         """Send `item` and keep it as plain JSON (as the client gets it, so the stored reply
