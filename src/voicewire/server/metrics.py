@@ -81,6 +81,18 @@ class Metrics:
             registry=r,
         )
         admits.set_function(lambda: float(load.admits))
+        starting = Gauge(
+            "voicewire_speech_starting",
+            "Spoken turns in flight still starting (under speech_start_ahead_s of audio ahead)",
+            registry=r,
+        )
+        starting.set_function(lambda: load.starting)
+        admits_starting = Gauge(
+            "voicewire_speech_admits_starting",
+            "Spoken turns that may be starting at once (speech_start_limit x capacity)",
+            registry=r,
+        )
+        admits_starting.set_function(lambda: float(load.admits_starting))
         degraded = Gauge(
             "voicewire_speech_degraded_turns_total",
             "Turns answered as text only because speech was at capacity",
