@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from voicewire.server.speech_load import SpeechLoad
@@ -62,43 +64,40 @@ class Metrics:
 
     def watch_speech(self, load: SpeechLoad) -> None:
         """Capacity, demand and degraded turns of the process's speech (`speech_load`)."""
-        r = self.registry
-        capacity = Gauge(
-            "voicewire_speech_capacity",
-            "Seconds of speech synthesized per second, every worker busy (NaN: unknown)",
-            registry=r,
-        )
-        capacity.set_function(lambda: load.capacity or float("nan"))
-        demand = Gauge(
-            "voicewire_speech_demand",
-            "Spoken turns in flight: seconds of speech per second they need",
-            registry=r,
-        )
-        demand.set_function(lambda: load.demand)
-        admits = Gauge(
-            "voicewire_speech_admits",
-            "Spoken turns admitted at once (speech_load_limit x capacity; +Inf: unbounded)",
-            registry=r,
-        )
-        admits.set_function(lambda: float(load.admits))
-        starting = Gauge(
-            "voicewire_speech_starting",
-            "Spoken turns in flight still starting (under speech_start_ahead_s of audio ahead)",
-            registry=r,
-        )
-        starting.set_function(lambda: load.starting)
-        admits_starting = Gauge(
-            "voicewire_speech_admits_starting",
-            "Spoken turns that may be starting at once (speech_start_limit x capacity)",
-            registry=r,
-        )
-        admits_starting.set_function(lambda: float(load.admits_starting))
-        degraded = Gauge(
-            "voicewire_speech_degraded_turns_total",
-            "Turns answered as text only because speech was at capacity",
-            registry=r,
-        )
-        degraded.set_function(lambda: load.degraded)
+        gauges: list[tuple[str, str, Callable[[], float]]] = [
+            (
+                "voicewire_speech_capacity",
+                "Seconds of speech synthesized per second, every worker busy (NaN: unknown)",
+                lambda: load.capacity or float("nan"),
+            ),
+            (
+                "voicewire_speech_demand",
+                "Spoken turns in flight: seconds of speech per second they need",
+                lambda: load.demand,
+            ),
+            (
+                "voicewire_speech_admits",
+                "Spoken turns admitted at once (speech_load_limit x capacity; +Inf: unbounded)",
+                lambda: float(load.admits),
+            ),
+            (
+                "voicewire_speech_starting",
+                "Spoken turns in flight still starting (under speech_start_ahead_s of audio ahead)",
+                lambda: load.starting,
+            ),
+            (
+                "voicewire_speech_admits_starting",
+                "Spoken turns that may be starting at once (speech_start_limit x capacity)",
+                lambda: float(load.admits_starting),
+            ),
+            (
+                "voicewire_speech_degraded_turns_total",
+                "Turns answered as text only because speech was at capacity",
+                lambda: load.degraded,
+            ),
+        ]
+        for name, doc, value in gauges:
+            Gauge(name, doc, registry=self.registry).set_function(value)
 
     def underran(self, silence_ms: int) -> None:
         self.underruns.inc()
