@@ -8,7 +8,9 @@ from typing import Any
 from rich.table import Table
 
 # (heading, cell) of each column, shared by the console table and the Markdown one.
-_CONCURRENCY: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+Columns = list[tuple[str, Callable[[dict[str, Any]], str]]]
+
+_CONCURRENCY: Columns = [
     ("sessions", lambda lv: str(lv["sessions"])),
     ("TTFA p50 ms", lambda lv: f"{lv['ttfa_p50_ms']:.0f}"),
     ("TTFA p95 ms", lambda lv: f"{lv['ttfa_p95_ms']:.0f}"),
@@ -31,7 +33,26 @@ def speech_title(out: dict[str, Any]) -> str:
     return f"speech limit {'default' if limit is None else f'{limit:g}'} × capacity {fixed}"
 
 
-def _columns(out: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], str]]]:
+def _fill(table: Table, columns: Columns, levels: list[dict[str, Any]]) -> Table:
+    """A row per level on the console."""
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    for lv in levels:
+        table.add_row(*(cell(lv) for _, cell in columns))
+    return table
+
+
+def _markdown(columns: Columns, levels: list[dict[str, Any]]) -> str:
+    """A row per level in Markdown (for docs/benchmarks.md)."""
+    lines = [
+        "| " + " | ".join(name for name, _ in columns) + " |",
+        "|" + "---:|" * len(columns),
+    ]
+    lines += ["| " + " | ".join(cell(lv) for _, cell in columns) + " |" for lv in levels]
+    return "\n".join(lines)
+
+
+def _columns(out: dict[str, Any]) -> Columns:
     compared = len({lv.get("code") for lv in out["levels"]}) > 1
     return [("code", lambda lv: str(lv["code"]))] * compared + _CONCURRENCY
 
@@ -42,11 +63,7 @@ def concurrency_table(out: dict[str, Any]) -> Table:
         f"tts={out['tts']}, {speech_title(out)}, {out['cpus']} CPUs "
         "(CPU: % of one core; other: rest of the machine)"
     )
-    columns = _columns(out)
-    for name, _ in columns:
-        t.add_column(name, justify="right")
-    for lv in out["levels"]:
-        t.add_row(*(cell(lv) for _, cell in columns))
+    _fill(t, _columns(out), out["levels"])
     summaries = (
         out["summary"] if "max_clean_sessions" not in out["summary"] else {"": out["summary"]}
     )
@@ -62,16 +79,10 @@ def concurrency_table(out: dict[str, Any]) -> Table:
 
 def concurrency_markdown(out: dict[str, Any]) -> str:
     """The results as a Markdown table (for docs/benchmarks.md)."""
-    columns = _columns(out)
-    lines = [
-        "| " + " | ".join(name for name, _ in columns) + " |",
-        "|" + "---:|" * len(columns),
-    ]
-    lines += ["| " + " | ".join(cell(lv) for _, cell in columns) + " |" for lv in out["levels"]]
-    return "\n".join(lines)
+    return _markdown(_columns(out), out["levels"])
 
 
-_POISSON: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+_POISSON: Columns = [
     ("target load", lambda lv: f"{lv['target_load']:.0%}"),
     ("conversations", lambda lv: str(lv["conversations"])),
     ("turns (text only)", lambda lv: f"{lv['turns']} ({lv['text_only']})"),
@@ -91,10 +102,7 @@ def poisson_table(out: dict[str, Any]) -> Table:
         f"{out['reply_s']:.0f} s replies, capacity {out['capacity']:.1f} s/s, tts={out['tts']}, "
         f"{speech_title(out)}"
     )
-    for name, _ in _POISSON:
-        t.add_column(name, justify="right")
-    for lv in out["levels"]:
-        t.add_row(*(cell(lv) for _, cell in _POISSON))
+    _fill(t, _POISSON, out["levels"])
     t.caption = (
         "highest mean load held with zero underruns: "
         f"{out['summary']['max_load_without_underruns']:.0%}"
@@ -103,9 +111,4 @@ def poisson_table(out: dict[str, Any]) -> Table:
 
 
 def poisson_markdown(out: dict[str, Any]) -> str:
-    lines = [
-        "| " + " | ".join(name for name, _ in _POISSON) + " |",
-        "|" + "---:|" * len(_POISSON),
-    ]
-    lines += ["| " + " | ".join(cell(lv) for _, cell in _POISSON) + " |" for lv in out["levels"]]
-    return "\n".join(lines)
+    return _markdown(_POISSON, out["levels"])
