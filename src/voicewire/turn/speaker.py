@@ -57,11 +57,15 @@ class Speaker:
     # its text (synthesis starts before, the writer may be held at the start gate).
     text_sent: Callable[[int], Awaitable[None]] | None = None
 
+    @property
+    def dry_at(self) -> float | None:
+        """When the listener will have played all the audio made so far (None: none yet)."""
+        return None if self.play_start is None else self.play_start + self.queued_s
+
     def ahead_s(self) -> float | None:
         """Seconds of audio made beyond what the listener has played (None: none yet)."""
-        if self.play_start is None:
-            return None
-        return self.play_start + self.queued_s - time.monotonic()
+        dry = self.dry_at
+        return None if dry is None else dry - time.monotonic()
 
     @property
     def sample_rate(self) -> int:
@@ -80,7 +84,7 @@ class Speaker:
                 continue
             # Due when the audio already produced will have played out; the turn's first audio
             # goes before every other session's next piece.
-            due = None if self.play_start is None else self.play_start + self.queued_s
+            due = self.dry_at
             scheduling.deadline.set(-math.inf if due is None else due)
             scheduling.produced.set(self.queued_s)
             started = False
@@ -90,8 +94,7 @@ class Speaker:
                     async for piece in pieces:
                         started = True
                         self._arrived(clock(), len(piece.pcm) / 2 / self.sample_rate)
-                        assert self.play_start is not None
-                        scheduling.deadline.set(self.play_start + self.queued_s)
+                        scheduling.deadline.set(self.dry_at)
                         scheduling.produced.set(self.queued_s)
                         await chunks.put((segment, piece))
             except TTSError as exc:
