@@ -19,7 +19,8 @@ from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts import piper_graph
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
-from voicewire.tts.piper import PiperTTS, _spread, _Synthesis, _word_groups
+from voicewire.tts.piper import PiperTTS, _Synthesis
+from voicewire.tts.piper_words import spread, word_groups
 
 THREE_SENTENCES = "The first sentence is here. The second one follows it. A third ends the text."
 LONG = (
@@ -201,7 +202,7 @@ async def test_word_timings_are_the_ones_piper_alignments_give(
     expected: list[WordSpan] = []
     offset = 0
     for sentence in sentences:
-        groups = _word_groups((a.phoneme, a.num_samples) for a in sentence.phoneme_alignments)
+        groups = word_groups((a.phoneme, a.num_samples) for a in sentence.phoneme_alignments)
         first = len(expected)
         expected += [WordSpan(first + i, offset + s, offset + e) for i, (s, e) in enumerate(groups)]
         offset += len(sentence.audio_float_array)
@@ -328,11 +329,11 @@ def test_a_missing_voice_package_is_a_tts_error_with_an_install_hint(
 
 def test_word_groups_skip_pauses_and_split_on_the_separator() -> None:
     phonemes = [("^", 10), ("h", 5), ("i", 5), (",", 20), (" ", 8), ("j", 4), ("o", 6), ("$", 9)]
-    assert _word_groups(phonemes) == [(10, 20), (48, 58)]
+    assert word_groups(phonemes) == [(10, 20), (48, 58)]
 
 
 def test_spreading_words_keeps_them_ordered_and_out_of_the_gaps() -> None:
-    spans = _spread(3, ["a", "bbb", "cc", "d"], [(100, 160), (400, 420)])
+    spans = spread(3, ["a", "bbb", "cc", "d"], [(100, 160), (400, 420)])
     assert [s.index for s in spans] == [3, 4, 5, 6]
     assert (spans[0].start, spans[-1].end) == (100, 420)
     for before, after in itertools.pairwise(spans):

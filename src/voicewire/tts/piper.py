@@ -24,8 +24,7 @@ import importlib
 import importlib.util
 import math
 import time
-import unicodedata
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +35,9 @@ from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
 from voicewire.tts.piper_graph import Latent, VitsGraph, next_window
+from voicewire.tts.piper_words import Interval, alignments, spread, word_groups
 
 _INSTALL_HINT = "install the Piper extra: pip install 'voicewire[piper]'"
-_SILENT = frozenset({"^", "$", "_", " "})  # BOS, EOS, PAD and the word separator
 # Measures the voice's level; peaks of joe-medium's sentences vary by ±20% around their mean.
 _CALIBRATION = (
     "Hello there, how are you today?",
@@ -46,68 +45,6 @@ _CALIBRATION = (
     "Yes! What a wonderful day it is to go outside.",
 )
 _PEAK = 0.95  # the calibration's loudest sample lands here; louder sentences are clipped
-
-Interval = tuple[int, int]
-
-
-def _word_groups(phonemes: Iterable[tuple[str, int]]) -> list[Interval]:
-    """Sample intervals of the words espeak spoke, skipping pauses (punctuation, BOS/EOS)."""
-    groups: list[Interval] = []
-    pos = 0
-    start: int | None = None
-    end = 0
-    for phoneme, samples in phonemes:
-        if phoneme == " " and start is not None:
-            groups.append((start, end))
-            start = None
-        elif phoneme not in _SILENT and not unicodedata.category(phoneme[0]).startswith("P"):
-            start = pos if start is None else start
-            end = pos + samples
-        pos += samples
-    if start is not None:
-        groups.append((start, end))
-    return groups
-
-
-def _spread(first: int, words: Sequence[str], intervals: Sequence[Interval]) -> list[WordSpan]:
-    """Lay `words` over `intervals` (concatenated) in proportion to their character lengths."""
-    total = sum(e - s for s, e in intervals)
-    chars = sum(len(w) for w in words)
-
-    def at(pos: int, *, starting: bool) -> int:
-        # A boundary that falls between two intervals starts the next one but ends the previous.
-        for s, e in intervals:
-            if pos < e - s or (not starting and pos == e - s):
-                return s + pos
-            pos -= e - s
-        return intervals[-1][1] if intervals else 0
-
-    spans, done = [], 0
-    for i, word in enumerate(words):
-        a = total * done // chars
-        done += len(word)
-        b = total * done // chars
-        start = at(a, starting=True)
-        spans.append(WordSpan(first + i, start, max(start, at(b, starting=False))))
-    return spans
-
-
-def _alignments(
-    phonemes: Sequence[str], ids: Sequence[int], id_samples: np.ndarray, id_map: dict[str, Any]
-) -> list[tuple[str, int]]:
-    """(phoneme, samples) for BOS, each phoneme with the PAD after it, EOS — as Piper aligns."""
-    pad = list(id_map.get("_", []))
-    out: list[tuple[str, int]] = []
-    i = 0
-    if len(id_samples) != len(ids):
-        return []
-    for phoneme in ("^", *phonemes, "$"):
-        expected = list(id_map.get(phoneme, [])) + (pad if phoneme != "$" else [])
-        if list(ids[i : i + len(expected)]) != expected:
-            return []  # a phoneme the voice does not know: no alignment, as in Piper
-        out.append((phoneme, int(id_samples[i : i + len(expected)].sum())))
-        i += len(expected)
-    return out
 
 
 @dataclass(slots=True)
@@ -154,7 +91,7 @@ class _Synthesis:
         audio the caller's turn has `produced_s` so far."""
         if self._sentences is None:
             self._sentences = [p for p in self._tts._voice.phonemize(self._text) if p]
-            self._counts = [len(_word_groups((p, 0) for p in s)) for s in self._sentences]
+            self._counts = [len(word_groups((p, 0) for p in s)) for s in self._sentences]
         if self._current is None or self._current.done == self._current.frames:
             if self._next == len(self._sentences):
                 return None
@@ -191,7 +128,7 @@ class _Synthesis:
         mine = [s for s in sentence.spans if last or s.start < end]
         del sentence.spans[: len(mine)]
         if last and self._next == len(self._sentences) and sum(self._counts) != len(self._words):
-            mine = _spread(0, self._words, self._voiced)
+            mine = spread(0, self._words, self._voiced)
         return SpeechChunk(pcm, tuple(mine))
 
     def _encode(self, n: int) -> _Sentence:
@@ -205,11 +142,11 @@ class _Synthesis:
         aligned = (
             []
             if id_frames is None
-            else _alignments(phonemes, ids, id_frames * graph.hop, voice.config.phoneme_id_map)
+            else alignments(phonemes, ids, id_frames * graph.hop, voice.config.phoneme_id_map)
         )
         offset = self._offset
         groups = [
-            (offset + min(s, length), offset + min(e, length)) for s, e in _word_groups(aligned)
+            (offset + min(s, length), offset + min(e, length)) for s, e in word_groups(aligned)
         ]
         whole = [(offset, offset + length)]
         groups = groups or whole
@@ -220,7 +157,7 @@ class _Synthesis:
             if len(groups) == len(mine):
                 spans = [WordSpan(self._word + i, s, e) for i, (s, e) in enumerate(groups)]
             else:
-                spans = _spread(self._word, mine, whole)
+                spans = spread(self._word, mine, whole)
             self._word += count
         else:
             self._voiced.extend(groups)
