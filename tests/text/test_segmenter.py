@@ -856,3 +856,60 @@ def test_without_clause_min_words_later_segments_wait_for_the_sentence_end() -> 
         " I can help.",
         " The flat has two bedrooms, a bright kitchen, and a balcony.",
     ]
+
+
+def test_peek_names_the_sentence_a_space_after_its_period_would_release() -> None:
+    splitter = ClauseSplitter(first_min_words=1)
+    assert splitter.feed("The quick brown fox jumps over the lazy dog") == []
+    assert splitter.peek() is None  # no boundary: a space would end only a word
+    assert splitter.feed(".") == []
+    likely = splitter.peek()
+    assert likely is not None and likely.speech == "The quick brown fox jumps over the lazy dog."
+    assert splitter.feed(" Then") == [likely]
+
+
+def test_peek_names_nothing_where_a_space_would_not_cut() -> None:
+    splitter = ClauseSplitter(first_min_words=1)
+    splitter.feed("Dr.")  # an abbreviation: a space after it ends nothing
+    assert splitter.peek() is None
+    splitter.feed(" Smith has 3")
+    assert splitter.peek() is None
+    assert splitter.feed(" ") == []  # (after "Dr" the splitter waits for the sentence end)
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.id)
+def test_peeking_after_every_char_changes_no_segment_and_names_the_next_one_when_a_space_follows(
+    case: Case,
+) -> None:
+    splitter = ClauseSplitter(first_min_words=case.first_min_words, max_chars=case.max_chars)
+    out: list[Segment] = []
+    likely: Segment | None = None
+    for char in case.reply:
+        released = splitter.feed(char)
+        if likely is not None and char in " \n":
+            assert released == [likely]
+        out += released
+        likely = splitter.peek()
+    assert out + splitter.flush() == split(case)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reply=replies,
+    first_min_words=st.integers(min_value=0, max_value=5),
+    max_chars=st.integers(min_value=1, max_value=80),
+)
+def test_a_peeked_segment_is_the_one_released_by_a_following_space_in_any_text(
+    reply: str, first_min_words: int, max_chars: int
+) -> None:
+    splitter = ClauseSplitter(first_min_words=first_min_words, max_chars=max_chars)
+    whole = feed_whole(ClauseSplitter(first_min_words=first_min_words, max_chars=max_chars), reply)
+    out: list[Segment] = []
+    likely: Segment | None = None
+    for char in reply:
+        released = splitter.feed(char)
+        if likely is not None and char in " \n":
+            assert released == [likely]
+        out += released
+        likely = splitter.peek()
+    assert out + splitter.flush() == whole

@@ -32,6 +32,8 @@ tables are in voicewire.text.scripts, and docs/voices.md says how each language 
 
 from __future__ import annotations
 
+import copy
+
 from voicewire.text.scripts import (
     ABBREVIATIONS,
     CLAUSE_MARKS,
@@ -87,6 +89,17 @@ class ClauseSplitter:
             if cut is not None:
                 out.append(self._emit(cut))
         return out
+
+    def peek(self) -> Segment | None:
+        """The segment one whitespace char would release now, if it ends where the text fed so
+        far ends (a sentence whose period has come but not the char after it); None otherwise.
+        Changes nothing: a caller may start speaking it early, and keeps that work only if
+        the same segment is then released."""
+        if not self._text or self._text[-1].isspace():
+            return None
+        out = copy.copy(self).feed(" ")  # (every field is immutable: a shallow copy is whole)
+        end = self._offset + len(self._text)
+        return out[0] if len(out) == 1 and out[0].end == end else None
 
     def cut(self) -> list[Segment]:
         """End the pending segment here (the reply pauses: a tool call); the reply goes on."""

@@ -17,6 +17,7 @@ from voicewire.protocol.messages import (
     ToolCall,
     ToolResult,
 )
+from voicewire.text.segmenter import Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +52,15 @@ class TurnOptions:
     first_min_words: int = 1  # "Sure," may be the first thing said
     clause_min_words: int | None = 6  # later segments may end at a clause of 6+ words
     sample_rate: int | None = None  # the voice's own rate (None: the engine's `sample_rate`)
+
+
+@dataclass(frozen=True, slots=True)
+class Likely:
+    """A segment the splitter will release if whitespace comes next (a sentence whose period
+    has come): the speaker may start synthesizing it, and keeps that work only if the same
+    segment then arrives."""
+
+    segment: Segment
+
+
+Segments = Segment | Likely | None  # None: the reply has no more segments

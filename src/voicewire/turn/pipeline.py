@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 
 from voicewire.protocol.messages import TurnStatus
 from voicewire.responder import DataItem, Responder, TurnContext
-from voicewire.text.segmenter import Segment
 from voicewire.tools.events import ToolRun
 from voicewire.tts.base import TTS
-from voicewire.turn.base import Emit, TurnOptions
+from voicewire.turn.base import Emit, Segments, TurnOptions
 from voicewire.turn.speaker import Chunk, Speaker
 from voicewire.turn.writer import Writer
 
@@ -60,7 +59,7 @@ class Turn:
 
     async def run(self) -> None:
         """Run the turn to its end; `status` and `text` say how it went."""
-        segments: asyncio.Queue[Segment | None] = asyncio.Queue()
+        segments: asyncio.Queue[Segments] = asyncio.Queue()
         chunks: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=8)
         try:
             async with asyncio.TaskGroup() as tg:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -28,7 +28,8 @@ from voicewire.protocol.frames import FrameFlags
 from voicewire.protocol.messages import Error, SegmentEnd, SegmentStart, WordTiming
 from voicewire.text.segmenter import Segment
 from voicewire.tts.base import TTS, SpeechChunk, TTSError, WordSpan
-from voicewire.turn.base import AudioOut, Emit, TurnOptions
+from voicewire.turn.base import AudioOut, Emit, Likely, Segments, TurnOptions
+from voicewire.turn.early import Early, drop
 from voicewire.turn.heard import SpokenSegment
 
 log = logging.getLogger(__name__)
@@ -73,44 +74,75 @@ class Speaker:
         return self.options.sample_rate or self.tts.sample_rate
 
     async def synthesize(
-        self, segments: asyncio.Queue[Segment | None], chunks: asyncio.Queue[Chunk | None]
+        self, segments: asyncio.Queue[Segments], chunks: asyncio.Queue[Chunk | None]
     ) -> None:
-        """Synthesize each segment into `chunks` (a None after each segment, and at the end)."""
-        opts = self.options
-        clock = time.monotonic  # the scheduler's clock (uvloop's loop.time() is another one)
+        """Synthesize each segment into `chunks` (a None after each segment, and at the end).
+
+        A `Likely` segment starts its first piece early, while the speaker has nothing else to
+        do; the piece is used if the same segment then arrives, and dropped otherwise."""
         failed = False
-        while (segment := await segments.get()) is not None:
-            if failed or not segment.speech:
-                continue
-            # Due when the audio already produced will have played out; the turn's first audio
-            # goes before every other session's next piece.
-            due = self.dry_at
-            scheduling.deadline.set(-math.inf if due is None else due)
-            scheduling.produced.set(self.queued_s)
-            started = False
-            try:
-                speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
-                async with aclosing(speech) as pieces:
-                    async for piece in pieces:
-                        started = True
-                        self._arrived(clock(), len(piece.pcm) / 2 / self.sample_rate)
-                        scheduling.deadline.set(self.dry_at)
-                        scheduling.produced.set(self.queued_s)
-                        await chunks.put((segment, piece))
-            except TTSError as exc:
-                # The reply goes on as text; the client is told its speech stopped.
-                log.warning("turn %d: TTS failed: %s", self.turn_id, exc)
-                failed = True
-                await self.emit(
-                    Error(
-                        code=ErrorCode.TTS_FAILED,
-                        message="speech synthesis failed; the reply continues as text",
-                        turn_id=self.turn_id,
-                    )
-                )
-            if started or not failed:  # a segment whose synthesis failed at once is not announced
-                await chunks.put((segment, None))
+        early: Early | None = None
+        try:
+            while (item := await segments.get()) is not None:
+                if isinstance(item, Likely):
+                    await drop(early)
+                    idle = segments.empty() and not failed  # (else its fate is known already)
+                    early = self._start(item.segment) if idle and item.segment.speech else None
+                    continue
+                speech = early.pieces() if early is not None and early.segment == item else None
+                if speech is None:
+                    await drop(early)
+                early = None
+                if failed or not item.speech:
+                    continue
+                failed = not await self._speak(item, chunks, speech)
+        finally:
+            await drop(early)
         await chunks.put(None)
+
+    def _start(self, segment: Segment) -> Early:
+        """Synthesis of `segment`, its first piece under way."""
+        # Due when the audio already produced will have played out; the turn's first audio
+        # goes before every other session's next piece.
+        due = self.dry_at
+        scheduling.deadline.set(-math.inf if due is None else due)
+        scheduling.produced.set(self.queued_s)
+        opts = self.options
+        speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
+        return Early(segment, speech, asyncio.ensure_future(anext(speech, None)))
+
+    async def _speak(
+        self,
+        segment: Segment,
+        chunks: asyncio.Queue[Chunk | None],
+        speech: AsyncGenerator[SpeechChunk, None] | None,
+    ) -> bool:
+        """Put `segment`'s pieces into `chunks`; False: its synthesis failed (the client is
+        told, and the reply goes on as text)."""
+        clock = time.monotonic  # the scheduler's clock (uvloop's loop.time() is another one)
+        started = False
+        try:
+            async with aclosing(speech or self._start(segment).pieces()) as pieces:
+                async for piece in pieces:
+                    started = True
+                    self._arrived(clock(), len(piece.pcm) / 2 / self.sample_rate)
+                    scheduling.deadline.set(self.dry_at)
+                    scheduling.produced.set(self.queued_s)
+                    await chunks.put((segment, piece))
+        except TTSError as exc:
+            log.warning("turn %d: TTS failed: %s", self.turn_id, exc)
+            await self.emit(
+                Error(
+                    code=ErrorCode.TTS_FAILED,
+                    message="speech synthesis failed; the reply continues as text",
+                    turn_id=self.turn_id,
+                )
+            )
+            if started:  # a segment whose synthesis failed at once is not announced
+                await chunks.put((segment, None))
+            return False
+        await chunks.put((segment, None))
+        return True
 
     def _arrived(self, now: float, seconds: float) -> None:
         """A piece of `seconds` of audio is ready `now`. A listener that ran dry waited for it

@@ -19,9 +19,9 @@ from voicewire.llm.base import LLMError
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import Data, Error, TextDelta
 from voicewire.responder import DataItem, Responder, TurnContext
-from voicewire.text.segmenter import ClauseSplitter, Segment
+from voicewire.text.segmenter import ClauseSplitter
 from voicewire.tools.events import ToolEvent, ToolRun, ToolStarted
-from voicewire.turn.base import Emit, TurnOptions
+from voicewire.turn.base import Emit, Likely, Segments, TurnOptions
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Writer:
             self.sent, self.ended = sent, ended or self.ended
             self._progress.notify_all()
 
-    async def run(self, segments: asyncio.Queue[Segment | None]) -> None:
+    async def run(self, segments: asyncio.Queue[Segments]) -> None:
         """Write the reply; its segments go into `segments`, then None."""
         opts = self.options
         splitter = ClauseSplitter(
@@ -90,6 +90,10 @@ class Writer:
                     # (the start gate, a full send queue), synthesis need not.
                     for segment in splitter.feed(delta):
                         segments.put_nowait(segment)
+                    if (likely := splitter.peek()) is not None:
+                        # Synthesis may start before the char that confirms the cut: a token's
+                        # wait off the first audio of a sentence the speaker is waiting for.
+                        segments.put_nowait(Likely(likely))
                     await self.emit(TextDelta(turn_id=self.turn_id, text=delta))
                     await self._advance(len(self.text))
                     if len(self.text) >= opts.max_chars:

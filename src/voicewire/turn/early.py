@@ -1,0 +1,40 @@
+"""A segment's synthesis started before the segment is certain (see `turn.base.Likely`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from voicewire.text.segmenter import Segment
+from voicewire.tts.base import SpeechChunk
+
+
+@dataclass
+class Early:
+    """A segment's synthesis, started with its first piece under way."""
+
+    segment: Segment
+    speech: AsyncGenerator[SpeechChunk, None]
+    first: asyncio.Future[SpeechChunk | None]
+
+    async def pieces(self) -> AsyncGenerator[SpeechChunk, None]:
+        try:
+            if (piece := await self.first) is None:
+                return
+            yield piece
+            async for piece in self.speech:
+                yield piece
+        finally:
+            await drop(self)
+
+
+async def drop(early: Early | None) -> None:
+    """Stop `early`'s synthesis (its queued piece is not run) and wait for it to stop."""
+    if early is None:
+        return
+    early.first.cancel()
+    await asyncio.wait([early.first])
+    if not early.first.cancelled():
+        early.first.exception()  # (retrieved: a failure of work that was dropped is no news)
+    await early.speech.aclose()
