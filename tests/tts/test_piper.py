@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import sys
 import threading
 import time
@@ -172,6 +173,22 @@ async def test_a_later_sentence_of_a_turn_starts_with_a_piece_as_long_as_the_aud
     later = await first_piece(tts, due_in_s=0.9, produced_s=2.0)
     assert first < 0.7
     assert later > 1.3 * first
+
+
+async def test_a_long_sentence_opening_a_turn_starts_with_half_a_first_window(
+    tts: PiperTTS,
+) -> None:
+    # Its encoder already kept the listener waiting (~70 ms for 25 words); a short sentence's
+    # first piece is the whole first window.
+    def frames(seconds: float) -> int:
+        return round(seconds * tts.sample_rate / 256)
+
+    scheduling.deadline.set(-math.inf)
+    scheduling.produced.set(0.0)
+    short = [chunk async for chunk in tts.synthesize("The flat has two rooms and a big balcony.")]
+    assert frames(len(short[0].pcm) / 2 / tts.sample_rate) == tts.chunking["first"]
+    long = await first_piece(tts, due_in_s=-math.inf, produced_s=0.0)
+    assert frames(long) == tts.chunking["first"] // 2
 
 
 async def test_no_piece_is_longer_than_the_audio_its_listener_still_has_to_play(

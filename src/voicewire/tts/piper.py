@@ -44,6 +44,7 @@ _CALIBRATION = (
     "It costs $1,850 a month, utilities included.",
     "Yes! What a wonderful day it is to go outside.",
 )
+_LONG = 8  # a sentence of this many first windows (~4 s) or more is long
 _PEAK = 0.95  # the calibration's loudest sample lands here; louder sentences are clipped
 
 
@@ -163,6 +164,10 @@ class _Synthesis:
             self._voiced.extend(groups)
         self._offset = offset + length
         first = self._tts.chunking["first"] if graph.streams else frames  # or the whole graph
+        if graph.streams and frames >= _LONG * first:
+            # A long sentence's encoder already cost its listener ~70 ms (25 words): its first
+            # window is half as long, which takes ~15 ms off the rest of that wait.
+            first //= 2
         return _Sentence(latent, frames, offset, spans, size=first)
 
 
