@@ -280,6 +280,20 @@ def test_a_suite_run_without_speech_settings_leaves_the_servers_defaults() -> No
     assert "capacity unbounded" in tables.speech_title({"speech_capacity": 0.0})
 
 
+def test_a_summary_table_names_each_metric_on_the_left_and_aligns_its_values_right() -> None:
+    rows = [("ttfa_ms", "250.0"), ("bridge_rate", "75%")]
+    assert tables.summary_markdown("latency: 3 turns", rows) == (
+        "| latency: 3 turns | |\n|---|---:|\n| ttfa_ms | 250.0 |\n| bridge_rate | 75% |"
+    )
+    table = tables.summary_table("resume", [("gap_ms", "1.00", "2.00")], values=("a", "b"))
+    assert [(c.header, c.justify) for c in table.columns] == [
+        ("metric", "left"),
+        ("a", "right"),
+        ("b", "right"),
+    ]
+    assert [list(c.cells) for c in table.columns] == [["gap_ms"], ["1.00"], ["2.00"]]
+
+
 def test_the_tool_latency_scenario_times_the_answer_after_the_result_and_counts_bridges(
     tmp_path: Path,
 ) -> None:

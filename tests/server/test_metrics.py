@@ -7,15 +7,20 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import serve
+from tests.tts.test_voices import Loads, write_voice
 from tests.waiting import HANG_S, until
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.server.app import create_app
+from voicewire.server.metrics import Metrics
+from voicewire.tts.base import Scheduled
 from voicewire.tts.fake import FakeToneTTS
+from voicewire.tts.voices import PiperVoices
 
 
 def samples(text: str) -> dict[str, float]:
@@ -66,3 +71,33 @@ async def test_a_spoken_turn_shows_up_in_the_metrics(tmp_path: Path) -> None:
     # Not a latency bound: the server's measure of one turn fits in what the client saw of it.
     assert 0 < after["voicewire_ttfa_seconds_sum"] <= answered - asked
     assert after["voicewire_errors_total{code=unknown_type}"] == 1
+
+
+QUEUE = ("voicewire_tts_queue_depth", "voicewire_tts_queue_wait_seconds_total")
+
+
+def test_the_piper_voices_show_their_synthesis_queue_in_the_metrics(tmp_path: Path) -> None:
+    write_voice(tmp_path, "anna")
+    tts = PiperVoices(tmp_path, default="anna", load=Loads())  # no model is loaded
+    try:
+        assert isinstance(tts, Scheduled)
+        metrics = Metrics(tts)
+
+        def queue() -> tuple[float, float]:
+            values = samples(generate_latest(metrics.registry).decode())
+            depth, wait = (values[name] for name in QUEUE)
+            return depth, wait
+
+        assert queue() == (0, 0)
+        tts.scheduler.waited_s = 1.5  # read when scraped, from the voices' shared workers
+        assert queue() == (0, 1.5)
+    finally:
+        tts.close()
+
+
+def test_an_engine_without_a_worker_pool_has_no_synthesis_queue_in_the_metrics() -> None:
+    tts = FakeToneTTS()
+    assert not isinstance(tts, Scheduled)
+    values = samples(generate_latest(Metrics(tts).registry).decode())
+    assert "voicewire_sessions" in values
+    assert not set(QUEUE) & set(values)

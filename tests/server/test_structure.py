@@ -87,5 +87,11 @@ def test_no_module_of_the_package_is_over_the_line_limit() -> None:
         "server/realtime_client_events.py",
         "bench/plots.py",
         "bench/timeline.py",
+        # Split at 321 and 344 lines: a connection's turns (what a turn records in its
+        # conversation), and its store writes (the app's background writes and their retries).
+        "server/turns.py",
+        "server/conversation.py",
+        "server/persist.py",
+        "server/writes.py",
     )
     assert {name: sizes[name] for name in split if sizes[name] > 300} == {}

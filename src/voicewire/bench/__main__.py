@@ -50,10 +50,11 @@ def latency(argv: list[str]) -> int:
 
 
 def latency_markdown(out: dict[str, Any]) -> str:
-    s = out["summary"]
-    rows = [f"| {k} | {v:.1f}{'×' if k == 'naive_over_voicewire' else ''} |" for k, v in s.items()]
-    head = f"| latency: {out['words']} words at {out['tps']:g} tok/s, tts={out['tts']} (median) | |"
-    return "\n".join([head, "|---|---:|", *rows])
+    from voicewire.bench.latency import summary_rows
+    from voicewire.bench.tables import summary_markdown
+
+    head = f"latency: {out['words']} words at {out['tps']:g} tok/s, tts={out['tts']} (median)"
+    return summary_markdown(head, summary_rows(out["summary"]))
 
 
 def report(argv: list[str]) -> int:

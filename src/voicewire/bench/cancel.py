@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from voicewire.bench import write_json
+from voicewire.bench.tables import summary_table
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -76,12 +76,8 @@ def run(*, runs: int = 10, tts: str = "piper", json_path: Path | None = None) ->
         for k in keys
         for stat, fn in (("p50", statistics.median), ("max", max))
     }
-    table = Table(title=f"barge-in: {runs} cancels, tts={tts}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in summary.items():
-        table.add_row(k, f"{v:.1f}")
-    Console().print(table)
+    lines = [(k, f"{v:.1f}") for k, v in summary.items()]
+    Console().print(summary_table(f"barge-in: {runs} cancels, tts={tts}", lines))
     if json_path:
         write_json(json_path, {"runs": rows, "summary": summary})
     return summary

@@ -39,6 +39,7 @@ from voicewire.bench.serverproc import (
     percentile,
     server_process,
 )
+from voicewire.bench.tables import summary_markdown, summary_table
 from voicewire.client import Client
 from voicewire.llm.scripted import DEFAULT_REPLY
 from voicewire.protocol.messages import PROTOCOL_VERSION
@@ -225,25 +226,28 @@ def run(
 
 def table(out: dict[str, Any]) -> Table:
     n = out["connections"]
-    t = Table(
-        title=f"idle: {n} idle sessions, one speaking (tts={out['tts']}, "
-        f"deflate={'on' if out['deflate'] else 'off'})"
-    )
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    t.add_row("server RSS before (MB)", f"{out['rss_before'] / 1e6:.1f}")
-    t.add_row(f"server RSS with {n} idle (MB)", f"{out['rss_after'] / 1e6:.1f}")
-    t.add_row("RSS per idle connection (KB)", f"{out['rss_per_connection'] / 1000:.1f}")
-    t.add_row("idle sessions still open at the end", f"{out['still_open']} / {n}")
-    t.add_row(f"time to open {n} (s)", f"{out['open_s']:.1f}")
+    rows = [
+        ("server RSS before (MB)", f"{out['rss_before'] / 1e6:.1f}"),
+        (f"server RSS with {n} idle (MB)", f"{out['rss_after'] / 1e6:.1f}"),
+        ("RSS per idle connection (KB)", f"{out['rss_per_connection'] / 1000:.1f}"),
+        ("idle sessions still open at the end", f"{out['still_open']} / {n}"),
+        (f"time to open {n} (s)", f"{out['open_s']:.1f}"),
+    ]
     for key, label in (("lag_before", "0 idle"), ("lag_idle", f"{n} idle")):
         lag = out[key]
-        t.add_row(f"ping RTT p50 / p99 / max, {label} (ms)", _rtts(lag))
-        t.add_row(
-            f"  pings, speaking turns, CPU % server / rest of machine, {label}",
-            f"{lag['pings']}, {lag['speaking_turns']}, "
-            f"{lag['server_cpu_pct']:.0f} / {lag['rest_cpu_pct']:.0f}",
+        rows.append((f"ping RTT p50 / p99 / max, {label} (ms)", _rtts(lag)))
+        rows.append(
+            (
+                f"  pings, speaking turns, CPU % server / rest of machine, {label}",
+                f"{lag['pings']}, {lag['speaking_turns']}, "
+                f"{lag['server_cpu_pct']:.0f} / {lag['rest_cpu_pct']:.0f}",
+            )
         )
+    t = summary_table(
+        f"idle: {n} idle sessions, one speaking (tts={out['tts']}, "
+        f"deflate={'on' if out['deflate'] else 'off'})",
+        rows,
+    )
     t.caption = (
         f"loop lag ≤ ping RTT: ping → pong every {out['interval_ms']:g} ms on a separate "
         "session while one session speaks"
@@ -276,8 +280,8 @@ def markdown(out: dict[str, Any]) -> str:
             f"{out['lag_idle']['server_cpu_pct']:.0f} / {out['lag_idle']['rest_cpu_pct']:.0f}",
         ),
     ]
-    head = f"| {n} idle, tts={out['tts']}, deflate={'on' if out['deflate'] else 'off'} | |"
-    return "\n".join([head, "|---|---:|", *(f"| {k} | {v} |" for k, v in rows)])
+    head = f"{n} idle, tts={out['tts']}, deflate={'on' if out['deflate'] else 'off'}"
+    return summary_markdown(head, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

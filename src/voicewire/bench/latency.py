@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from voicewire.bench import write_json
+from voicewire.bench.tables import summary_table
 from voicewire.client import Client, TurnResult
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -142,15 +142,11 @@ def _run(
     if naive:
         summary["naive_ttfa_ms"] = statistics.median(naive)
         summary["naive_over_voicewire"] = summary["naive_ttfa_ms"] / summary["ttfa_ms"]
-    table = Table(
-        title=f"latency: scripted LLM at {tps:g} tok/s, tts={tts}, persist={persist}, "
+    title = (
+        f"latency: scripted LLM at {tps:g} tok/s, tts={tts}, persist={persist}, "
         f"{turns} turns (median)"
     )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in summary.items():
-        table.add_row(k, f"{v:.1f}" if k != "naive_over_voicewire" else f"{v:.1f}×")
-    Console().print(table)
+    Console().print(summary_table(title, summary_rows(summary)))
     if json_path:
         out = {
             "tps": tps,
@@ -162,3 +158,10 @@ def _run(
         }
         write_json(json_path, out)
     return summary
+
+
+def summary_rows(summary: dict[str, float]) -> list[tuple[str, str]]:
+    """The summary's (metric, value) rows, on the console and in the report's Markdown."""
+    return [
+        (k, f"{v:.1f}×" if k == "naive_over_voicewire" else f"{v:.1f}") for k, v in summary.items()
+    ]

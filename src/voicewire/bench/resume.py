@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from websockets.asyncio.client import connect
 
 from voicewire.bench import write_json
+from voicewire.bench.tables import summary_table
 from voicewire.client import Client
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -195,16 +195,13 @@ def run(
 
 def _print(results: dict[str, Any]) -> None:
     hubs = results["hubs"]
-    table = Table(
-        title=f"resume: {results['runs']} cuts after the 3rd audio frame, tts={results['tts']}"
-    )
-    table.add_column("metric")
-    for name in hubs:
-        table.add_column(name, justify="right")
-    for metric in next(iter(hubs.values()))["summary"]:
-        table.add_row(metric, *(f"{hubs[h]['summary'][metric]:.2f}" for h in hubs))
+    title = f"resume: {results['runs']} cuts after the 3rd audio frame, tts={results['tts']}"
+    rows = [
+        (metric, *(f"{hubs[h]['summary'][metric]:.2f}" for h in hubs))
+        for metric in next(iter(hubs.values()))["summary"]
+    ]
     console = Console()
-    console.print(table)
+    console.print(summary_table(title, rows, values=list(hubs)))
     append = results.get("redis_append")
     if append:
         console.print(

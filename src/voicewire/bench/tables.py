@@ -1,8 +1,10 @@
-"""The server suites' results (concurrency, poisson) as tables: on the console and in Markdown."""
+"""The suites' results as tables, on the console and in Markdown: a row per level (concurrency,
+poisson), or a `metric | value` summary (latency, tool_latency, idle, resume, cancel)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from rich.table import Table
@@ -33,23 +35,58 @@ def speech_title(out: dict[str, Any]) -> str:
     return f"speech limit {'default' if limit is None else f'{limit:g}'} × capacity {fixed}"
 
 
-def _fill(table: Table, columns: Columns, levels: list[dict[str, Any]]) -> Table:
-    """A row per level on the console."""
-    for name, _ in columns:
-        table.add_column(name, justify="right")
+def _fill(
+    table: Table, columns: Columns, levels: list[dict[str, Any]], *, labels: int = 0
+) -> Table:
+    """A row per level on the console. The first `labels` columns name the row (left-aligned);
+    the others hold figures (right-aligned)."""
+    for i, (name, _) in enumerate(columns):
+        table.add_column(name, justify="left" if i < labels else "right")
     for lv in levels:
         table.add_row(*(cell(lv) for _, cell in columns))
     return table
 
 
-def _markdown(columns: Columns, levels: list[dict[str, Any]]) -> str:
-    """A row per level in Markdown (for docs/benchmarks.md)."""
-    lines = [
-        "| " + " | ".join(name for name, _ in columns) + " |",
-        "|" + "---:|" * len(columns),
-    ]
+def _markdown(
+    columns: Columns,
+    levels: list[dict[str, Any]],
+    *,
+    labels: int = 0,
+    heading: str | None = None,
+) -> str:
+    """A row per level in Markdown (for docs/benchmarks.md), aligned as `_fill` aligns them.
+    `heading`: a title in the first header cell, the others blank, instead of the names."""
+    if heading is None:
+        head = "| " + " | ".join(name for name, _ in columns) + " |"
+    else:
+        head = f"| {heading} |" + " |" * (len(columns) - 1)
+    lines = [head, "|" + "---|" * labels + "---:|" * (len(columns) - labels)]
     lines += ["| " + " | ".join(cell(lv) for _, cell in columns) + " |" for lv in levels]
     return "\n".join(lines)
+
+
+def _summary(
+    rows: Iterable[Sequence[str]], values: Sequence[str]
+) -> tuple[Columns, list[dict[str, Any]]]:
+    """The columns of a summary (`metric`, then `values`) and its rows, each by column name."""
+    names = ("metric", *values)
+    columns: Columns = [(name, itemgetter(name)) for name in names]
+    return columns, [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def summary_table(
+    title: str, rows: Iterable[Sequence[str]], *, values: Sequence[str] = ("value",)
+) -> Table:
+    """A suite's summary on the console: a row per metric, its name then its formatted value
+    (or one value per column of `values`: resume compares hubs)."""
+    columns, levels = _summary(rows, values)
+    return _fill(Table(title=title), columns, levels, labels=1)
+
+
+def summary_markdown(heading: str, rows: Iterable[Sequence[str]]) -> str:
+    """A suite's summary in Markdown (for `python -m voicewire.bench report`), under `heading`."""
+    columns, levels = _summary(rows, ("value",))
+    return _markdown(columns, levels, labels=1, heading=heading)
 
 
 def _columns(out: dict[str, Any]) -> Columns:

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from voicewire.bench import write_json
+from voicewire.bench.tables import summary_markdown, summary_table
 from voicewire.client import Client, TurnResult
 from voicewire.config import Settings
 from voicewire.engines import build_tts
@@ -110,15 +110,11 @@ def run(
     summary = {k: statistics.median(r[k] for r in rows) for k in keys}
     summary["overhead_max_ms"] = max(r["overhead_ms"] for r in rows)
     summary["bridge_rate"] = statistics.fmean(r["bridge"] for r in rows)
-    table = Table(
-        title=f"tool latency: tool {'/'.join(f'{t:g}' for t in tool_ms)} ms, LLM {tps:g} tok/s "
+    title = (
+        f"tool latency: tool {'/'.join(f'{t:g}' for t in tool_ms)} ms, LLM {tps:g} tok/s "
         f"after {first_token_ms:g} ms, tts={tts}, {turns} turns (median)"
     )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in summary.items():
-        table.add_row(k, f"{v:.0%}" if k == "bridge_rate" else f"{v:.1f}")
-    Console().print(table)
+    Console().print(summary_table(title, _rows(summary)))
     if json_path:
         out = {"suite": "tool_latency", "tps": tps, "tts": tts, "tool_ms": list(tool_ms)}
         write_json(json_path, {**out, "turns": rows, "summary": summary})
@@ -127,9 +123,9 @@ def run(
 
 def markdown(out: dict[str, Any]) -> str:
     """The summary as a Markdown table (for `python -m voicewire.bench report`)."""
-    s = out["summary"]
-    rows = [
-        f"| {k} | {v:.0%} |" if k == "bridge_rate" else f"| {k} | {v:.1f} |" for k, v in s.items()
-    ]
-    head = f"| tool latency: {len(out['turns'])} turns, tts={out['tts']} (median) | |"
-    return "\n".join([head, "|---|---:|", *rows])
+    head = f"tool latency: {len(out['turns'])} turns, tts={out['tts']} (median)"
+    return summary_markdown(head, _rows(out["summary"]))
+
+
+def _rows(summary: dict[str, float]) -> list[tuple[str, str]]:
+    return [(k, f"{v:.0%}" if k == "bridge_rate" else f"{v:.1f}") for k, v in summary.items()]

@@ -36,11 +36,12 @@ from voicewire.protocol.messages import (
 )
 from voicewire.protocol.session import Session
 from voicewire.protocol.state import RateWindow
+from voicewire.server.conversation import Conversation
 from voicewire.server.handshake import Admission, admitted, open_conversation
 from voicewire.server.inbound import Inbound
 from voicewire.server.outbox import Close, session_outbox
 from voicewire.server.services import Services
-from voicewire.server.turns import Conversation, TurnRunner, turn_options
+from voicewire.server.turns import TurnRunner, turn_options
 from voicewire.turn import AudioOut
 
 log = logging.getLogger(__name__)

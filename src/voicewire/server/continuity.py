@@ -15,9 +15,10 @@ from voicewire.protocol.messages import AudioFormat, Error, SessionReady, TurnEn
 from voicewire.protocol.session import Session, SessionSnapshot, SpeechSettings
 from voicewire.resume import Handoff, SessionState
 from voicewire.server.auth import ResumeGrant
+from voicewire.server.conversation import Conversation
 from voicewire.server.relay import Relay
 from voicewire.server.services import Services
-from voicewire.server.turns import Conversation, TurnRunner
+from voicewire.server.turns import TurnRunner
 
 
 def session_state(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from voicewire.server.speech_load import SpeechLoad
-from voicewire.tts.base import TTS
+from voicewire.tts.base import TTS, Scheduled
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 
@@ -40,8 +40,8 @@ class Metrics:
         self.errors = Counter(
             "voicewire_errors", "error events sent, by code", ["code"], registry=r
         )
-        pool = getattr(tts, "scheduler", None)
-        if pool is not None:
+        if isinstance(tts, Scheduled):  # (Piper's worker pool)
+            pool = tts.scheduler
             depth = Gauge(
                 "voicewire_tts_queue_depth", "Synthesis jobs waiting for a worker", registry=r
             )

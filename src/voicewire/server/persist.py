@@ -2,11 +2,11 @@
 
 The user message is committed before any frame of its turn is sent (so it survives anything
 that follows); the reply row is opened and closed by background tasks that the app awaits on
-shutdown, so a slow database never delays a frame. A connection's rows are inserted one after
-another (`Recorder`), so they are in the order of its turns whatever the database's speed.
-Writes are retried while the database is briefly unavailable (`transient`), not when it refuses
-a value; a write that still fails is logged, never swallowed, and a reply is never left
-`streaming` by a value the store refused.
+shutdown (`writes.Writes`), so a slow database never delays a frame. A connection's rows are
+inserted one after another (`Recorder`), so they are in the order of its turns whatever the
+database's speed. Writes are retried while the database is briefly unavailable
+(`writes.transient`), not when it refuses a value; a write that still fails is logged, never
+swallowed, and a reply is never left `streaming` by a value the store refused.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from voicewire.protocol.messages import TurnStart, TurnStatus
+from voicewire.server.writes import Writes, retried, transient
 from voicewire.storage import Store
 from voicewire.turn import Outgoing
 
@@ -30,73 +28,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class Writes:
-    """Background database writes of the whole app; `drain()` waits for all of them."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("database write failed", exc_info=task.exception())
-
-    async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
+# The waits between a write's attempts (`writes.retried`); the start gate waits for the first.
 RETRY_DELAYS_S = (0.1, 0.5, 2.0, 5.0)
-
-
-# PostgreSQL SQLSTATE classes that say "try again": connection exception, transaction rollback
-# (serialization failure, deadlock), insufficient resources (too many connections), operator
-# intervention (shutting down, starting up), system error.
-TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-
-
-def transient(exc: BaseException) -> bool:
-    """The database is unreachable, restarting or busy: the same write may succeed later.
-
-    Anything else (a value the column cannot hold, a constraint) fails the same way every
-    time, so retrying it only delays what must happen instead.
-    """
-    if isinstance(exc, OSError | OperationalError | DisconnectionError | PoolTimeout):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    # asyncpg and psycopg 3 name it `sqlstate`, psycopg2 `pgcode`.
-    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    in_class = isinstance(state, str) and state[:2] in TRANSIENT_SQLSTATE_CLASSES
-    return exc.connection_invalidated or in_class
-
-
-async def retried(
-    what: str, write: Callable[[], Awaitable[T]], *, delays: Sequence[float] | None = None
-) -> T:
-    """Run a database write, retrying while the database is briefly unavailable.
-
-    `delays`: the waits between attempts (RETRY_DELAYS_S by default; none: one attempt).
-    """
-    delays = RETRY_DELAYS_S if delays is None else delays
-    for attempt, delay in enumerate((*delays, None)):
-        try:
-            return await write()
-        except Exception as exc:
-            if delay is None or not transient(exc):
-                raise
-            log.warning(
-                "%s failed (attempt %d), retrying in %g s: %s", what, attempt + 1, delay, exc
-            )
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
-
 
 AMENDABLE_REPLIES = 16  # replies a Recorder can still amend after closing them
 
@@ -146,7 +79,7 @@ class Recorder:
         add up (and hold the app's shutdown drain) for writes bound to fail the same way.
         """
         try:
-            result = await retried(what, write, delays=() if self._down else None)
+            result = await retried(what, write, delays=() if self._down else RETRY_DELAYS_S)
         except Exception as exc:
             self._down = transient(exc)
             raise

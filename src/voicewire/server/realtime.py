@@ -29,6 +29,7 @@ from voicewire.protocol.messages import Error
 from voicewire.protocol.session import Session
 from voicewire.protocol.state import RateWindow
 from voicewire.server import realtime_events as rt
+from voicewire.server.conversation import Conversation
 from voicewire.server.handshake import Admission, admitted, open_conversation
 from voicewire.server.inbound import Inbound
 from voicewire.server.outbox import Close, Raw, session_outbox
@@ -38,7 +39,6 @@ from voicewire.server.realtime_items import ItemEvents
 from voicewire.server.realtime_responses import Responses
 from voicewire.server.realtime_state import Config, Items
 from voicewire.server.services import Services
-from voicewire.server.turns import Conversation
 from voicewire.server.voice_input import AudioFlood
 
 log = logging.getLogger(__name__)

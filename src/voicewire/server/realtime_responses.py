@@ -14,11 +14,12 @@ from typing import Protocol
 
 from voicewire.protocol.messages import Error, ToolCall, TurnEnd, TurnStart, UserMessage
 from voicewire.server import realtime_events as rt
+from voicewire.server.conversation import Conversation
 from voicewire.server.outbox import Outbox
 from voicewire.server.realtime_framer import RealtimeFramer, Response
 from voicewire.server.realtime_state import Config, Items
 from voicewire.server.services import Services
-from voicewire.server.turns import Conversation, Spawn, TurnRunner, turn_options
+from voicewire.server.turns import Spawn, TurnRunner, turn_options
 from voicewire.turn import Outgoing, heard_text
 
 

@@ -26,9 +26,9 @@ from voicewire.resume.memory import MemoryHub
 from voicewire.server.auth import TokenSigner, load_secret
 from voicewire.server.limits import ConnectionLimits
 from voicewire.server.metrics import Metrics
-from voicewire.server.persist import Writes
 from voicewire.server.speech_load import SpeechLoad
 from voicewire.server.voice_input import LazySTT
+from voicewire.server.writes import Writes
 from voicewire.storage import Store
 from voicewire.tts.base import TTS, voice_catalog
 

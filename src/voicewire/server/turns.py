@@ -1,7 +1,8 @@
 """A connection's turns, one at a time: start, cancel (with what was heard), end and record.
 
 Shared by every endpoint (`/ws`, `/ws/voice-chat/`): each hands in a `TurnSink` that puts the
-turn's events on its own wire, so barge-in and recording are written once, here.
+turn's events on its own wire, so barge-in and recording are written once, here (what a
+turn records in its conversation: `conversation.py`).
 
 A turn's task only generates (`Turn.run`). Its end — `turn.end` with the status and the text
 that was heard, the reply's stored row, the history — is settled by `_settle`, which does not
@@ -14,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol
 
 from voicewire.codecs import make_encoder
-from voicewire.llm.base import ChatMessage
 from voicewire.protocol.errors import ErrorCode
 from voicewire.protocol.messages import (
     AudioFormat,
@@ -35,11 +34,12 @@ from voicewire.protocol.messages import (
     UserMessage,
 )
 from voicewire.responder import TurnContext
-from voicewire.server.persist import Recorder, StartGate
+from voicewire.server.conversation import Conversation
+from voicewire.server.persist import StartGate
 from voicewire.server.services import Services
 from voicewire.server.speech_load import Slot, overloaded_notice
 from voicewire.tools.client import ClientTools
-from voicewire.tools.history import reply_messages, whole
+from voicewire.tools.history import whole
 from voicewire.tts.base import voice_rate
 from voicewire.turn import Outgoing, Turn, TurnOptions, heard_text
 
@@ -84,27 +84,6 @@ def turn_options(
         first_min_words=settings.first_segment_min_words,
         clause_min_words=settings.segment_clause_min_words or None,
     )
-
-
-@dataclass
-class Conversation:
-    """One connection's conversation: where it is stored, and the LLM's context (bounded)."""
-
-    id: str  # "" when nothing is stored
-    recorder: Recorder | None
-    history: deque[ChatMessage]
-
-    @classmethod
-    def open(
-        cls, services: Services, conversation_id: str, history: list[ChatMessage]
-    ) -> Conversation:
-        recorder = None
-        if services.store is not None and conversation_id:
-            recorder = Recorder(
-                services.store, services.writes, conversation_id, node=services.hub.node
-            )
-        limit = services.settings.history_messages
-        return cls(conversation_id, recorder, deque(history[-limit:], maxlen=limit))
 
 
 @dataclass(eq=False)
@@ -172,15 +151,7 @@ class TurnRunner:
         notice = None
         if options.voice and slot is None:
             options, notice = replace(options, voice=False), overloaded_notice(turn_id)
-        stored = None
-        if conversation.recorder is not None and follow_up:
-            conversation.recorder.follow_up(turn_id, spoken=options.voice)
-        elif conversation.recorder is not None:
-            stored = conversation.recorder.user_message(
-                message.text, client_id=message.id, turn_id=turn_id, spoken=options.voice
-            )
-        if not follow_up:
-            conversation.history.append(ChatMessage("user", message.text))
+        stored = conversation.ask(message, turn_id, spoken=options.voice, follow_up=follow_up)
         context = TurnContext(
             text=message.text,
             history=whole(conversation.history),
@@ -298,19 +269,7 @@ class TurnRunner:
         text = turn.text
         if turn.status == "interrupted" and played_ms is not None and turn.options.voice:
             text = heard_text(turn, played_ms)
-        calls = [run.record() for run in turn.tools]
-        if text or calls:
-            self.conversation.history.extend(reply_messages(text, calls))
-        if self.conversation.recorder is not None:
-            self.conversation.recorder.finish_reply(
-                turn.turn_id,
-                text=text,
-                status=turn.status,
-                played_ms=played_ms,
-                spoken=turn.options.voice,
-                data=[{"kind": d.kind, "payload": d.payload} for d in turn.data],
-                tools=calls,
-            )
+        self.conversation.answered(turn, text, played_ms)
         end = TurnEnd(turn_id=turn.turn_id, status=turn.status, text=text, played_ms=played_ms)
         if text != turn.text:
             end = end.model_copy(update={"generated_text": turn.text})

@@ -42,13 +42,14 @@ from voicewire.protocol.session import MicrophoneAudio, Violation
 from voicewire.resume import CancelTurn, Control, SessionState, Takeover
 from voicewire.server.auth import ResumeGrant
 from voicewire.server.continuity import ready_message, session_state
+from voicewire.server.conversation import Conversation
 from voicewire.server.handshake import Admission, admitted, open_conversation
 from voicewire.server.inbound import Inbound
 from voicewire.server.outbox import Close, session_outbox
 from voicewire.server.resumption import resume
 from voicewire.server.services import Services
 from voicewire.server.sessionlog import SessionLog
-from voicewire.server.turns import Conversation, TurnRunner, turn_options
+from voicewire.server.turns import TurnRunner, turn_options
 from voicewire.server.voice_input import AudioFlood, Microphone
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from voicewire.errors import EngineError
 from voicewire.protocol.errors import ErrorCode
+from voicewire.scheduling import DeadlineScheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,17 @@ class MeasuredCapacity(Protocol):
     @property
     def capacity(self) -> float | None:
         """Seconds of speech per second with every worker busy; None: not measured yet."""
+        ...
+
+
+@runtime_checkable
+class Scheduled(Protocol):
+    """An engine whose synthesis jobs queue on a deadline scheduler (Piper's worker pool, shared
+    by its voices). Optional: the metrics show that queue when the engine has one."""
+
+    @property
+    def scheduler(self) -> DeadlineScheduler:
+        """The worker pool its synthesis jobs wait in."""
         ...
 
 
