@@ -12,12 +12,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.waiting import HANG_S
+from tests.waiting import HANG_S, until
 from voicewire.llm.scripted import ScriptedLLM
-from voicewire.protocol.messages import SegmentStart, TextDelta
+from voicewire.protocol.errors import ErrorCode
+from voicewire.protocol.messages import Error, SegmentStart, TextDelta
 from voicewire.responder import TurnContext
+from voicewire.text.segmenter import ClauseSplitter
+from voicewire.tts.base import TTSError
 from voicewire.tts.fake import FakeToneTTS
 from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
+from voicewire.turn.base import Likely, Segments
+from voicewire.turn.speaker import Chunk, Speaker
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 
@@ -110,3 +115,47 @@ async def test_a_turn_cut_short_stops_the_synthesis_it_started_early() -> None:
     assert tts.ended == [SENTENCE] and starts(turn) == []
     emitted: list[Outgoing] = turn.emitted  # type: ignore[attr-defined]
     assert "".join(e.text for e in emitted if isinstance(e, TextDelta)) == SENTENCE
+
+
+class FailingTTS(RecordingTTS):
+    """Fails at once on every text (a backend that is down)."""
+
+    async def synthesize(self, text: str, **kw: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        self.asked.append(text)
+        self.called.set()
+        raise TTSError("the voice is down")
+        yield  # (an async generator)
+
+
+async def test_an_early_start_that_fails_is_reported_once_and_the_reply_goes_on_as_text() -> None:
+    tts = FailingTTS()
+    turn = turn_of(tts, SENTENCE, " Then it slept.")
+    await asyncio.wait_for(turn.run(), HANG_S)
+    emitted: list[Outgoing] = turn.emitted  # type: ignore[attr-defined]
+    errors = [e.code for e in emitted if isinstance(e, Error)]
+    assert turn.status == "complete" and errors == [ErrorCode.TTS_FAILED]
+    assert starts(turn) == [] and tts.asked == [SENTENCE]  # later segments are not tried
+    assert "".join(e.text for e in emitted if isinstance(e, TextDelta)) == turn.text
+
+
+async def test_a_likely_segment_is_not_started_early_while_its_listener_has_audio_to_play() -> None:
+    # The token's wait is no loss then, and a guess that proves wrong would cost a large piece.
+    tts = RecordingTTS()
+    speaker = Speaker(1, tts, emit=lambda item: asyncio.sleep(0), options=TurnOptions())
+    segments: asyncio.Queue[Segments] = asyncio.Queue()
+    chunks: asyncio.Queue[Chunk | None] = asyncio.Queue()
+    task = asyncio.create_task(speaker.synthesize(segments, chunks))
+    splitter = ClauseSplitter()
+    (first,) = splitter.feed("The flat has two large bedrooms and a bright kitchen. ")
+    segments.put_nowait(first)
+    while (await chunks.get()) != (first, None):
+        pass
+    assert (speaker.ahead_s() or 0.0) > 2.0  # ~3.5 s of tone made, none played yet
+    splitter.feed("It is free.")
+    likely = splitter.peek()
+    assert likely is not None
+    segments.put_nowait(Likely(likely))
+    await until(segments.empty, "the speaker takes the likely segment")
+    assert tts.asked == [first.speech]  # not started early
+    segments.put_nowait(None)
+    await asyncio.wait_for(task, HANG_S)

@@ -913,3 +913,13 @@ def test_a_peeked_segment_is_the_one_released_by_a_following_space_in_any_text(
         out += released
         likely = splitter.peek()
     assert out + splitter.flush() == whole
+
+
+def test_peek_changes_nothing_in_the_splitter() -> None:
+    # peek() works on a shallow copy: every field must be immutable for that to be whole.
+    splitter = ClauseSplitter(first_min_words=1)
+    splitter.feed("Hello there. It costs 3.")
+    before = dict(vars(splitter))
+    assert splitter.peek() is not None
+    assert vars(splitter) == before
+    assert all(isinstance(v, int | float | str | bool | tuple | None) for v in before.values())

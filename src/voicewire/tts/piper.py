@@ -167,7 +167,7 @@ class _Synthesis:
         if graph.streams and frames >= _LONG * first:
             # A long sentence's encoder already cost its listener ~70 ms (25 words): its first
             # window is half as long, which takes ~15 ms off the rest of that wait.
-            first //= 2
+            first = max(1, first // 2)
         return _Sentence(latent, frames, offset, spans, size=first)
 
 

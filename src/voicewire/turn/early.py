@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from voicewire.text.segmenter import Segment
 from voicewire.tts.base import SpeechChunk
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +38,7 @@ async def drop(early: Early | None) -> None:
         return
     early.first.cancel()
     await asyncio.wait([early.first])
-    if not early.first.cancelled():
-        early.first.exception()  # (retrieved: a failure of work that was dropped is no news)
+    if not early.first.cancelled() and (exc := early.first.exception()) is not None:
+        # A failure of work nobody will hear is no news (a kept segment's would be reported).
+        log.debug("early synthesis of segment %d failed: %r", early.segment.index, exc)
     await early.speech.aclose()

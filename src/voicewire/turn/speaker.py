@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -33,6 +33,9 @@ from voicewire.turn.early import Early, drop
 from voicewire.turn.heard import SpokenSegment
 
 log = logging.getLogger(__name__)
+
+# A segment that is likely next is started early while its listener has less audio than this.
+_EARLY_WITHIN_S = 1.0
 
 Chunk = tuple[Segment, SpeechChunk | None]  # None: the segment's audio is complete
 
@@ -86,16 +89,23 @@ class Speaker:
             while (item := await segments.get()) is not None:
                 if isinstance(item, Likely):
                     await drop(early)
-                    idle = segments.empty() and not failed  # (else its fate is known already)
-                    early = self._start(item.segment) if idle and item.segment.speech else None
+                    early = None
+                    # Only for a listener that is waiting for it (else the token's wait is no
+                    # loss, and a guess that proves wrong would cost a large window); and only
+                    # when the queue holds nothing newer (else its fate is known already).
+                    ahead = self.ahead_s()
+                    waiting = ahead is None or ahead < _EARLY_WITHIN_S
+                    if waiting and segments.empty() and not failed and item.segment.speech:
+                        early = self._start(item.segment)
                     continue
-                speech = early.pieces() if early is not None and early.segment == item else None
-                if speech is None:
+                kept = early if early is not None and early.segment == item else None
+                if kept is None:
                     await drop(early)
                 early = None
                 if failed or not item.speech:
+                    await drop(kept)  # (cannot happen: an early start has speech, no failure)
                     continue
-                failed = not await self._speak(item, chunks, speech)
+                failed = not await self._speak(item, chunks, kept)
         finally:
             await drop(early)
         await chunks.put(None)
@@ -115,14 +125,14 @@ class Speaker:
         self,
         segment: Segment,
         chunks: asyncio.Queue[Chunk | None],
-        speech: AsyncGenerator[SpeechChunk, None] | None,
+        early: Early | None,
     ) -> bool:
         """Put `segment`'s pieces into `chunks`; False: its synthesis failed (the client is
         told, and the reply goes on as text)."""
         clock = time.monotonic  # the scheduler's clock (uvloop's loop.time() is another one)
         started = False
         try:
-            async with aclosing(speech or self._start(segment).pieces()) as pieces:
+            async with aclosing((early or self._start(segment)).pieces()) as pieces:
                 async for piece in pieces:
                     started = True
                     self._arrived(clock(), len(piece.pcm) / 2 / self.sample_rate)
