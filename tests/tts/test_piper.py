@@ -20,7 +20,8 @@ from voicewire import scheduling
 from voicewire.scheduling import DeadlineScheduler
 from voicewire.tts import piper_graph
 from voicewire.tts.base import SpeechChunk, TTSError, WordSpan
-from voicewire.tts.piper import PiperTTS, _Synthesis
+from voicewire.tts.piper import PiperTTS
+from voicewire.tts.piper_synthesis import Synthesis
 from voicewire.tts.piper_words import spread, word_groups
 
 THREE_SENTENCES = "The first sentence is here. The second one follows it. A third ends the text."
@@ -380,9 +381,9 @@ def test_only_pieces_of_steady_speech_measure_the_capacity(
     recorded: list[float] = []
     monkeypatch.setattr(tts, "_pool", _Saturated())
     monkeypatch.setattr(tts.meter, "record", lambda audio_s, busy_s: recorded.append(audio_s))
-    waiting = _Synthesis(tts, LONG, 1.0)
+    waiting = Synthesis(tts, LONG, 1.0)
     tts._step(waiting, None, 0.0)  # a turn's first piece: small
     assert recorded == []
-    relaxed = _Synthesis(tts, LONG, 1.0)
+    relaxed = Synthesis(tts, LONG, 1.0)
     tts._step(relaxed, time.monotonic() + 60.0, 30.0)  # a minute buffered: the largest piece
     assert len(recorded) == 1 and recorded[0] > 2.0
