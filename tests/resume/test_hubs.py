@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -16,12 +18,15 @@ from voicewire.resume import (
     Frame,
     Handoff,
     Hub,
+    OnControl,
+    ReplayLog,
     SessionState,
     Takeover,
     Unavailable,
 )
 from voicewire.resume.memory import MemoryHub
 from voicewire.resume.redis import RedisHub
+from voicewire.server.sessionlog import SessionLog
 
 MakeHub = Callable[..., Awaitable[Hub]]
 
@@ -416,3 +421,88 @@ async def test_takeover_reaches_the_owner_once_and_other_controls_every_time(
     assert await owner.next() == Takeover()
     assert await owner.next() == CancelTurn(1, None)
     assert owner.told() == []
+
+
+async def test_closing_the_redis_hub_ends_even_if_its_heartbeat_swallows_the_cancel(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Python 3.11, asyncio.wait_for (redis-py wraps every send in it) swallows a cancel that
+    # lands as the send completes: the heartbeat's loop went on beating, and close() — the
+    # server's shutdown — waited for it forever (a process alive 120 s after SIGTERM).
+    monkeypatch.setattr("voicewire.resume.redis.HEARTBEAT_S", 0.01)
+    hub = RedisHub(require_redis(), ttl_s=30, cap=100, prefix=redis_prefix)
+    beating = asyncio.Event()
+    beats = 0
+
+    async def beat() -> None:
+        nonlocal beats
+        beats += 1
+        if beats == 1:
+            beating.set()
+            try:
+                await asyncio.Event().wait()  # a send under way when close() cancels
+            except asyncio.CancelledError:
+                return  # swallowed, as wait_for does when the send has just completed
+
+    monkeypatch.setattr(hub, "_beat", beat)
+    await hub.start()
+    await asyncio.wait_for(beating.wait(), HANG_S)
+    closing = asyncio.create_task(hub.close())
+    # Either close() ends, or the heartbeat it cancelled beats on (every 10 ms here).
+    await until(lambda: closing.done() or beats > 2, "close() to end or the heartbeat to go on")
+    assert beats == 1 and closing.done()
+    assert all(task.done() for task in hub._background)
+
+
+class SwallowingLog(ReplayLog):
+    """A replay log whose first save swallows the cancel that lands on it (as redis-py's sends
+    do on Python 3.11 when the cancel lands as the send completes)."""
+
+    def __init__(self) -> None:
+        self.saving = asyncio.Event()
+        self.handed_off: list[SessionState] = []
+
+    @property
+    def lost(self) -> bool:
+        return False
+
+    def append(self, seq: int, data: str | bytes) -> None:
+        pass
+
+    def trim(self, through_seq: int) -> None:
+        pass
+
+    async def save(self, state: SessionState) -> None:
+        if not self.saving.is_set():
+            self.saving.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+
+    async def handoff(self, state: SessionState) -> None:
+        self.handed_off.append(state)
+
+
+class OneLogHub(MemoryHub):
+    def __init__(self, log: ReplayLog) -> None:
+        super().__init__(ttl_s=30, cap=100)
+        self.the_log = log
+
+    async def open(self, state: SessionState, on_control: OnControl) -> ReplayLog | None:
+        return self.the_log
+
+
+async def test_a_handoff_ends_even_if_the_state_saver_swallows_its_cancel() -> None:
+    # The connection's end waited for a saver that swallowed its cancel and then waited for
+    # the next change forever: the session was never handed off, the connection never ended.
+    replay = SwallowingLog()
+    out: Any = SimpleNamespace(log=None)
+    session_log = SessionLog(
+        OneLogHub(replay), out, lambda: state(3), no_control, asyncio.create_task
+    )
+    assert await session_log.own(state())
+    session_log.changed()
+    await asyncio.wait_for(replay.saving.wait(), HANG_S)
+    handing_off = asyncio.create_task(session_log.hand_off())
+    await until(lambda: handing_off.done() or replay.handed_off, "the handoff")
+    await asyncio.wait_for(handing_off, HANG_S)
+    assert replay.handed_off == [state(3)]

@@ -62,6 +62,7 @@ class RedisHub(Hub):
         self.prefix = prefix
         self.logs: dict[str, RedisReplayLog] = {}  # the sessions this process owns
         self._background: list[asyncio.Task[None]] = []
+        self._closing = False
         script = self.redis.register_script
         self._open, self._append = script(redis_lua.OPEN), script(redis_lua.APPEND)
         self._save, self._handoff = script(redis_lua.SAVE), script(redis_lua.HANDOFF)
@@ -95,17 +96,24 @@ class RedisHub(Hub):
         await subscribed
 
     async def close(self) -> None:
+        # The loops also stop at this flag: on Python 3.11 a cancel can be swallowed by the
+        # `asyncio.wait_for` redis-py wraps every send in (when it lands as the send completes),
+        # and a heartbeat that went on beating held the server's shutdown forever.
+        self._closing = True
         for task in self._background:
             task.cancel()
+        _, pending = await asyncio.wait(self._background, timeout=HEARTBEAT_S + 5)
+        for task in pending:
+            log.error("a redis task did not stop when the hub closed: %s", task.get_stack())
         for task in self._background:
-            with contextlib.suppress(asyncio.CancelledError, RedisError):
-                await task
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("a redis task ended with %r", task.exception())
         with contextlib.suppress(RedisError):
             await self.redis.delete(self._node_key(self.node))
         await self.redis.aclose()
 
     async def _heartbeat(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(HEARTBEAT_S)
             try:
                 await self._beat()
@@ -128,14 +136,14 @@ class RedisHub(Hub):
     async def _listen(self, subscribed: asyncio.Future[None]) -> None:
         """Controls for this process's sessions; resubscribes after Redis comes back."""
         delay = 0.2
-        while True:
+        while not self._closing:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._node_key(self.node))
                     if not subscribed.done():
                         subscribed.set_result(None)
                     delay = 0.2
-                    while True:
+                    while not self._closing:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=30.0
                         )

@@ -9,7 +9,6 @@ changes costs one save.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -36,6 +35,7 @@ class SessionLog:
         self.log: ReplayLog | None = None
         self._changed = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
+        self._handing_off = False
 
     async def own(self, state: SessionState) -> bool:
         """Own the session's log; False if another connection owns it now.
@@ -64,10 +64,16 @@ class SessionLog:
 
     async def hand_off(self) -> None:
         """Leave the session to whoever resumes it: its state at the end of its log."""
+        self._handing_off = True
         if self._saver is not None:
+            # The saver also stops at the flag: a cancel landing as a save's send completes is
+            # swallowed on Python 3.11 (redis-py's `asyncio.wait_for`), and awaiting a saver
+            # that went on waiting for the next change held this connection's end forever.
             self._saver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._saver
+            self._changed.set()
+            _, pending = await asyncio.wait([self._saver], timeout=HANDOFF_TIMEOUT_S)
+            if pending:
+                log.error("session %s: its state saver did not stop", self.state().session_id)
         if self.log is None:
             return
         try:
@@ -77,10 +83,10 @@ class SessionLog:
             log.exception("session %s: handoff failed", self.state().session_id)
 
     async def _save_latest(self) -> None:
-        while True:
+        while not self._handing_off:
             await self._changed.wait()
             self._changed.clear()
-            if self.log is None:
+            if self.log is None or self._handing_off:
                 continue
             try:
                 await self.log.save(self.state())
