@@ -98,13 +98,12 @@ class Speaker:
                     if waiting and segments.empty() and not failed and item.segment.speech:
                         early = self._start(item.segment)
                     continue
-                kept = early if early is not None and early.segment == item else None
-                if kept is None:
+                if early is not None and early.segment != item:
                     await drop(early)
-                early = None
+                    early = None
                 if failed or not item.speech:
-                    await drop(kept)  # (cannot happen: an early start has speech, no failure)
                     continue
+                kept, early = early, None  # (its pieces close it from here on)
                 failed = not await self._speak(item, chunks, kept)
         finally:
             await drop(early)
@@ -112,11 +111,7 @@ class Speaker:
 
     def _start(self, segment: Segment) -> Early:
         """Synthesis of `segment`, its first piece under way."""
-        # Due when the audio already produced will have played out; the turn's first audio
-        # goes before every other session's next piece.
-        due = self.dry_at
-        scheduling.deadline.set(-math.inf if due is None else due)
-        scheduling.produced.set(self.queued_s)
+        self._schedule()
         opts = self.options
         speech = self.tts.synthesize(segment.speech, voice=opts.voice_name, rate=opts.rate)
         return Early(segment, speech, asyncio.ensure_future(anext(speech, None)))
@@ -136,8 +131,7 @@ class Speaker:
                 async for piece in pieces:
                     started = True
                     self._arrived(clock(), len(piece.pcm) / 2 / self.sample_rate)
-                    scheduling.deadline.set(self.dry_at)
-                    scheduling.produced.set(self.queued_s)
+                    self._schedule()
                     await chunks.put((segment, piece))
         except TTSError as exc:
             log.warning("turn %d: TTS failed: %s", self.turn_id, exc)
@@ -153,6 +147,14 @@ class Speaker:
             return False
         await chunks.put((segment, None))
         return True
+
+    def _schedule(self) -> None:
+        """The deadline and the audio made so far, for the TTS's next piece (see scheduling):
+        due when the audio already produced will have played out; the turn's first audio goes
+        before every other session's next piece."""
+        due = self.dry_at
+        scheduling.deadline.set(-math.inf if due is None else due)
+        scheduling.produced.set(self.queued_s)
 
     def _arrived(self, now: float, seconds: float) -> None:
         """A piece of `seconds` of audio is ready `now`. A listener that ran dry waited for it

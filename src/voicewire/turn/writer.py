@@ -90,7 +90,7 @@ class Writer:
                     # (the start gate, a full send queue), synthesis need not.
                     for segment in splitter.feed(delta):
                         segments.put_nowait(segment)
-                    if (likely := splitter.peek()) is not None:
+                    if opts.voice and (likely := splitter.peek()) is not None:
                         # Synthesis may start before the char that confirms the cut: a token's
                         # wait off the first audio of a sentence the speaker is waiting for.
                         segments.put_nowait(Likely(likely))
