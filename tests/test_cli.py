@@ -123,6 +123,37 @@ async def test_chat_once_prints_the_reply_and_saves_its_speech_as_a_wav(
     assert abs(wav_ms - sum(end.duration_ms for end in ends)) <= len(ends)
 
 
+async def test_chat_speaks_in_the_chosen_voice_at_the_chosen_rate(url: str, tmp_path: Path) -> None:
+    args = ("--voice-name", "fake-tone", "--rate", "2", "--save-audio", str(tmp_path))
+    proc = run("chat", url, "--once", "hello", *args)
+    assert proc.returncode == 0, proc.stderr
+    async with Client(url) as c:  # the fake voice's tones are 1/rate as long
+        fast = await c.ask("hello", voice_name="fake-tone", rate=2.0)
+        normal = await c.ask("hello")
+    with wave.open(str(tmp_path / "turn-1.wav")) as w:
+        frames = w.getnframes()
+    assert frames == sum(end.samples for _, end, _ in fast.segments if end is not None)
+    assert frames < sum(end.samples for _, end, _ in normal.segments if end is not None)
+
+
+@pytest.mark.parametrize("once", [True, False], ids=["once", "interactive"])
+def test_chat_with_a_voice_the_server_does_not_have_fails_with_a_clear_message(
+    url: str, once: bool
+) -> None:
+    mode = ("--once", "hello") if once else ()
+    proc = run("chat", url, "--voice-name", "nope", *mode, input="hello\n")
+    assert proc.returncode == 2
+    assert "unknown voice 'nope'; the server's voices: fake-tone" in proc.stderr
+    assert "Traceback" not in proc.stderr and DEFAULT_REPLY not in proc.stdout
+
+
+def test_chat_refuses_a_rate_outside_half_to_twice_normal_speed() -> None:
+    for rate in ("0.4", "2.5"):
+        proc = run("chat", "ws://127.0.0.1:9/ws", "--rate", rate)  # refused before connecting
+        assert proc.returncode == 2
+        assert "Invalid value for '--rate'" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_chat_against_a_closed_port_fails_with_a_clear_message() -> None:
     with socket.socket() as held:  # bound, never listening: the port refuses, and stays ours
         held.bind(("127.0.0.1", 0))

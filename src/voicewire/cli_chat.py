@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from voicewire.client import Client, Event, TurnResult
 from voicewire.protocol.frames import AudioFrame
-from voicewire.protocol.messages import TextDelta, ToolCall
+from voicewire.protocol.messages import AudioFormat, TextDelta, ToolCall, TurnStart
 
 # Raw s16le mono on stdin, so speech plays while the turn is still arriving.
 PLAYERS = {
@@ -42,11 +43,24 @@ def chat(
     token: Annotated[
         str | None, typer.Option(help="Connect as this user (voicewire token).")
     ] = None,
+    voice_name: Annotated[
+        str | None, typer.Option(help="Speak in this voice, one of the server's voices.")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(min=0.5, max=2.0, help="Speech rate, 2 = twice as fast.")
+    ] = None,
 ) -> None:
     """Chat with a voicewire server: the reply prints as it streams and plays as it arrives."""
     if save_audio is not None:
         save_audio.mkdir(parents=True, exist_ok=True)
-    session = Chat(url, token=token, voice=not no_voice, save_dir=save_audio)
+    session = Chat(
+        url,
+        token=token,
+        voice=not no_voice,
+        save_dir=save_audio,
+        voice_name=voice_name,
+        rate=rate,
+    )
     try:
         code = asyncio.run(session.once(once) if once is not None else session.interactive())
     except KeyboardInterrupt:
@@ -104,21 +118,33 @@ class Playback:
 
 
 class Chat:
-    def __init__(self, url: str, *, token: str | None, voice: bool, save_dir: Path | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None,
+        voice: bool,
+        save_dir: Path | None,
+        voice_name: str | None = None,
+        rate: float | None = None,
+    ) -> None:
         self.url = url
         self.token = token
         self.voice = voice
         self.save_dir = save_dir
+        self.voice_name = voice_name  # asked for with each message: its reply alone
+        self.rate = rate
 
     async def once(self, text: str) -> int:
         """One message; the exit status says whether the reply came through whole."""
         try:
             async with Client(self.url, token=self.token) as client:
-                if (code := self._too_long(client, text)) is not None:
+                code = self._unknown_voice(client) or self._too_long(client, text)
+                if code is not None:
                     return code
                 # Speech is only worth synthesizing when it is kept.
                 voice = self.voice and self.save_dir is not None
-                result = await client.ask(text, voice=voice, on_event=self._print)
+                result = await self._ask(client, text, voice=voice, on_event=self._print)
         except CONNECT_ERRORS as exc:
             return self._fail(f"cannot connect to {self.url}: {_reason(exc)}")
         except ConnectionClosed as exc:
@@ -134,6 +160,8 @@ class Chat:
             err.print(f"{found}: each reply's speech is saved in {self.save_dir}")
         try:
             async with Client(self.url, token=self.token, reconnect=True) as client:
+                if (code := self._unknown_voice(client)) is not None:
+                    return code
                 err.print(f"Connected to {self.url}. Type a message; Ctrl-D quits.", style="dim")
                 while (text := await read_line()) is not None:
                     if not text.strip() or self._too_long(client, text) is not None:
@@ -147,25 +175,36 @@ class Chat:
         return 0
 
     async def _turn(self, client: Client, text: str, *, play: bool) -> None:
-        rate = client.audio.sample_rate if client.audio else 22050
-        command = player_command(rate) if play and self.voice else None
-        playback = Playback(command) if command else None
+        playbacks: list[Playback] = []  # at most one, made at turn.start, at the rate it gives
 
         def on_event(event: Event) -> None:
             self._print(event)
-            if playback is not None and isinstance(event, AudioFrame) and event.payload:
-                playback.feed(event.payload)
+            if isinstance(event, TurnStart) and play and self.voice:
+                # A voice of another rate than the session's says so in turn.start.
+                audio = event.audio or client.audio or AudioFormat()
+                if (command := player_command(audio.sample_rate)) is not None:
+                    playbacks.append(Playback(command))
+            elif playbacks and isinstance(event, AudioFrame) and event.payload:
+                playbacks[0].feed(event.payload)
 
         out.print("bot> ", end="", style="bold")
         try:
-            result = await client.ask(text, voice=self.voice, on_event=on_event)
+            result = await self._ask(client, text, voice=self.voice, on_event=on_event)
             out.print()
             self._report(result)
-            if playback is not None:
+            for playback in playbacks:
                 await playback.finish()
         finally:
-            if playback is not None and playback.task is not None:
-                playback.task.cancel()
+            for playback in playbacks:
+                if playback.task is not None:
+                    playback.task.cancel()
+
+    async def _ask(
+        self, client: Client, text: str, *, voice: bool, on_event: Callable[[Event], None]
+    ) -> TurnResult:
+        return await client.ask(
+            text, voice=voice, on_event=on_event, voice_name=self.voice_name, rate=self.rate
+        )
 
     def _print(self, event: Event) -> None:
         if isinstance(event, TextDelta):
@@ -187,6 +226,14 @@ class Chat:
             total_ms = sum(end.duration_ms for end in segments)
             err.print(f"turn {result.turn_id}: {len(segments)} segments, {total_ms} ms → {path}")
         return code
+
+    def _unknown_voice(self, client: Client) -> int | None:
+        # The server answers an unknown voice with an error and no turn; refuse it here.
+        voices = client.ready.voices if client.ready else ()
+        if self.voice_name is None or self.voice_name in voices:
+            return None
+        offered = ", ".join(voices) if voices else "none"
+        return self._fail(f"unknown voice {self.voice_name!r}; the server's voices: {offered}", 2)
 
     def _too_long(self, client: Client, text: str) -> int | None:
         # The server answers an oversize message with an error and no turn; refuse it here.

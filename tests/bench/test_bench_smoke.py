@@ -206,13 +206,15 @@ def test_the_poisson_suite_runs_conversations_and_reports_the_load_it_held(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "poisson.json"
+    # A conversation starts at a random point of its cycle (reply + think): with a reply of
+    # about a second (the suite's floor), a level of 1.5 s asks questions.
     out = poisson.run(
         loads=(0.5,),
         duration_s=1.5,
         think_s=0.2,
         tts="fake",
         tps=200.0,
-        reply=SHORT,
+        reply="Sure, it is.",
         capacity=4.0,
         json_path=path,
         quiet=True,

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from tests.tts.fake import RecordingTTS
 from tests.waiting import HANG_S, until
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.protocol.errors import ErrorCode
@@ -19,31 +20,11 @@ from voicewire.protocol.messages import Error, SegmentStart, TextDelta
 from voicewire.responder import TurnContext
 from voicewire.text.segmenter import ClauseSplitter
 from voicewire.tts.base import TTSError
-from voicewire.tts.fake import FakeToneTTS
 from voicewire.turn import AudioOut, Outgoing, Turn, TurnOptions
 from voicewire.turn.base import Likely, Segments
 from voicewire.turn.speaker import Chunk, Speaker
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
-
-
-class RecordingTTS(FakeToneTTS):
-    """The fake tone voice, noting each text it is asked for and each synthesis that ends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[str] = []
-        self.ended: list[str] = []
-        self.called = asyncio.Event()
-
-    async def synthesize(self, text: str, **kw: Any) -> AsyncIterator[Any]:  # type: ignore[override]
-        self.asked.append(text)
-        self.called.set()
-        try:
-            async for chunk in super().synthesize(text, **kw):
-                yield chunk
-        finally:
-            self.ended.append(text)
 
 
 def turn_of(tts: RecordingTTS, *deltas: str, hold: asyncio.Event | None = None) -> Turn:
@@ -53,7 +34,7 @@ def turn_of(tts: RecordingTTS, *deltas: str, hold: asyncio.Event | None = None) 
 
     async def responder(context: TurnContext) -> AsyncIterator[str]:
         yield deltas[0]
-        await tts.called.wait()
+        await tts.started.wait()
         if hold is not None:
             await hold.wait()
         for delta in deltas[1:]:
@@ -108,7 +89,7 @@ async def test_a_turn_cut_short_stops_the_synthesis_it_started_early() -> None:
     never = asyncio.Event()
     turn = turn_of(tts, SENTENCE, " More.", hold=never)
     task = asyncio.create_task(turn.run())
-    await asyncio.wait_for(tts.called.wait(), HANG_S)
+    await asyncio.wait_for(tts.started.wait(), HANG_S)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert turn.status == "interrupted"
@@ -122,7 +103,7 @@ class FailingTTS(RecordingTTS):
 
     async def synthesize(self, text: str, **kw: Any) -> AsyncIterator[Any]:  # type: ignore[override]
         self.asked.append(text)
-        self.called.set()
+        self.started.set()
         raise TTSError("the voice is down")
         yield  # (an async generator)
 

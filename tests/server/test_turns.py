@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from tests.tts.fake import RecordingTTS
 from tests.waiting import HANG_S, until
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
@@ -158,19 +159,6 @@ async def test_a_connection_keeps_at_most_history_messages_of_its_conversation(
     assert runner.conversation.history[-2].content == f"q{limit + 2}"
 
 
-class NoticingTTS(FakeToneTTS):
-    """The fake tone voice, noting when a synthesis starts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = asyncio.Event()
-
-    async def synthesize(self, text: str, **kw: Any) -> AsyncIterator[Any]:  # type: ignore[override]
-        self.started.set()
-        async for chunk in super().synthesize(text, **kw):
-            yield chunk
-
-
 async def test_speech_is_synthesized_while_the_user_message_is_still_being_stored() -> None:
     # A burst of turns on SQLite commits their questions one after another; the first audio
     # must not wait for the commit to start being made, only to be sent.
@@ -181,7 +169,7 @@ async def test_speech_is_synthesized_while_the_user_message_is_still_being_store
 
     stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     gate = StartGate(put, TurnStart(turn_id=1, reply_to="m"), stored)
-    tts = NoticingTTS()
+    tts = RecordingTTS()
     llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=0)
     context = TurnContext(text="tell me", history=[], llm=llm)
     turn = Turn(1, llm_responder, context, tts, gate.emit, TurnOptions())
@@ -210,7 +198,7 @@ async def test_a_segment_is_announced_after_its_text_even_when_the_text_waits_to
             await hold.wait()  # the text side waits for room
         sent.append(item)
 
-    tts = NoticingTTS()
+    tts = RecordingTTS()
     llm = ScriptedLLM(REPLY, tokens_per_second=0, first_token_ms=0)
     context = TurnContext(text="tell me", history=[], llm=llm)
     turn = Turn(1, llm_responder, context, tts, emit, TurnOptions())

@@ -2,10 +2,10 @@
 
 The burst of the concurrency suite is the worst case; a service sees turns arrive at random.
 Here M conversations run at once against one server subprocess (scripted LLM, real Piper by
-default). Each waits a random think time, asks, plays the reply in real time from its first
-audio (reporting underruns to the server, as the browser does), waits until the reply has
-played out, thinks again (exponential, mean `think_s`), and so on until the level's time is up.
-The turns of many such conversations arrive as a Poisson process.
+default). Each asks, plays the reply in real time from its first audio (reporting underruns
+to the server, as the browser does), waits until the reply has played out, thinks (exponential,
+mean `think_s`), asks again, and so on until the level's time is up; it starts at a random point
+of that cycle (`first_delay`). The turns of many such conversations arrive as a Poisson process.
 
 The load is speech demand against capacity: the mean number of replies playing at once (the
 spoken audio of all turns / the level's duration) over the capacity in seconds of speech per
@@ -54,13 +54,34 @@ table, markdown = poisson_table, poisson_markdown
 LOADS = (0.6, 0.8, 1.0)
 
 
+def first_delay(rng: random.Random, think_s: float, reply_s: float) -> float:
+    """When a conversation asks its first question: a stationary start of its cycle.
+
+    A conversation is a renewal process: each question comes `reply_s` (the reply playing) and
+    an exponential think (mean `think_s`) after the last. Its stationary start is the forward
+    recurrence time, density P(cycle > t) / E[cycle]: flat up to `reply_s`, then the think's
+    exponential tail (mean E[cycle²] / 2E[cycle], over half a cycle). So questions arrive at the
+    steady rate from a level's first second, D / E[cycle] per conversation in D seconds; a
+    first think alone would ask early, in a burst, and more than that. (Uniform over one mean
+    cycle is stationary only for a fixed cycle.)
+    """
+    if rng.random() * (reply_s + think_s) < reply_s:
+        return rng.uniform(0.0, reply_s)
+    return reply_s + rng.expovariate(1 / think_s)
+
+
 async def _conversation(
-    url: str, deadline: float, think_s: float, rng: random.Random, rows: list[dict[str, Any]]
+    url: str,
+    deadline: float,
+    think_s: float,
+    reply_s: float,
+    rng: random.Random,
+    rows: list[dict[str, Any]],
 ) -> None:
     async with Client(url, open_timeout=60, report_underruns=True) as client:
-        # The first question comes after a think time too, so the conversations do not start
-        # in one burst; no question is asked after the deadline.
-        while (think := rng.expovariate(1 / think_s)) + time.monotonic() < deadline:
+        # No question is asked after the deadline.
+        think = first_delay(rng, think_s, reply_s)
+        while think + time.monotonic() < deadline:
             await asyncio.sleep(think)
             sent = time.monotonic()
             result = await client.ask(f"question {len(rows)}")
@@ -71,6 +92,7 @@ async def _conversation(
             if row["ttfa_ms"] is not None:
                 played = sent + row["ttfa_ms"] / 1000 + row["audio_s"] + row["underrun_ms"] / 1000
                 await asyncio.sleep(max(0.0, played - time.monotonic()))
+            think = rng.expovariate(1 / think_s)
 
 
 async def _warm_up(url: str) -> dict[str, Any]:
@@ -81,13 +103,15 @@ async def _warm_up(url: str) -> dict[str, Any]:
 
 
 async def _level(
-    url: str, conversations: int, duration_s: float, think_s: float, seed: int
+    url: str, conversations: int, duration_s: float, think_s: float, reply_s: float, seed: int
 ) -> tuple[list[dict[str, Any]], float]:
     rows: list[dict[str, Any]] = []
     start = time.monotonic()
     deadline = start + duration_s
     rngs = [random.Random(seed * 1000 + i) for i in range(conversations)]
-    await asyncio.gather(*(_conversation(url, deadline, think_s, rng, rows) for rng in rngs))
+    await asyncio.gather(
+        *(_conversation(url, deadline, think_s, reply_s, rng, rows) for rng in rngs)
+    )
     return rows, time.monotonic() - start
 
 
@@ -208,7 +232,8 @@ def run(
             conversations = max(1, round(target * cap / duty))
             before = _stored_after(server, {}, asked)
             with _RSS(server) as rss:
-                rows, wall = asyncio.run(_level(url, conversations, duration_s, think_s, seed))
+                level_run = _level(url, conversations, duration_s, think_s, reply_s, seed)
+                rows, wall = asyncio.run(level_run)
             level = _summarize(target, conversations, rows, wall, cap)
             level["stored"] = _stored_after(server, before, len(rows))
             asked += len(rows)
