@@ -1,13 +1,14 @@
-"""The Poisson suite's conversations start at a stationary point of their cycle (pure, seeded)."""
+"""The Poisson suite's arrivals and the load it reports (pure, seeded)."""
 
 from __future__ import annotations
 
 import random
 import statistics
+from typing import Any
 
 import pytest
 
-from voicewire.bench.poisson import first_delay
+from voicewire.bench.arrivals import first_delay, mean_playing
 
 THINK_S, REPLY_S = 4.0, 6.0
 CYCLE_S = THINK_S + REPLY_S
@@ -37,3 +38,25 @@ def test_conversations_started_so_ask_a_level_the_steady_number_of_questions() -
             t += REPLY_S + rng.expovariate(1 / THINK_S)
     # A first think alone asks 3% more (6.18 per conversation), a uniform start 1.3% more.
     assert asked / conversations == pytest.approx(level_s / CYCLE_S, rel=0.01)
+
+
+def _turn(
+    sent_s: float, ttfa_ms: float | None, audio_s: float, underrun_ms: float = 0.0
+) -> dict[str, Any]:
+    return {"sent_s": sent_s, "ttfa_ms": ttfa_ms, "audio_s": audio_s, "underrun_ms": underrun_ms}
+
+
+def test_the_load_counts_each_reply_while_it_plays_within_the_level() -> None:
+    rows = [
+        _turn(0.0, 500.0, 10.0),  # plays 0.5-10.5 s
+        _turn(2.0, 0.0, 4.0, underrun_ms=1000.0),  # 2-7 s: a second of it silence, still playing
+        _turn(15.0, 0.0, 10.0),  # 15-25 s: only its first 5 s are in a 20 s level
+        _turn(3.0, None, 0.0),  # text only: nothing plays
+    ]
+    assert mean_playing(rows, 20.0) == pytest.approx((10.0 + 5.0 + 5.0) / 20.0)
+
+
+def test_replies_playing_after_the_level_do_not_dilute_its_load() -> None:
+    # Two replies playing the whole level and 15 s past it: two at once, not 2 x 20 / 35.
+    rows = [_turn(0.0, 0.0, 35.0), _turn(0.0, 0.0, 35.0)]
+    assert mean_playing(rows, 20.0) == pytest.approx(2.0)

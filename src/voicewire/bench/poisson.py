@@ -7,10 +7,12 @@ to the server, as the browser does), waits until the reply has played out, think
 mean `think_s`), asks again, and so on until the level's time is up; it starts at a random point
 of that cycle (`first_delay`). The turns of many such conversations arrive as a Poisson process.
 
-The load is speech demand against capacity: the mean number of replies playing at once (the
-spoken audio of all turns / the level's duration) over the capacity in seconds of speech per
-second (the server's `voicewire_speech_capacity`, probed at start-up and measured on its
-queue). M for a target load comes from the warm-up reply's length and the mean think time.
+The load is speech demand against capacity: the mean number of replies playing at once over
+the level's duration (each from its first audio to its end, `arrivals.mean_playing`; it was
+the audio of all turns over the wall time, which counted the replies still playing after the
+level's time as time without load) over the capacity in seconds of speech per second (the
+server's `voicewire_speech_capacity`, probed at start-up and measured on its queue). M for a
+target load comes from the warm-up reply's length and the mean think time.
 Per level: the target and the mean load held, turns, turns answered text-only (the server's
 overload answer), underruns (turns affected, silence), TTFA p50/p95, the replies the server
 stored (complete, and any left 'streaming'), and the server's RSS, sampled every 5 s (its
@@ -35,6 +37,7 @@ from typing import Any
 from rich.console import Console
 
 from voicewire.bench import write_json
+from voicewire.bench.arrivals import first_delay, mean_playing
 from voicewire.bench.concurrency import REPLY, session_stats
 from voicewire.bench.serverproc import (
     ServerProcess,
@@ -54,22 +57,6 @@ table, markdown = poisson_table, poisson_markdown
 LOADS = (0.6, 0.8, 1.0)
 
 
-def first_delay(rng: random.Random, think_s: float, reply_s: float) -> float:
-    """When a conversation asks its first question: a stationary start of its cycle.
-
-    A conversation is a renewal process: each question comes `reply_s` (the reply playing) and
-    an exponential think (mean `think_s`) after the last. Its stationary start is the forward
-    recurrence time, density P(cycle > t) / E[cycle]: flat up to `reply_s`, then the think's
-    exponential tail (mean E[cycle²] / 2E[cycle], over half a cycle). So questions arrive at the
-    steady rate from a level's first second, D / E[cycle] per conversation in D seconds; a
-    first think alone would ask early, in a burst, and more than that. (Uniform over one mean
-    cycle is stationary only for a fixed cycle.)
-    """
-    if rng.random() * (reply_s + think_s) < reply_s:
-        return rng.uniform(0.0, reply_s)
-    return reply_s + rng.expovariate(1 / think_s)
-
-
 async def _conversation(
     url: str,
     deadline: float,
@@ -77,6 +64,7 @@ async def _conversation(
     reply_s: float,
     rng: random.Random,
     rows: list[dict[str, Any]],
+    start: float,
 ) -> None:
     async with Client(url, open_timeout=60, report_underruns=True) as client:
         # No question is asked after the deadline.
@@ -86,6 +74,7 @@ async def _conversation(
             sent = time.monotonic()
             result = await client.ask(f"question {len(rows)}")
             row = session_stats(result, sent)
+            row["sent_s"] = round(sent - start, 3)  # into the level
             rows.append(row)
             # The reply plays out (from its first audio, with any silence) before the user
             # thinks of the next question.
@@ -110,7 +99,7 @@ async def _level(
     deadline = start + duration_s
     rngs = [random.Random(seed * 1000 + i) for i in range(conversations)]
     await asyncio.gather(
-        *(_conversation(url, deadline, think_s, reply_s, rng, rows) for rng in rngs)
+        *(_conversation(url, deadline, think_s, reply_s, rng, rows, start) for rng in rngs)
     )
     return rows, time.monotonic() - start
 
@@ -164,11 +153,16 @@ def _stored_after(server: ServerProcess, before: dict[str, int], turns: int) -> 
 
 
 def _summarize(
-    target: float, conversations: int, rows: list[dict[str, Any]], wall: float, capacity: float
+    target: float,
+    conversations: int,
+    rows: list[dict[str, Any]],
+    wall: float,
+    capacity: float,
+    duration_s: float,
 ) -> dict[str, Any]:
     spoken = [r for r in rows if not r["text_only"]]
     ttfa = [r["ttfa_ms"] for r in spoken if r["ttfa_ms"] is not None]
-    speaking = sum(r["audio_s"] for r in rows) / wall  # replies playing at once, on average
+    speaking = mean_playing(rows, duration_s)
     return {
         "target_load": target,
         "conversations": conversations,
@@ -183,6 +177,8 @@ def _summarize(
         "ttfa_p95_ms": percentile(ttfa, 95),
         "incomplete": sum(1 for r in rows if r["status"] != "complete" or r["errors"]),
         "wall_s": wall,
+        # Each turn: sent_s, ttfa_ms, audio_s, underrun_at (s after sent, ms), text_only, ...
+        "rows": rows,
     }
 
 
@@ -234,7 +230,7 @@ def run(
             with _RSS(server) as rss:
                 level_run = _level(url, conversations, duration_s, think_s, reply_s, seed)
                 rows, wall = asyncio.run(level_run)
-            level = _summarize(target, conversations, rows, wall, cap)
+            level = _summarize(target, conversations, rows, wall, cap, duration_s)
             level["stored"] = _stored_after(server, before, len(rows))
             asked += len(rows)
             level.update(_memory(rss.samples), rss_mb=rss.samples)
