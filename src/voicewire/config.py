@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     persist: bool = True  # off: nothing is stored (benchmarks compare the two)
     # Default: a SQLite file in data_dir. Production: postgresql+asyncpg://user@host/db
     database_url: str | None = None
+    # PostgreSQL: a statement waits at most database_lock_timeout_s for a lock (the server's
+    # lock_timeout) and takes at most database_command_timeout_s in all (asyncpg's
+    # command_timeout); past either it fails, and the write is retried or logged, instead of
+    # waiting forever behind a lock nobody releases. 0: no bound.
+    database_lock_timeout_s: float = Field(default=10.0, ge=0)
+    database_command_timeout_s: float = Field(default=30.0, ge=0)
     # Signs identity tokens; when unset, one is generated once and kept in data_dir.
     secret: str | None = None
 
@@ -138,6 +144,13 @@ class Settings(BaseSettings):
     resume_ttl_s: float = 120.0  # a session can be resumed this long after its last frame
     resume_buffer_frames: int = 4096  # frames kept per session for replay
     resume_token_ttl_s: int = 86400
+
+    # Shutdown, once uvicorn has closed the sockets: pending database writes are awaited for at
+    # most write_drain_timeout_s (those still running then are abandoned, each named in an
+    # error log), and the whole of it (writes, hub, store) ends after shutdown_timeout_s at
+    # most: past it, every task's stack is logged and the process exits all the same.
+    write_drain_timeout_s: float = Field(default=10.0, gt=0)
+    shutdown_timeout_s: float = Field(default=20.0, gt=0)
 
     max_text_frame_bytes: int = 65536
     max_message_chars: int = 4000

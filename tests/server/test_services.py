@@ -1,17 +1,25 @@
-"""Opening the services: what start-up made is kept out of the garbage collector's walks."""
+"""Opening the services: what start-up made is kept out of the garbage collector's walks, and
+closing them ends, whatever hangs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.waiting import until
 from voicewire.config import Settings
 from voicewire.llm.scripted import ScriptedLLM
 from voicewire.responder import llm_responder
-from voicewire.server.services import open_services
+from voicewire.resume.memory import MemoryHub
+from voicewire.server import services
+from voicewire.server.services import open_services, store_timeouts
+from voicewire.storage.engine import Timeouts
 from voicewire.tts.fake import FakeToneTTS
 
 
@@ -39,3 +47,90 @@ async def test_what_start_up_loaded_is_frozen_out_of_the_garbage_collectors_walk
 
 async def test_the_freeze_can_be_turned_off(tmp_path: Path, unfrozen: None) -> None:
     assert await start(tmp_path, freeze=False) == 0
+
+
+class StuckHub(MemoryHub):
+    """A hub whose close() never ends by itself, and swallows every cancel (as a redis-py send
+    did on Python 3.11), until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__(ttl_s=30, cap=100)
+        self.release = asyncio.Event()
+        self.closed = False
+
+    async def close(self) -> None:
+        while not self.release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.release.wait()
+        self.closed = True
+
+
+# Only turns a hang into a failure: far above any honest shutdown on a busy machine.
+GUARD_S = 30.0
+
+
+async def test_a_shutdown_that_hangs_ends_at_its_bound_and_logs_every_tasks_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # uvicorn runs the lifespan's shutdown with no timeout: one close that never ended (a
+    # Redis heartbeat that swallowed its cancel) kept a server alive long after SIGTERM.
+    hub = StuckHub()
+    monkeypatch.setattr(services, "build_hub", lambda settings: hub)
+    settings = Settings(
+        llm="scripted", tts="fake", data_dir=tmp_path, persist=False, shutdown_timeout_s=0.05
+    )
+
+    async def serve() -> None:
+        async with open_services(
+            settings, llm_responder, llm=ScriptedLLM("Hi."), tts=FakeToneTTS()
+        ):
+            pass
+
+    with caplog.at_level(logging.ERROR, logger="voicewire.tasks"):
+        serving = asyncio.create_task(serve())
+        try:
+            await asyncio.wait([serving], timeout=GUARD_S)
+            assert serving.done(), f"the shutdown still ran after {GUARD_S:g} s"
+        finally:
+            hub.release.set()
+    serving.result()
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "StuckHub.close" in error  # the stack of what hangs, down to its await
+    assert "test_a_shutdown_that_hangs" in error  # and of every other task
+    await until(lambda: hub.closed, "the abandoned close to end once released")
+
+
+async def test_the_shutdown_gives_up_on_a_write_that_never_ends_after_the_drain_bound(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        llm="scripted",
+        tts="fake",
+        data_dir=tmp_path,
+        write_drain_timeout_s=0.05,
+        shutdown_timeout_s=GUARD_S * 2,  # not this one: the drain's own bound ends it
+    )
+    blocked = asyncio.Event()
+
+    async def stuck() -> None:
+        blocked.set()
+        await asyncio.Event().wait()  # behind a row lock nobody releases
+
+    with caplog.at_level(logging.ERROR):
+        async with open_services(
+            settings, llm_responder, llm=ScriptedLLM("Hi."), tts=FakeToneTTS()
+        ) as opened:
+            write = opened.writes.spawn(stuck(), "closing the reply of turn 1")
+            await blocked.wait()
+        # (the guard: the exit above cannot outlast shutdown_timeout_s)
+    await asyncio.wait([write])
+    assert write.cancelled()
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "1 database write(s)" in error and "closing the reply of turn 1" in error
+
+
+def test_the_stores_statements_are_bounded_as_the_settings_say_and_zero_is_no_bound() -> None:
+    assert store_timeouts(Settings()) == Timeouts(lock_s=10.0, command_s=30.0) == Timeouts()
+    unbounded = Settings(database_lock_timeout_s=0, database_command_timeout_s=0)
+    assert store_timeouts(unbounded) == Timeouts(lock_s=None, command_s=None)
+    assert store_timeouts(Settings(database_lock_timeout_s=0.5)).lock_s == 0.5

@@ -44,6 +44,7 @@ from voicewire.resume import (
 )
 from voicewire.resume.ownership import Ownership
 from voicewire.resume.redis_log import RedisReplayLog
+from voicewire.tasks import stack
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
@@ -104,7 +105,7 @@ class RedisHub(Hub):
             task.cancel()
         _, pending = await asyncio.wait(self._background, timeout=HEARTBEAT_S + 5)
         for task in pending:
-            log.error("a redis task did not stop when the hub closed: %s", task.get_stack())
+            log.error("a redis task did not stop when the hub closed:\n%s", stack(task))
         for task in self._background:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.warning("a redis task ended with %r", task.exception())

@@ -60,7 +60,10 @@ class Recorder:
         # The last replies closed: (row id, the close's write), for a later `amend_reply`.
         self._closed: dict[int, tuple[asyncio.Task[str | None], asyncio.Task[None]]] = {}
 
-    def _queue(self, insert: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+    def _what(self, turn_id: int, what: str) -> str:
+        return f"{what} of turn {turn_id} in conversation {self.conversation_id}"
+
+    def _queue(self, insert: Callable[[], Awaitable[T]], what: str) -> asyncio.Task[T]:
         previous = self._last
 
         async def in_turn() -> T:
@@ -68,7 +71,7 @@ class Recorder:
                 await asyncio.wait([previous])  # its outcome is its own: logged by Writes
             return await insert()
 
-        task = self.writes.spawn(in_turn())
+        task = self.writes.spawn(in_turn(), what)
         self._last = task
         return task
 
@@ -101,19 +104,23 @@ class Recorder:
             client_id=client_id,
             turn_id=turn_id,
         )
-        stored = self._queue(partial(self._retried, "storing a user message", add))
+        stored = self._queue(
+            partial(self._retried, "storing a user message", add),
+            self._what(turn_id, "storing the user message"),
+        )
 
         async def begin() -> str | None:
             if stored.cancelled() or stored.exception() is not None:
                 return None  # no reply without the question it answers
             return await self._open_reply(turn_id, spoken)
 
-        self._replies[turn_id] = self._queue(begin)
+        self._replies[turn_id] = self._queue(begin, self._what(turn_id, "opening the reply"))
         return _detached(stored)
 
     def follow_up(self, turn_id: int, *, spoken: bool) -> None:
         """Open a reply that answers no new user message (it goes on after tool outputs)."""
-        self._replies[turn_id] = self._queue(partial(self._open_reply, turn_id, spoken))
+        opening = partial(self._open_reply, turn_id, spoken)
+        self._replies[turn_id] = self._queue(opening, self._what(turn_id, "opening the reply"))
 
     async def _open_reply(self, turn_id: int, spoken: bool) -> str | None:
         open_ = partial(
@@ -149,7 +156,8 @@ class Recorder:
             if message_id is not None:
                 await self._close(message_id, text, status, played_ms, spoken, data, tools)
 
-        self._closed[turn_id] = (begun, self.writes.spawn(finish()))
+        closing = self.writes.spawn(finish(), self._what(turn_id, f"closing the reply ({status})"))
+        self._closed[turn_id] = (begun, closing)
         while len(self._closed) > AMENDABLE_REPLIES:
             del self._closed[next(iter(self._closed))]
 
@@ -167,7 +175,10 @@ class Recorder:
             if message_id is not None:
                 await self._close(message_id, text, "interrupted", played_ms, True, None)
 
-        self._closed[turn_id] = (begun, self.writes.spawn(amend()))
+        amending = self.writes.spawn(
+            amend(), self._what(turn_id, "cutting the reply to what was heard")
+        )
+        self._closed[turn_id] = (begun, amending)
 
     async def _close(
         self,
@@ -206,7 +217,8 @@ class Recorder:
         `text` is what the client was sent of it, kept as the reply's text.
         """
         fail = partial(self.store.fail_orphan, self.conversation_id, turn_id, text)
-        self.writes.spawn(self._retried("failing an orphaned reply", fail))
+        failing = self._retried("failing an orphaned reply", fail)
+        self.writes.spawn(failing, self._what(turn_id, "failing the orphaned reply"))
 
 
 def _detached(task: asyncio.Task[Any]) -> asyncio.Future[None]:

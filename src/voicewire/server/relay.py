@@ -49,6 +49,7 @@ class Relay:
     held: list[Message] = field(default_factory=list)
     open_turn: OpenTurn | None = None
     ended: set[int] = field(default_factory=set)  # turns whose turn.end was replayed
+    stopped: bool = False  # the client went again: relay nothing more (even if not cancelled)
 
     async def run(self, last_seq: int, session: Session) -> Handoff | None:
         """Replay, then return the owner's handoff; None if the session cannot be resumed."""
@@ -62,6 +63,8 @@ class Relay:
             session.session_id = self.session_id
             self.out.put_now(Raw(session.resumed_frame(last_seq)))
             async for item in frames:
+                if self.stopped:
+                    return None
                 if isinstance(item, Frame):
                     self._track(item)
                     await self.out.put(Raw(item.data))

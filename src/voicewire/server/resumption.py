@@ -23,8 +23,10 @@ from voicewire.server.relay import Relay
 from voicewire.server.services import Services
 from voicewire.server.sessionlog import SessionLog
 from voicewire.server.turns import TurnRunner
+from voicewire.tasks import stack
 
 log = logging.getLogger(__name__)
+REPLAY_STOP_TIMEOUT_S = 10.0  # how long a replay the client left may take to stop
 
 
 class Resumable(Protocol):
@@ -53,9 +55,8 @@ async def resume(
     conn.inbound.relay = relay
     replay = conn.tg.create_task(relay.run(request.last_seq, conn.session))
     await asyncio.wait({replay, reader}, return_when=asyncio.FIRST_COMPLETED)
-    if not replay.done():
-        replay.cancel()  # the client went again: the session stays in its log
-        await asyncio.wait({replay})
+    if not replay.done():  # the client went again: the session stays in its log
+        await _stop(replay, relay)
         if conn.inbound.closed_by_client:
             await relay.client_done()  # ...and it is done with it: its reply stops
         return False
@@ -79,6 +80,18 @@ async def resume(
     if not going:
         reader.cancel()
     return going
+
+
+async def _stop(replay: asyncio.Task[Handoff | None], relay: Relay) -> None:
+    # The relay also stops at its flag: a cancel landing as a read from Redis completes is
+    # swallowed on Python 3.11 (redis-py's `asyncio.wait_for`), and waiting with no bound for
+    # a replay that went on relaying held this connection's end (and the server's shutdown).
+    relay.stopped = True
+    replay.cancel()
+    _, pending = await asyncio.wait({replay}, timeout=REPLAY_STOP_TIMEOUT_S)
+    if pending:
+        log.error("session %s: its replay did not stop:\n%s", relay.session_id, stack(replay))
+        replay.cancel()  # again: the race that swallowed the first one is rare
 
 
 async def _take_over(conn: Resumable, handoff: Handoff, relay: Relay) -> bool:

@@ -30,6 +30,8 @@ from voicewire.server.speech_load import SpeechLoad
 from voicewire.server.voice_input import LazySTT
 from voicewire.server.writes import Writes
 from voicewire.storage import Store
+from voicewire.storage.engine import Timeouts
+from voicewire.tasks import bounded
 from voicewire.tts.base import TTS, voice_catalog
 
 if TYPE_CHECKING:
@@ -91,7 +93,8 @@ async def open_services(
     stt: STT | None = None,
     tools: Toolbox | None = None,
 ) -> AsyncIterator[Services]:
-    """Load the engines and open the store and hub; on exit, drain writes and close them.
+    """Load the engines and open the store and hub; on exit, drain writes and close them, in
+    at most `shutdown_timeout_s`.
 
     Loaded once per process, before the first connection, so a broken engine fails the
     start-up with a clear message instead of failing a turn later.
@@ -105,7 +108,8 @@ async def open_services(
     try:
         if settings.persist:
             # Replies other live processes are generating are theirs: only dead ones' are failed.
-            store = await Store.open(settings.resolved_database_url(), alive=hub.alive)
+            url, timeouts = settings.resolved_database_url(), store_timeouts(settings)
+            store = await Store.open(url, alive=hub.alive, timeouts=timeouts)
         services = Services(
             settings=settings,
             llm=llm,
@@ -134,10 +138,25 @@ async def open_services(
     finally:
         if settings.gc_freeze:
             gc.unfreeze()  # what this process made for the services may be collected again
-        await writes.drain()
-        await hub.close()
-        if store is not None:
-            await store.close()
+        # uvicorn waits for the lifespan's shutdown with no timeout: whatever hangs in it, the
+        # process must still exit (with the stacks of what hung in its log).
+        closing = _close(settings, writes, hub, store)
+        await bounded(closing, settings.shutdown_timeout_s, "the services' shutdown")
+
+
+async def _close(settings: Settings, writes: Writes, hub: Hub, store: Store | None) -> None:
+    await writes.drain(settings.write_drain_timeout_s)
+    await hub.close()
+    if store is not None:
+        await store.close()
+
+
+def store_timeouts(settings: Settings) -> Timeouts:
+    """Each statement's bounds on PostgreSQL (0 in the settings: no bound)."""
+    return Timeouts(
+        lock_s=settings.database_lock_timeout_s or None,
+        command_s=settings.database_command_timeout_s or None,
+    )
 
 
 def build_hub(settings: Settings) -> Hub:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from voicewire.resume import Hub, OnControl, ReplayLog, SessionState
 from voicewire.server.outbox import Outbox
 from voicewire.server.turns import Spawn
+from voicewire.tasks import stack
 
 log = logging.getLogger(__name__)
 HANDOFF_TIMEOUT_S = 10.0
@@ -73,7 +74,8 @@ class SessionLog:
             self._changed.set()
             _, pending = await asyncio.wait([self._saver], timeout=HANDOFF_TIMEOUT_S)
             if pending:
-                log.error("session %s: its state saver did not stop", self.state().session_id)
+                sid = self.state().session_id
+                log.error("session %s: its state saver did not stop:\n%s", sid, stack(self._saver))
         if self.log is None:
             return
         try:

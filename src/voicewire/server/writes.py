@@ -1,8 +1,10 @@
 """The app's background database writes, and when a failed one is worth trying again.
 
 Writes run as tasks of their own, off the path of text and audio frames, and the app waits for
-them on shutdown (`Writes.drain`). A write is retried while the database is briefly unavailable
-(`transient`), not when it refuses a value: that fails the same way every time.
+them on shutdown (`Writes.drain`), for at most `write_drain_timeout_s`: a write blocked forever
+(on a row lock nobody releases) must not keep the process from exiting. A write is retried
+while the database is briefly unavailable (`transient`), not when it refuses a value: that
+fails the same way every time.
 """
 
 from __future__ import annotations
@@ -21,13 +23,18 @@ log = logging.getLogger(__name__)
 
 
 class Writes:
-    """Background database writes of the whole app; `drain()` waits for all of them."""
+    """Background database writes of the whole app; `drain()` waits for all of them.
+
+    Each write is named (`spawn(coro, what)`), so those a bounded drain abandons can be told.
+    """
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro)
+    def spawn(
+        self, coro: Coroutine[Any, Any, T], what: str = "a database write"
+    ) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro, name=what)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -37,9 +44,27 @@ class Writes:
         if not task.cancelled() and task.exception() is not None:
             log.error("database write failed", exc_info=task.exception())
 
-    async def drain(self) -> None:
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Wait for every write, those started meanwhile too, for at most `timeout_s` (None:
+        no bound); then cancel the writes still running, with an error naming each."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                break
+            await asyncio.wait(list(self._tasks), timeout=left)
+        if not self._tasks:
+            return
+        abandoned = sorted(task.get_name() for task in self._tasks)
+        log.error(
+            "%d database write(s) not done after draining for %g s, abandoned: %s",
+            len(abandoned),
+            timeout_s,
+            "; ".join(abandoned),
+        )
+        for task in list(self._tasks):
+            task.cancel()  # not awaited: a write that ignores its cancel must not hold us
 
 
 # PostgreSQL SQLSTATE classes that say "try again": connection exception, transaction rollback

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,30 @@ _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
 }
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Bounds on one PostgreSQL statement (asyncpg), in seconds; None: unbounded.
+
+    Unbounded, a statement behind a row lock nobody releases waits forever, and with it the
+    connection's turn, a handshake, or the server's shutdown (which drains pending writes).
+    `lock_s` bounds the wait for a lock (the server's `lock_timeout`: the statement fails with
+    SQLSTATE 55P03); `command_s` the whole statement as the client sees it (asyncpg's
+    `command_timeout`: it cancels the statement and raises `TimeoutError`), which also covers
+    a server that stopped answering.
+    """
+
+    lock_s: float | None = 10.0
+    command_s: float | None = 30.0
+
+    def connect_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.command_s is not None:
+            args["command_timeout"] = self.command_s
+        if self.lock_s is not None:  # in whole ms: 0 would turn it off
+            args["server_settings"] = {"lock_timeout": f"{max(1, round(self.lock_s * 1000))}ms"}
+        return args
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -60,8 +85,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(url: str | URL, *, schema: str | None = None, pooled: bool = True) -> AsyncEngine:
-    """An async engine; `schema` (PostgreSQL + asyncpg only) becomes the `search_path`."""
+def make_engine(
+    url: str | URL,
+    *,
+    schema: str | None = None,
+    pooled: bool = True,
+    timeouts: Timeouts | None = None,
+) -> AsyncEngine:
+    """An async engine; `schema` (PostgreSQL + asyncpg only) becomes the `search_path`.
+
+    `timeouts` bound each statement on PostgreSQL + asyncpg (SQLite has its `busy_timeout`).
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         if schema is not None:
@@ -73,13 +107,17 @@ def make_engine(url: str | URL, *, schema: str | None = None, pooled: bool = Tru
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args: dict[str, Any] = {}
+    asyncpg = parsed.drivername == "postgresql+asyncpg"
+    connect_args = timeouts.connect_args() if timeouts is not None and asyncpg else {}
     if schema is not None:
-        if parsed.drivername != "postgresql+asyncpg":
+        if not asyncpg:
             raise ValueError("schema is only supported with postgresql+asyncpg")
         if not _SCHEMA_NAME.fullmatch(schema):
             raise ValueError(f"invalid schema name: {schema!r}")
-        connect_args["server_settings"] = {"search_path": schema}
+        connect_args["server_settings"] = {
+            **connect_args.get("server_settings", {}),
+            "search_path": schema,
+        }
     if not pooled:
         return create_async_engine(parsed, poolclass=NullPool, connect_args=connect_args)
     return create_async_engine(

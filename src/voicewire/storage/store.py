@@ -11,7 +11,7 @@ from sqlalchemy import Update, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from voicewire.storage.engine import ensure_sqlite_dir, make_engine, normalize_url
+from voicewire.storage.engine import Timeouts, ensure_sqlite_dir, make_engine, normalize_url
 from voicewire.storage.migrate import upgrade
 from voicewire.storage.records import (
     ConversationInfo,
@@ -34,6 +34,7 @@ from voicewire.storage.schema import (
 )
 
 Alive = Callable[[str], Awaitable[bool]]  # is this server process (node) still running?
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 class Store:
@@ -54,18 +55,19 @@ class Store:
         migrate: bool = True,
         schema: str | None = None,
         alive: Alive | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> Store:
         """Connect, migrate to head, and mark replies left `streaming` by a dead server `failed`.
 
         `schema` (PostgreSQL only) puts every table in that existing schema. `alive(node)` says
-        whether a server process still runs (see `fail_dangling`).
+        whether a server process still runs (see `fail_dangling`). `timeouts`: `make_engine`.
         """
         parsed = normalize_url(url)
         if migrate:
             await upgrade(parsed, schema=schema)
         else:
             await asyncio.to_thread(ensure_sqlite_dir, parsed)
-        store = cls(make_engine(parsed, schema=schema))
+        store = cls(make_engine(parsed, schema=schema, timeouts=timeouts))
         try:
             await store.fail_dangling(alive)
         except BaseException:
