@@ -53,10 +53,17 @@ def test_the_load_counts_each_reply_while_it_plays_within_the_level() -> None:
         _turn(15.0, 0.0, 10.0),  # 15-25 s: only its first 5 s are in a 20 s level
         _turn(3.0, None, 0.0),  # text only: nothing plays
     ]
-    assert mean_playing(rows, 20.0) == pytest.approx((10.0 + 5.0 + 5.0) / 20.0)
+    assert mean_playing(rows, 0.0, 20.0) == pytest.approx((10.0 + 5.0 + 5.0) / 20.0)
 
 
 def test_replies_playing_after_the_level_do_not_dilute_its_load() -> None:
     # Two replies playing the whole level and 15 s past it: two at once, not 2 x 20 / 35.
     rows = [_turn(0.0, 0.0, 35.0), _turn(0.0, 0.0, 35.0)]
-    assert mean_playing(rows, 20.0) == pytest.approx(2.0)
+    assert mean_playing(rows, 0.0, 20.0) == pytest.approx(2.0)
+
+
+def test_the_load_is_measured_after_the_warm_up() -> None:
+    # A reply playing 0.5-10.5 s and one 12-20 s: from 10 s on, 0.5 s + 8 s of 10 s.
+    rows = [_turn(0.0, 500.0, 10.0), _turn(12.0, 0.0, 8.0)]
+    assert mean_playing(rows, 10.0, 20.0) == pytest.approx(0.85)
+    assert mean_playing(rows, 20.0, 20.0) == 0.0

@@ -32,8 +32,15 @@ def playing(row: dict[str, Any]) -> tuple[float, float]:
     return (begin, begin + row["audio_s"] + row["underrun_ms"] / 1000)
 
 
-def mean_playing(rows: Sequence[dict[str, Any]], duration_s: float) -> float:
-    """Replies playing at once, on average over the level's `duration_s` (a reply still
-    playing when the level's time is up counts only up to then)."""
+def mean_playing(rows: Sequence[dict[str, Any]], start_s: float, end_s: float) -> float:
+    """Replies playing at once, on average from `start_s` to `end_s` into the level (a reply
+    counts only while it plays in that time).
+
+    A level starts with no reply playing, and the replies that would be playing at its start
+    had it run for ever come only as their questions are asked: it takes a reply's length to
+    reach the steady state, so the suite measures from `start_s` = one reply's length on."""
+    if end_s <= start_s:
+        return 0.0
     spans = (playing(r) for r in rows)
-    return sum(max(0.0, min(b, duration_s) - max(a, 0.0)) for a, b in spans) / duration_s
+    overlap = sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in spans)
+    return overlap / (end_s - start_s)

@@ -7,12 +7,13 @@ to the server, as the browser does), waits until the reply has played out, think
 mean `think_s`), asks again, and so on until the level's time is up; it starts at a random point
 of that cycle (`first_delay`). The turns of many such conversations arrive as a Poisson process.
 
-The load is speech demand against capacity: the mean number of replies playing at once over
-the level's duration (each from its first audio to its end, `arrivals.mean_playing`; it was
-the audio of all turns over the wall time, which counted the replies still playing after the
-level's time as time without load) over the capacity in seconds of speech per second (the
-server's `voicewire_speech_capacity`, probed at start-up and measured on its queue). M for a
-target load comes from the warm-up reply's length and the mean think time.
+The load is speech demand against capacity: the mean number of replies playing at once (each
+from its first audio to its end, `arrivals.mean_playing`), from a reply's length into the level
+(its warm-up) to its end, over the capacity in seconds of speech per second (the server's
+`voicewire_speech_capacity`, probed at start-up and measured on its queue). (It was all turns'
+audio over the wall time, which counted the empty start and the replies still playing after
+the level's time as time without load.) M for a target load comes from the warm-up reply's
+length and the mean think time.
 Per level: the target and the mean load held, turns, turns answered text-only (the server's
 overload answer), underruns (turns affected, silence), TTFA p50/p95, the replies the server
 stored (complete, and any left 'streaming'), and the server's RSS, sampled every 5 s (its
@@ -159,10 +160,11 @@ def _summarize(
     wall: float,
     capacity: float,
     duration_s: float,
+    warm_s: float,
 ) -> dict[str, Any]:
     spoken = [r for r in rows if not r["text_only"]]
     ttfa = [r["ttfa_ms"] for r in spoken if r["ttfa_ms"] is not None]
-    speaking = mean_playing(rows, duration_s)
+    speaking = mean_playing(rows, min(warm_s, duration_s / 2), duration_s)
     return {
         "target_load": target,
         "conversations": conversations,
@@ -230,7 +232,7 @@ def run(
             with _RSS(server) as rss:
                 level_run = _level(url, conversations, duration_s, think_s, reply_s, seed)
                 rows, wall = asyncio.run(level_run)
-            level = _summarize(target, conversations, rows, wall, cap, duration_s)
+            level = _summarize(target, conversations, rows, wall, cap, duration_s, reply_s)
             level["stored"] = _stored_after(server, before, len(rows))
             asked += len(rows)
             level.update(_memory(rss.samples), rss_mb=rss.samples)
