@@ -282,6 +282,12 @@ def test_a_suite_run_without_speech_settings_leaves_the_servers_defaults() -> No
     assert "capacity unbounded" in tables.speech_title({"speech_capacity": 0.0})
 
 
+def test_a_suite_run_can_set_the_servers_start_limit() -> None:
+    assert serverproc.speech_env(None, None, 0.5) == {"VOICEWIRE_SPEECH_START_LIMIT": "0.5"}
+    title = tables.speech_title({"load_limit": None, "speech_capacity": None, "start_limit": 0.5})
+    assert title.endswith(", start limit 0.5")
+
+
 def test_a_summary_table_names_each_metric_on_the_left_and_aligns_its_values_right() -> None:
     rows = [("ttfa_ms", "250.0"), ("bridge_rate", "75%")]
     assert tables.summary_markdown("latency: 3 turns", rows) == (

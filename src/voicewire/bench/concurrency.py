@@ -32,13 +32,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 
 from voicewire.bench import write_json
 from voicewire.bench.serverproc import (
     add_speech_options,
     busy_cpu_seconds,
+    own_cpu_seconds,
     percentile,
     server_capacity,
     server_metrics,
@@ -169,12 +169,13 @@ def run(
     baseline: Path | None = None,
     load_limit: float | None = None,
     speech_capacity: float | None = None,
+    start_limit: float | None = None,
 ) -> dict[str, Any]:
     """`baseline`: the `src` directory of another checkout; its server runs beside this one's
     and each level is measured on both, one after the other, so both see the same machine.
-    `load_limit`, `speech_capacity`: the servers' settings (None: their defaults)."""
+    `load_limit`, `speech_capacity`, `start_limit`: the servers' settings (None: their defaults)."""
     env = {
-        **speech_env(load_limit, speech_capacity),
+        **speech_env(load_limit, speech_capacity, start_limit),
         "VOICEWIRE_SCRIPTED_REPLY": reply,
         "VOICEWIRE_SCRIPTED_TPS": str(tps),
         "VOICEWIRE_SCRIPTED_FIRST_TOKEN_MS": str(first_token_ms),
@@ -183,7 +184,6 @@ def run(
     variants: dict[str, dict[str, str]] = {"this": env}
     if baseline is not None:
         variants = {"baseline": {**env, "PYTHONPATH": str(baseline.resolve())}, "this": env}
-    me = psutil.Process()
     levels: list[dict[str, Any]] = []
     with ExitStack() as stack:
         servers = {
@@ -196,11 +196,11 @@ def run(
         for n in sessions:
             for name, server in servers.items():
                 time.sleep(0.5)  # let the previous level's tail (writes, closes) settle
-                cpu0, own0, all0 = server.cpu_seconds(), _own_cpu(me), busy_cpu_seconds()
+                cpu0, own0, all0 = server.cpu_seconds(), own_cpu_seconds(), busy_cpu_seconds()
                 t0 = time.monotonic()
                 rows = asyncio.run(_level(server.url + "/ws", n, turn_timeout_s))
                 wall = time.monotonic() - t0
-                cpu, own = server.cpu_seconds() - cpu0, _own_cpu(me) - own0
+                cpu, own = server.cpu_seconds() - cpu0, own_cpu_seconds() - own0
                 level = _summarize(n, rows, wall, cpu, own)
                 # Everything else the machine ran meanwhile (it is shared: this is the noise).
                 level["other_cpu_pct"] = 100 * (busy_cpu_seconds() - all0 - cpu - own) / wall
@@ -224,6 +224,7 @@ def run(
         "first_token_ms": first_token_ms,
         "load_limit": load_limit,
         "speech_capacity": speech_capacity,
+        "start_limit": start_limit,
         "words": len(reply.split()),
         "cpus": os.cpu_count(),
         "levels": levels,
@@ -240,11 +241,6 @@ def run(
     if json_path:
         write_json(json_path, out)
     return out
-
-
-def _own_cpu(me: psutil.Process) -> float:
-    t = me.cpu_times()
-    return float(t.user + t.system)
 
 
 def _verdict(levels: list[dict[str, Any]], capacity: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline=args.baseline,
         load_limit=args.load_limit,
         speech_capacity=args.speech_capacity,
+        start_limit=args.start_limit,
     )
     return 1 if any(lv["incomplete"] for lv in out["levels"]) else 0
 

@@ -209,11 +209,12 @@ def run(
     quiet: bool = False,
     load_limit: float | None = None,
     speech_capacity: float | None = None,
+    start_limit: float | None = None,
 ) -> dict[str, Any]:
     """`capacity` (s of speech per s): the load's denominator; default: the server's own.
-    `load_limit`, `speech_capacity`: the server's settings (None: its defaults)."""
+    `load_limit`, `speech_capacity`, `start_limit`: the server's settings (None: its defaults)."""
     env = {
-        **speech_env(load_limit, speech_capacity),
+        **speech_env(load_limit, speech_capacity, start_limit),
         "VOICEWIRE_SCRIPTED_REPLY": reply,
         "VOICEWIRE_SCRIPTED_TPS": str(tps),
         "VOICEWIRE_SCRIPTED_FIRST_TOKEN_MS": "0",
@@ -250,6 +251,7 @@ def run(
         "capacity_at_end": at_end,
         "load_limit": load_limit,
         "speech_capacity": speech_capacity,
+        "start_limit": start_limit,
         "reported_underruns": metrics.get("voicewire_client_underruns_total", 0.0),
         "levels": levels,
         "summary": {"max_load_without_underruns": max(held, default=0.0)},
@@ -287,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         json_path=args.json,
         load_limit=args.load_limit,
         speech_capacity=args.speech_capacity,
+        start_limit=args.start_limit,
     )
     return 1 if any(lv["incomplete"] for lv in out["levels"]) else 0
 

@@ -73,9 +73,13 @@ def server_process(
 
 
 def add_speech_options(parser: argparse.ArgumentParser) -> None:
-    """`--load-limit` and `--speech-capacity`: the server's admission of spoken turns."""
+    """`--load-limit`, `--start-limit` and `--speech-capacity`: the server's admission of
+    spoken turns."""
     parser.add_argument(
         "--load-limit", type=float, default=None, help="speech_load_limit (default: the server's)"
+    )
+    parser.add_argument(
+        "--start-limit", type=float, default=None, help="speech_start_limit (default: the server's)"
     )
     parser.add_argument(
         "--speech-capacity",
@@ -85,12 +89,16 @@ def add_speech_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def speech_env(load_limit: float | None, speech_capacity: float | None) -> dict[str, str]:
-    """The server's `speech_load_limit` and `speech_capacity` as its environment; None leaves
-    the server's default (its limit; the capacity it measures)."""
+def speech_env(
+    load_limit: float | None, speech_capacity: float | None, start_limit: float | None = None
+) -> dict[str, str]:
+    """The server's `speech_load_limit`, `speech_capacity` and `speech_start_limit` as its
+    environment; None leaves the server's default (its limits; the capacity it measures)."""
     env = {}
     if load_limit is not None:
         env["VOICEWIRE_SPEECH_LOAD_LIMIT"] = repr(load_limit)
+    if start_limit is not None:
+        env["VOICEWIRE_SPEECH_START_LIMIT"] = repr(start_limit)
     if speech_capacity is not None:
         env["VOICEWIRE_SPEECH_CAPACITY"] = repr(speech_capacity)
     return env
@@ -117,6 +125,12 @@ def busy_cpu_seconds() -> float:
     """CPU seconds the whole machine has spent busy (all processes, all cores) since boot."""
     t = psutil.cpu_times()
     return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds this process (the benchmark's clients) has used."""
+    t = psutil.Process().cpu_times()
+    return float(t.user + t.system)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -32,7 +32,9 @@ def speech_title(out: dict[str, Any]) -> str:
     """How a run admitted spoken turns, for a table's title: the limit × the capacity."""
     limit, capacity = out.get("load_limit"), out.get("speech_capacity")
     fixed = "measured" if capacity is None else f"{capacity:g} s/s" if capacity else "unbounded"
-    return f"speech limit {'default' if limit is None else f'{limit:g}'} × capacity {fixed}"
+    title = f"speech limit {'default' if limit is None else f'{limit:g}'} × capacity {fixed}"
+    start = out.get("start_limit")
+    return title if start is None else f"{title}, start limit {start:g}"
 
 
 def _fill(
