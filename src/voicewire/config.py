@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # audio ready for their listener) within `speech_start_limit` × it; a turn over either is
     # answered as text with a `notice` (PROTOCOL.md §3; server/speech_load.py says why two).
     speech_load_limit: float = Field(default=0.9, gt=0)
-    speech_start_limit: float = Field(default=0.6, gt=0)
+    speech_start_limit: float = Field(default=0.55, gt=0)
     speech_start_ahead_s: float = Field(default=2.0, ge=0)
     speech_capacity: float | None = Field(default=None, ge=0)
     # Once the engines are loaded, what start-up made (models, modules, the ORM: ~150k objects)

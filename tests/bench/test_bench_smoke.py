@@ -225,7 +225,7 @@ def test_the_poisson_suite_runs_conversations_and_reports_the_load_it_held(
     assert level["conversations"] >= 1 and level["turns"] >= 1 and level["incomplete"] == 0
     assert level["mean_load"] > 0 and out["capacity"] == 4.0
     # The server ran with the speech settings given: its capacity is the fixed one (the load's
-    # denominator is still the one asked for), and its places (5 in flight, 3 starting at
+    # denominator is still the one asked for), and its places (5 in flight, 2 starting at
     # once) hold the 2 conversations.
     assert out["capacity_at_end"] == 5.0 and level["conversations"] == 2
     assert level["text_only"] == 0

@@ -80,9 +80,9 @@ def test_the_capacity_setting_overrides_the_engines_measure_and_zero_means_unbou
     tts = MeasuredFake(20.0)
     measured = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=None), tts)
     assert measured.capacity == 20.0 and measured.admits == 18  # 0.9 × 20
-    assert measured.admits_starting == 12  # 0.6 × 20
+    assert measured.admits_starting == 11  # 0.55 × 20
     fixed = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=5), tts)
-    assert fixed.capacity == 5.0 and fixed.admits == 4 and fixed.admits_starting == 3
+    assert fixed.capacity == 5.0 and fixed.admits == 4 and fixed.admits_starting == 2  # 2.75
     unbounded = SpeechLoad.of(Settings(data_dir=tmp_path, speech_capacity=0), tts)
     assert unbounded.capacity is None and unbounded.admit() is not None
 
