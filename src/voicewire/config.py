@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     # Shutdown, once uvicorn has closed the sockets: pending database writes are awaited for at
     # most write_drain_timeout_s (those still running then are abandoned, each named in an
     # error log), and the whole of it (writes, hub, store) ends after shutdown_timeout_s at
-    # most: past it, every task's stack is logged and the process exits all the same.
+    # most: past it, every task's stack is logged and the shutdown goes on without it.
     write_drain_timeout_s: float = Field(default=10.0, gt=0)
     shutdown_timeout_s: float = Field(default=20.0, gt=0)
 

@@ -78,4 +78,15 @@ async def bounded(closing: Coroutine[Any, Any, None], timeout_s: float, what: st
     log.error(
         "%s did not end within %g s; abandoned. Every task:\n%s", what, timeout_s, all_stacks()
     )
+    task.add_done_callback(_log_late_end)
     task.cancel()
+
+
+def _log_late_end(task: asyncio.Task[Any]) -> None:
+    """An abandoned task ended after all: say how (its error is retrieved, not left unseen)."""
+    if task.cancelled():
+        log.warning("%s ended late, cancelled", task.get_name())
+    elif (error := task.exception()) is not None:
+        log.error("%s failed late", task.get_name(), exc_info=error)
+    else:
+        log.warning("%s ended late", task.get_name())

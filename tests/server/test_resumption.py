@@ -4,7 +4,6 @@ does with its cancel."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from types import SimpleNamespace
@@ -32,6 +31,7 @@ class SwallowingFollowHub(MemoryHub):
         super().__init__(ttl_s=30, cap=100)
         self.following = asyncio.Event()
         self.next_frame = asyncio.Event()
+        self.cancels = 0
 
     async def find(self, session_id: str) -> SessionState | None:
         return SessionState(
@@ -47,8 +47,10 @@ class SwallowingFollowHub(MemoryHub):
     async def _frames(self) -> AsyncIterator[Frame | Handoff]:
         self.following.set()
         while not self.next_frame.is_set():
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self.next_frame.wait()
+            except asyncio.CancelledError:
+                self.cancels += 1
         yield Frame(4, b"audio the client is no longer there for")
         await asyncio.Event().wait()
 
@@ -56,11 +58,12 @@ class SwallowingFollowHub(MemoryHub):
         pass
 
 
-async def test_a_replay_the_client_left_is_given_up_at_its_bound_even_if_it_swallows_its_cancel(
+async def test_a_replay_the_client_left_is_cancelled_again_until_it_stops(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The connection's end waited for the cancelled replay with no bound: a replay that
-    # swallowed its cancel held the connection (and the server's shutdown) forever.
+    # The connection's end waited for the cancelled replay with no bound and cancelled it
+    # once: a replay that swallowed its cancel held the connection (and the server's
+    # shutdown) forever, and said nothing.
     monkeypatch.setattr(resumption, "REPLAY_STOP_TIMEOUT_S", 0.05)
     hub = SwallowingFollowHub()
     sent: list[object] = []
@@ -81,22 +84,43 @@ async def test_a_replay_the_client_left_is_given_up_at_its_bound_even_if_it_swal
     request = Resume(ResumeGrant("s1", "guest-1", "c1"), last_seq=3)
     client_gone = asyncio.Event()
     reader = asyncio.create_task(client_gone.wait())
-    with caplog.at_level(logging.ERROR, logger="voicewire.server.resumption"):
-        resuming = asyncio.create_task(resume(conn, None, request, reader))  # type: ignore[arg-type]
-        await asyncio.wait_for(hub.following.wait(), GUARD_S)
-        client_gone.set()  # the client goes again, mid-replay
-        try:
+    told = _Told(times=2)
+    logger = logging.getLogger("voicewire.server.resumption")
+    logger.addHandler(told)
+    try:
+        with caplog.at_level(logging.ERROR, logger=logger.name):
+            resuming = asyncio.create_task(resume(conn, None, request, reader))  # type: ignore[arg-type]
+            await asyncio.wait_for(hub.following.wait(), GUARD_S)
+            client_gone.set()  # the client goes again, mid-replay
+            # Each bound, the replay's stack is logged and it is cancelled again.
+            await asyncio.wait_for(told.enough.wait(), GUARD_S)
+            assert not resuming.done() and hub.cancels >= 2
+            hub.next_frame.set()  # ... it stops at its next frame, at the latest
             await asyncio.wait([resuming], timeout=GUARD_S)
             assert resuming.done(), f"the resume still waited for its replay after {GUARD_S:g} s"
-        finally:
-            hub.next_frame.set()
+    finally:
+        logger.removeHandler(told)
+        hub.next_frame.set()
     assert resuming.result() is False
     assert "its replay did not stop" in caplog.text
     assert "in Relay.run" in caplog.text  # where it was stuck
-    # The replay stops at its next frame all the same, and sends nothing more.
     [replay] = replays
-    await asyncio.wait_for(asyncio.wait([replay]), GUARD_S)
-    assert [item for item in sent if item != Raw("resumed")] == []
+    assert replay.done()
+    assert [item for item in sent if item != Raw("resumed")] == []  # nothing more was relayed
+
+
+class _Told(logging.Handler):
+    """Sets `enough` once `times` errors have been logged."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__(logging.ERROR)
+        self.times = times
+        self.enough = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.times -= 1
+        if self.times <= 0:
+            self.enough.set()
 
 
 def _append_to(items: list[object]) -> Any:

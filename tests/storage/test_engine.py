@@ -8,11 +8,12 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.storage.conftest import Database, _postgres_connection, conversation
 from voicewire.storage import Store
-from voicewire.storage.engine import Timeouts
+from voicewire.storage.engine import Timeouts, make_engine
 
 # Only turns a hang into a failure: far above any honest run on a busy machine.
 GUARD_S = 30.0
@@ -82,15 +83,25 @@ async def test_a_statement_that_does_not_answer_fails_after_the_command_timeout(
     db: Database, row_lock: RowLock
 ) -> None:
     # The client-side bound also covers what lock_timeout does not: any statement the
-    # server does not answer in time (here, one behind the lock, with no lock timeout).
-    timeouts = Timeouts(lock_s=None, command_s=0.2)
-    async with await Store.open(db.url, schema=db.schema, timeouts=timeouts) as store:
+    # server does not answer in time (here, one behind the lock, with no lock timeout). Only
+    # that statement runs under the short bound: the reply is made by a store with the default
+    # bounds, and the bounded connection has answered a statement before the lock is taken.
+    async with await Store.open(db.url, schema=db.schema) as store:
         reply = await streaming_reply(store)
-        await row_lock.take(reply)
-        error = await outcome(store.finish_reply(reply, text="Hi.", status="complete"))
-        assert isinstance(error, TimeoutError), error
+    bounded = Timeouts(lock_s=None, command_s=0.2)
+    engine = make_engine(db.url, schema=db.schema, pooled=False, timeouts=bounded)
+    update = text("UPDATE messages SET text = :text WHERE id = :id")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await row_lock.take(reply)
+            error = await outcome(connection.execute(update, {"text": "Hi.", "id": reply}))
+            assert isinstance(error, TimeoutError), error
         await row_lock.release()
-        assert await outcome(store.finish_reply(reply, text="Hi.", status="complete")) is None
+        async with engine.begin() as connection:  # the lock is gone: the same engine writes
+            assert await outcome(connection.execute(update, {"text": "Hi.", "id": reply})) is None
+    finally:
+        await engine.dispose()
 
 
 @postgres_only

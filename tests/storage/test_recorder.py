@@ -57,6 +57,9 @@ class PgError(Exception):
         (DBAPIError("INSERT", {}, PgError("57P03")), True),  # the database is starting up
         (DBAPIError("INSERT", {}, PgError("40001")), True),  # serialization failure
         (DBAPIError("INSERT", {}, PgError("53300")), True),  # too many connections
+        # lock_timeout ran out (a migration's ALTER TABLE holds the table for a while)
+        (DBAPIError("UPDATE", {}, PgError("55P03")), True),
+        (DBAPIError("UPDATE", {}, PgError("55006")), False),  # object in use: not a wait
         (DBAPIError("INSERT", {}, PgError("22003")), False),  # numeric value out of range
         (IntegrityError("INSERT", {}, Exception("check")), False),
         (OverflowError("Python int too large to convert to SQLite INTEGER"), False),

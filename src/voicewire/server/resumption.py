@@ -83,15 +83,18 @@ async def resume(
 
 
 async def _stop(replay: asyncio.Task[Handoff | None], relay: Relay) -> None:
-    # The relay also stops at its flag: a cancel landing as a read from Redis completes is
-    # swallowed on Python 3.11 (redis-py's `asyncio.wait_for`), and waiting with no bound for
-    # a replay that went on relaying held this connection's end (and the server's shutdown).
+    # A cancel landing as a read from Redis completes is swallowed on Python 3.11 (redis-py's
+    # `asyncio.wait_for`): the replay would go on relaying, and this connection's end (and the
+    # server's shutdown) wait for it, as its task group does. So the relay also stops at its
+    # flag (at its next item), and the cancel is sent again each bound until it lands, with
+    # the replay's stack logged each time it did not.
     relay.stopped = True
-    replay.cancel()
-    _, pending = await asyncio.wait({replay}, timeout=REPLAY_STOP_TIMEOUT_S)
-    if pending:
+    while True:
+        replay.cancel()
+        _, pending = await asyncio.wait({replay}, timeout=REPLAY_STOP_TIMEOUT_S)
+        if not pending:
+            return
         log.error("session %s: its replay did not stop:\n%s", relay.session_id, stack(replay))
-        replay.cancel()  # again: the race that swallowed the first one is rare
 
 
 async def _take_over(conn: Resumable, handoff: Handoff, relay: Relay) -> bool:

@@ -71,6 +71,9 @@ class Writes:
 # (serialization failure, deadlock), insufficient resources (too many connections), operator
 # intervention (shutting down, starting up), system error.
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+# And lock_not_available: `lock_timeout` ran out behind a lock held for a while (a migration's
+# ALTER TABLE during a rollout, a long transaction), which the next attempt may not meet.
+TRANSIENT_SQLSTATES = frozenset({"55P03"})
 
 
 def transient(exc: BaseException) -> bool:
@@ -85,8 +88,10 @@ def transient(exc: BaseException) -> bool:
         return False
     # asyncpg and psycopg 3 name it `sqlstate`, psycopg2 `pgcode`.
     state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    in_class = isinstance(state, str) and state[:2] in TRANSIENT_SQLSTATE_CLASSES
-    return exc.connection_invalidated or in_class
+    listed = isinstance(state, str) and (
+        state[:2] in TRANSIENT_SQLSTATE_CLASSES or state in TRANSIENT_SQLSTATES
+    )
+    return exc.connection_invalidated or listed
 
 
 async def retried(what: str, write: Callable[[], Awaitable[T]], *, delays: Sequence[float]) -> T:
