@@ -8,9 +8,10 @@ their end: each is a listener playing one second of speech per second, the capac
 Two bounds, because a turn costs most at its start. Its first pieces are small (the listener
 is waiting) and cost up to a third more per second of speech, and a burst of new turns all
 needs its first audio at once: measured on 2 cores (~21 s/s), 12 turns starting together
-play clean and 16 stutter, and on 2 faster ones (~30 s/s), 18 play clean in some runs and 19
-stutter in most (docs/benchmarks.md), while turns that started at different times (random
-arrivals) play clean at far more in flight. So a spoken turn is admitted while
+play clean and 16 stutter, and on 2 faster ones (~30 s/s), 16–18 play clean and 18–19 had
+gaps in half the runs (docs/benchmarks.md, "On a faster box"), while turns that started at
+different times (random arrivals) play clean at far more in flight. So a spoken turn is
+admitted while
 
 * the turns in flight + 1 ≤ `speech_load_limit` × capacity (default 0.9), and
 * the turns *starting* + 1 ≤ `speech_start_limit` × capacity (default 0.55), where a turn is
