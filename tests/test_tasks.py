@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
-from voicewire.tasks import bounded
+from voicewire.tasks import bounded, stack
 
 GUARD_S = 30.0  # only turns a hang into a failure
 
@@ -43,3 +44,28 @@ async def test_a_closing_given_up_on_is_logged_with_every_stack_and_its_late_err
         await asyncio.wait_for(asyncio.wait([task]), GUARD_S)
     assert "stuck closing failed late" in caplog.text
     assert "the hub's socket broke" in caplog.text
+
+
+async def test_a_tasks_stack_goes_on_into_the_async_generator_it_iterates() -> None:
+    never = asyncio.Event()
+
+    async def frames_from_redis() -> AsyncIterator[int]:
+        await never.wait()  # as a read nothing answers
+        yield 1
+
+    async def replay() -> None:
+        async for _ in frames_from_redis():
+            pass
+
+    task = asyncio.create_task(replay())
+    await asyncio.sleep(0)  # let it start: one step, into the generator's wait
+    try:
+        where = stack(task)
+        assert (
+            "in test_a_tasks_stack_goes_on_into_the_async_generator_it_iterates.<locals>.replay"
+            in where
+        )
+        assert "frames_from_redis" in where and "await never.wait()" in where
+    finally:
+        task.cancel()
+        await asyncio.wait([task])

@@ -5,12 +5,15 @@ in it) swallows a cancel that lands as what it waits for completes (CPython gh-8
 statement behind a lock nobody releases waits as long as the lock. Whoever must end whatever
 happens (the server's shutdown, a connection's end) waits for such a task for a bounded time,
 and then logs where it is stuck: `stack(task)` is its whole await chain, coroutine by
-coroutine down to the future it waits for (`Task.get_stack()` shows only its outer coroutine).
+coroutine (through the async generators it iterates) down to the innermost one; the task's
+repr names the future it waits for (`Task.get_stack()` shows only its outer coroutine).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import linecache
 import logging
 from collections.abc import Coroutine
@@ -34,8 +37,6 @@ def stack(task: asyncio.Task[Any]) -> str:
         if source:
             lines.append(f"    {source}")
         awaited = _awaited(awaited)
-    if isinstance(awaited, asyncio.Future):  # a task or a future; the task's repr has others
-        lines.append(f"  waiting for {awaited!r}")
     return "\n".join(lines)
 
 
@@ -57,8 +58,19 @@ def _awaited(awaitable: object) -> object:
     for name in ("cr_await", "gi_yieldfrom", "ag_await"):
         inner = getattr(awaitable, name, None)
         if inner is not None:
-            return inner
+            return _generator_of(inner)
     return None
+
+
+def _generator_of(awaitable: object) -> object:
+    """What an `async for` awaits is the generator's `asend` (or `athrow`) object, which shows
+    neither frame nor awaitable: the generator it drives is its one referent with a frame."""
+    if type(awaitable).__name__ not in ("async_generator_asend", "async_generator_athrow"):
+        return awaitable
+    for referent in gc.get_referents(awaitable):
+        if inspect.isasyncgen(referent):
+            return referent
+    return awaitable
 
 
 async def bounded(closing: Coroutine[Any, Any, None], timeout_s: float, what: str) -> None:
