@@ -52,6 +52,17 @@ def test_a_missing_model_distribution_is_an_llm_error_with_an_install_hint(
         LlamaCppLLM()
 
 
+def test_the_model_keeps_its_weights_out_of_llama_cpps_extra_buffer_types(
+    llm: LlamaCppLLM,
+) -> None:
+    # llama.cpp's AMX buffer type crashed every generation (SIGSEGV in llama_decode) on an
+    # Intel VM whose CPU lists AMX: this module's replies killed the test process.
+    import llama_cpp.llama_cpp as api
+
+    assert llm._llama.model_params.use_extra_bufts is False
+    assert api.llama_model_default_params().use_extra_bufts is True  # restored for others
+
+
 async def test_a_reply_to_say_hello_streams_in_several_non_empty_deltas(llm: LlamaCppLLM) -> None:
     deltas = await reply(llm, SAY_HELLO)
     assert len(deltas) >= 2

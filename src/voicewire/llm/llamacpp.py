@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import importlib.metadata
 import random
 import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -61,6 +62,34 @@ def _close_devnull_at_exit() -> None:
             atexit.register(file.close)
 
 
+@contextlib.contextmanager
+def _no_extra_buffer_types() -> Iterator[None]:
+    """Models loaded in the block keep their weights in llama.cpp's plain CPU buffers.
+
+    llama.cpp built for the machine it runs on (as pip builds it) hands quantized weights to
+    "extra buffer types" when the CPU has them: Intel AMX tiles, or layouts repacked for SIMD.
+    Its AMX path crashed the process (SIGSEGV in `llama_decode`, every time) on a 2-core Xeon VM
+    whose CPU flags list AMX; the embedded model's Q4_1 weights have no x86 repacked layout, so
+    that path is all the switch turns off for it. llama-cpp-python sets `use_extra_bufts` from
+    `llama_model_default_params()` with no argument of its own: the defaults are patched for
+    the load (at start-up, on one thread), then restored.
+    """
+    import llama_cpp.llama_cpp as api
+
+    defaults = api.llama_model_default_params
+
+    def without_extras() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    api.llama_model_default_params = without_extras
+    try:
+        yield
+    finally:
+        api.llama_model_default_params = defaults
+
+
 class LlamaCppLLM:
     name = "llamacpp"
 
@@ -86,15 +115,17 @@ class LlamaCppLLM:
         _close_devnull_at_exit()
         path = model_path or default_model_path()
         try:
-            self._llama: Any = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                verbose=False,
-                n_threads=n_threads,
-                # llama-cpp-python's default seed is a constant: every process would draw the
-                # same samples in the same order, and a benchmark would re-measure one sequence.
-                seed=random.SystemRandom().randrange(2**31) if seed is None else seed,
-            )
+            with _no_extra_buffer_types():
+                self._llama: Any = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    verbose=False,
+                    n_threads=n_threads,
+                    # llama-cpp-python's default seed is a constant: every process would draw
+                    # the same samples in the same order, and a benchmark would re-measure one
+                    # sequence.
+                    seed=random.SystemRandom().randrange(2**31) if seed is None else seed,
+                )
         except Exception as exc:
             raise LLMError(f"cannot load llama.cpp model {path}: {exc}") from exc
         self.model_path = path
