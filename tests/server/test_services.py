@@ -134,3 +134,51 @@ def test_the_stores_statements_are_bounded_as_the_settings_say_and_zero_is_no_bo
     unbounded = Settings(database_lock_timeout_s=0, database_command_timeout_s=0)
     assert store_timeouts(unbounded) == Timeouts(lock_s=None, command_s=None)
     assert store_timeouts(Settings(database_lock_timeout_s=0.5)).lock_s == 0.5
+
+
+class OrderedHub(MemoryHub):
+    """Notes when it is closed, in the test's order of events."""
+
+    def __init__(self, order: list[str]) -> None:
+        super().__init__(ttl_s=30, cap=100)
+        self.order = order
+
+    async def close(self) -> None:
+        self.order.append("hub closed")
+        await super().close()
+
+
+async def test_the_shutdown_waits_for_the_connections_still_ending_before_it_drains_the_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn cancels the connections still open at its graceful timeout without waiting for
+    # them and starts the lifespan's shutdown at once: a connection whose end queued its
+    # reply's closing write after the drain had found none left that write to a closed store.
+    order: list[str] = []
+    monkeypatch.setattr(services, "build_hub", lambda settings: OrderedHub(order))
+    settings = Settings(llm="scripted", tts="fake", data_dir=tmp_path, persist=False)
+    opened_slot = asyncio.Event()
+
+    async def connection(opened: services.Services) -> None:
+        assert opened.connections.acquire("guest-1") is None  # as handshake.admitted does
+        opened_slot.set()
+        try:
+            await asyncio.Event().wait()  # serving, until cancelled
+        finally:
+            for _ in range(3):  # its end takes a few steps (the turn's cancel, the outbox)
+                await asyncio.sleep(0)
+
+            async def close_reply() -> None:
+                order.append("reply closed")
+
+            opened.writes.spawn(close_reply(), "closing the reply of turn 1")
+            opened.connections.release("guest-1")
+
+    async with open_services(
+        settings, llm_responder, llm=ScriptedLLM("Hi."), tts=FakeToneTTS()
+    ) as opened:
+        served = asyncio.create_task(connection(opened))
+        await opened_slot.wait()
+        served.cancel()  # uvicorn's graceful timeout: cancelled, not waited for
+    assert order == ["reply closed", "hub closed"]
+    assert served.done()

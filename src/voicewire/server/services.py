@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from voicewire.tools import Toolbox
 
 log = logging.getLogger(__name__)
+# How long the shutdown waits for the connections uvicorn cancelled to end (their last writes).
+CONNECTIONS_END_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ async def open_services(
     await hub.start()
     store = None
     writes = Writes()
+    connections = ConnectionLimits(settings.max_connections, settings.max_connections_per_identity)
     try:
         if settings.persist:
             # Replies other live processes are generating are theirs: only dead ones' are failed.
@@ -118,9 +121,7 @@ async def open_services(
             signer=TokenSigner(load_secret(settings.secret, settings.data_dir)),
             writes=writes,
             responder=responder,
-            connections=ConnectionLimits(
-                settings.max_connections, settings.max_connections_per_identity
-            ),
+            connections=connections,
             metrics=Metrics(tts),
             stt=LazySTT(settings, stt),
             hub=hub,
@@ -140,11 +141,22 @@ async def open_services(
             gc.unfreeze()  # what this process made for the services may be collected again
         # uvicorn waits for the lifespan's shutdown with no timeout: whatever hangs in it, the
         # process must still exit (with the stacks of what hung in its log).
-        closing = _close(settings, writes, hub, store)
+        closing = _close(settings, connections, writes, hub, store)
         await bounded(closing, settings.shutdown_timeout_s, "the services' shutdown")
 
 
-async def _close(settings: Settings, writes: Writes, hub: Hub, store: Store | None) -> None:
+async def _close(
+    settings: Settings,
+    connections: ConnectionLimits,
+    writes: Writes,
+    hub: Hub,
+    store: Store | None,
+) -> None:
+    # uvicorn cancels the connections still open at its graceful timeout without waiting for
+    # them, and starts this shutdown at once: their ends queue their replies' closing writes
+    # (a connection's slot is released after), so the drain waits for those ends first.
+    if not await connections.all_closed(CONNECTIONS_END_TIMEOUT_S):
+        log.error("%d connection(s) had not ended when the writes were drained", connections.count)
     await writes.drain(settings.write_drain_timeout_s)
     await hub.close()
     if store is not None:
