@@ -69,10 +69,11 @@ def _no_extra_buffer_types() -> Iterator[None]:
     llama.cpp built for the machine it runs on (as pip builds it) hands quantized weights to
     "extra buffer types" when the CPU has them: Intel AMX tiles, or layouts repacked for SIMD.
     Its AMX path crashed the process (SIGSEGV in `llama_decode`, every time) on a 2-core Xeon VM
-    whose CPU flags list AMX; the embedded model's Q4_1 weights have no x86 repacked layout, so
-    that path is all the switch turns off for it. llama-cpp-python sets `use_extra_bufts` from
-    `llama_model_default_params()` with no argument of its own: the defaults are patched for
-    the load (at start-up, on one thread), then restored.
+    whose CPU flags list AMX. The switch also turns off the SIMD repacking of weights, which is
+    for other quantizations (Q4_0, Q4_K, IQ4_NL) than the embedded model's Q4_1.
+    llama-cpp-python sets `use_extra_bufts` from `llama_model_default_params()` with no
+    argument of its own: the defaults are patched for the load (at start-up, on one thread),
+    then restored.
     """
     import llama_cpp.llama_cpp as api
 
