@@ -140,7 +140,7 @@ async def open_services(
         if settings.gc_freeze:
             gc.unfreeze()  # what this process made for the services may be collected again
         # uvicorn waits for the lifespan's shutdown with no timeout: whatever hangs in it, the
-        # process must still exit (with the stacks of what hung in its log).
+        # shutdown must go on (with the stacks of what hung in its log).
         closing = _close(settings, connections, writes, hub, store)
         await bounded(closing, settings.shutdown_timeout_s, "the services' shutdown")
 
