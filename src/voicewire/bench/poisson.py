@@ -38,7 +38,7 @@ from typing import Any
 from rich.console import Console
 
 from voicewire.bench import write_json
-from voicewire.bench.arrivals import first_delay, mean_playing
+from voicewire.bench.arrivals import first_delay, mean_playing, playing
 from voicewire.bench.concurrency import REPLY, session_stats
 from voicewire.bench.serverproc import (
     ServerProcess,
@@ -75,13 +75,11 @@ async def _conversation(
             sent = time.monotonic()
             result = await client.ask(f"question {len(rows)}")
             row = session_stats(result, sent)
-            row["sent_s"] = round(sent - start, 3)  # into the level
+            row["sent_s"] = sent - start  # into the level
             rows.append(row)
             # The reply plays out (from its first audio, with any silence) before the user
             # thinks of the next question.
-            if row["ttfa_ms"] is not None:
-                played = sent + row["ttfa_ms"] / 1000 + row["audio_s"] + row["underrun_ms"] / 1000
-                await asyncio.sleep(max(0.0, played - time.monotonic()))
+            await asyncio.sleep(max(0.0, start + playing(row)[1] - time.monotonic()))
             think = rng.expovariate(1 / think_s)
 
 
